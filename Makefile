@@ -1,0 +1,197 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+# pcram: userfaultfd postcopy RAM. 'make help' lists the targets.
+
+VERSION := 0.1.0
+SOVERSION := 0
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+B := build
+
+# Every userspace object: warnings are errors; the UAPI header is a system
+# header so that tools and library see exactly what the module sees.
+PCRAM_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
+	-isystem kmod/include/uapi -Ilib/include $(CFLAGS)
+
+NL_CFLAGS = $(shell pkg-config --cflags libnl-genl-3.0)
+NL_LIBS = $(shell pkg-config --libs libnl-genl-3.0)
+KMOD_CFLAGS = $(shell pkg-config --cflags libkmod)
+KMOD_LIBS = $(shell pkg-config --libs libkmod)
+
+ifeq ($(V),1)
+Q :=
+quiet = @true
+else
+Q := @
+quiet = @printf '  %-9s %s\n'
+endif
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_PIC_OBJS := $(LIB_SRCS:%.c=$(B)/%.pic.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(B)/%.o)
+LIB_SO := $(B)/lib/libpcram.so.$(SOVERSION)
+LIB_A := $(B)/lib/libpcram.a
+LIB_PC := $(B)/lib/libpcram.pc
+
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(B)/%.o)
+TOOL := $(B)/pcram
+
+TEST_SRCS := $(wildcard selftests/*/*_test.c)
+TESTS := $(TEST_SRCS:%.c=$(B)/%)
+HARNESS := $(B)/linux-src/tools/testing/selftests/kselftest_harness.h
+
+KMOD := kmod/pcram.ko
+
+all: userspace kmod
+
+userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS)
+
+help:
+	@echo 'pcram targets:'
+	@echo '  all         library, tool, tests and pcram.ko'
+	@echo '  deps        install the Debian packages the build, VM and tests need'
+	@echo '  demo        build and run the loopback migration demo'
+	@echo '  check       check-host + vmcheck, one summary line'
+	@echo '  check-host  library and tool tests on this kernel'
+	@echo '  vmcheck     every test inside a VM with pcram.ko loaded'
+	@echo '  vmrun       run CMD=... inside that VM'
+	@echo '  kmod-lint   checkpatch --strict and sparse on kmod/'
+	@echo '  install     PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)'
+	@echo '  clean       remove build outputs (distclean: also the caches)'
+	@echo 'V=1 shows full commands; VM=vng runs the VM tests under virtme-ng.'
+
+deps:
+	$(Q)scripts/deps
+
+# ---- library ---------------------------------------------------------------
+
+$(B)/lib/%.pic.o: lib/%.c lib/internal.h lib/include/pcram.h
+	$(quiet) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(PCRAM_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(B)/lib/%.o: lib/%.c lib/internal.h lib/include/pcram.h
+	$(quiet) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(PCRAM_CFLAGS) -fvisibility=hidden -c $< -o $@
+
+$(LIB_SO): $(LIB_PIC_OBJS) lib/libpcram.map
+	$(quiet) LD $@
+	$(Q)$(CC) -shared -Wl,-soname,libpcram.so.$(SOVERSION) \
+		-Wl,--version-script=lib/libpcram.map -Wl,-z,defs \
+		$(LIB_PIC_OBJS) -o $@ $(LDFLAGS)
+	$(Q)ln -sf libpcram.so.$(SOVERSION) $(B)/lib/libpcram.so
+
+$(LIB_A): $(LIB_OBJS)
+	$(quiet) AR $@
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(LIB_PC): lib/libpcram.pc.in Makefile
+	$(quiet) GEN $@
+	$(Q)mkdir -p $(@D)
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# ---- the pcram tool (libpcram linked in statically) -------------------------
+
+$(B)/tools/%.o: tools/%.c $(wildcard tools/*.h) lib/include/pcram.h kmod/include/uapi/linux/pcram.h
+	$(quiet) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(PCRAM_CFLAGS) $(NL_CFLAGS) $(KMOD_CFLAGS) \
+		-DPCRAM_TOOL_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(TOOL): $(TOOL_OBJS) $(LIB_A)
+	$(quiet) LD $@
+	$(Q)$(CC) $(TOOL_OBJS) $(LIB_A) -o $@ $(LDFLAGS) $(NL_LIBS) $(KMOD_LIBS)
+
+# ---- tests (kselftest harness, linked to the shared library) ----------------
+
+linux-src: $(HARNESS)
+$(HARNESS):
+	$(Q)scripts/linux-src $(B)/linux-src
+
+$(B)/selftests/%: selftests/%.c selftests/common.h $(HARNESS) $(LIB_SO) kmod/include/uapi/linux/pcram.h
+	$(quiet) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(PCRAM_CFLAGS) -Wno-unused-parameter -Wno-sign-compare -Iselftests \
+		-I$(B)/linux-src/tools/testing/selftests $(NL_CFLAGS) $< -o $@ \
+		-L$(B)/lib -Wl,-rpath,$(abspath $(B)/lib) -Wl,--as-needed \
+		-lpcram $(NL_LIBS) -lpthread $(LDFLAGS)
+
+# ---- pcram.ko ---------------------------------------------------------------
+
+kmod:
+	$(Q)$(MAKE) -C kmod $(if $(filter 1,$(V)),,-s)
+
+kmod-lint: $(HARNESS)
+	$(Q)$(MAKE) -C kmod checkpatch
+	$(Q)$(MAKE) -C kmod -s sparse >/dev/null
+	@echo 'kmod-lint: checkpatch --strict and sparse are clean'
+
+# ---- running ----------------------------------------------------------------
+
+demo: deps userspace
+	$(Q)$(TOOL) demo
+
+RESULTS := $(B)/results
+
+# The run-* targets leave KTAP in $(RESULTS); the public targets add the
+# one summary line, so 'make check' prints exactly one.
+run-host: userspace
+	$(Q)mkdir -p $(RESULTS)
+	$(Q)PATH="$(abspath $(B)):$$PATH" selftests/run-tests -t 120 \
+		-o $(RESULTS)/host.ktap -C $(B)/selftests $(TESTS:$(B)/selftests/%=%)
+
+run-vm: userspace kmod
+	$(Q)mkdir -p $(RESULTS)
+	$(Q)selftests/vm/run -o $(RESULTS)/vm.ktap -- $(TESTS:$(B)/selftests/%=%)
+
+check-host:
+	$(Q)rm -f $(RESULTS)/host.ktap
+	-$(Q)$(MAKE) --no-print-directory run-host
+	$(Q)selftests/ktap-summary $(RESULTS)/host.ktap
+
+vmcheck:
+	$(Q)rm -f $(RESULTS)/vm.ktap
+	-$(Q)$(MAKE) --no-print-directory run-vm
+	$(Q)selftests/ktap-summary $(RESULTS)/vm.ktap
+
+check: deps
+	$(Q)rm -f $(RESULTS)/host.ktap $(RESULTS)/vm.ktap
+	-$(Q)$(MAKE) --no-print-directory run-host
+	-$(Q)$(MAKE) --no-print-directory run-vm
+	$(Q)selftests/ktap-summary $(RESULTS)/host.ktap $(RESULTS)/vm.ktap
+
+vmrun: userspace kmod
+	$(Q)selftests/vm/run -c "$(CMD)"
+
+# ---- install ----------------------------------------------------------------
+
+install: userspace
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(TOOL) $(DESTDIR)$(BINDIR)/pcram
+	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libpcram.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libpcram.so
+	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(LIB_PC) $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 0644 lib/include/pcram.h $(DESTDIR)$(INCLUDEDIR)/
+	install -m 0644 Documentation/pcram.8 $(DESTDIR)$(MANDIR)/man8/
+
+clean:
+	rm -rf $(B)/lib $(B)/tools $(B)/selftests $(B)/pcram $(B)/vm $(RESULTS)
+	-$(MAKE) -C kmod clean >/dev/null 2>&1
+
+distclean: clean
+	rm -rf $(B)
+
+.PHONY: all userspace help deps linux-src kmod kmod-lint demo run-host run-vm \
+	check-host vmcheck check vmrun install clean distclean

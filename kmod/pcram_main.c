@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pcram.ko: userfaultfd postcopy-RAM statistics and placement controls.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/genetlink.h>
+#include <uapi/linux/pcram.h>
+
+#include "pcram.h"
+
+static int __init pcram_init(void)
+{
+	int ret;
+
+	ret = pcram_dev_init();
+	if (ret)
+		goto err;
+	ret = pcram_genl_init();
+	if (ret)
+		goto err_dev;
+
+	pr_info("version %s, API %d\n", PCRAM_MODULE_VERSION, PCRAM_API_VERSION);
+	return 0;
+
+err_dev:
+	pcram_dev_exit();
+err:
+	return ret;
+}
+
+static void __exit pcram_exit(void)
+{
+	pcram_genl_exit();
+	pcram_dev_exit();
+}
+
+module_init(pcram_init);
+module_exit(pcram_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("userfaultfd postcopy-RAM statistics and placement controls");
+MODULE_AUTHOR("The pcram developers");
+MODULE_VERSION(PCRAM_MODULE_VERSION);
+MODULE_ALIAS_GENL_FAMILY(PCRAM_GENL_NAME);

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * Helpers shared by pcram's selftests: running commands, reading small
+ * files, and telling whether pcram.ko is loaded. Include after
+ * kselftest_harness.h.
+ */
+#ifndef PCRAM_SELFTESTS_COMMON_H
+#define PCRAM_SELFTESTS_COMMON_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define PCRAM_NOT_LOADED "pcram.ko is not loaded (the VM runner loads it: 'make vmcheck')"
+
+struct cmd_result {
+	int status;		/* exit code, or 128 + signal */
+	char out[65536];	/* stdout */
+	char err[8192];		/* stderr */
+};
+
+static inline void read_whole(const char *path, char *buf, size_t size)
+{
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		n = read(fd, buf, size - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+/* Run a shell command line; stdout and stderr are captured apart. */
+static inline int run(struct cmd_result *r, const char *fmt, ...)
+{
+	char cmd[4096], line[4400];
+	char out_path[] = "/tmp/pcram-test-out.XXXXXX";
+	char err_path[] = "/tmp/pcram-test-err.XXXXXX";
+	int ofd, efd, st;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	ofd = mkstemp(out_path);
+	efd = mkstemp(err_path);
+	if (ofd < 0 || efd < 0)
+		return -1;
+	close(ofd);
+	close(efd);
+	snprintf(line, sizeof(line), "(%s) >%s 2>%s", cmd, out_path, err_path);
+	st = system(line);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	read_whole(out_path, r->out, sizeof(r->out));
+	read_whole(err_path, r->err, sizeof(r->err));
+	unlink(out_path);
+	unlink(err_path);
+	return r->status;
+}
+
+/* The first line of the output of `jq -r FILTER` on @json. */
+static inline int jq(char *val, size_t size, const char *json, const char *filter)
+{
+	char path[] = "/tmp/pcram-test-json.XXXXXX";
+	struct cmd_result *r = malloc(sizeof(*r));
+	int fd = mkstemp(path), ret;
+
+	if (fd < 0 || !r || write(fd, json, strlen(json)) < 0) {
+		free(r);
+		return -1;
+	}
+	close(fd);
+	ret = run(r, "jq -e -r '%s' %s", filter, path);
+	unlink(path);
+	r->out[strcspn(r->out, "\n")] = '\0';
+	snprintf(val, size, "%s", r->out);
+	free(r);
+	return ret;
+}
+
+static inline bool pcram_loaded(void)
+{
+	return access("/sys/module/pcram", F_OK) == 0;
+}
+
+static inline int count_dir(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static inline int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	int n = 0, c;
+
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Become the unprivileged user nobody (in a child that will exit). */
+static inline int drop_to_nobody(void)
+{
+	gid_t none[1] = { 65534 };
+
+	if (setgroups(1, none) || setgid(65534) || setuid(65534))
+		return -errno;
+	return 0;
+}
+
+#endif /* PCRAM_SELFTESTS_COMMON_H */

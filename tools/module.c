@@ -1,0 +1,263 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * pcram module load|unload|status: pcram.ko through libkmod.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libkmod.h>
+
+#include "json.h"
+#include "nl.h"
+#include "pcram.h"
+
+#define DEFAULT_MODULE "pcram"
+
+/* What a failed load or unload means, and what to do about it. */
+static const char *explain(int err, bool loading)
+{
+	switch (-err) {
+	case EEXIST:
+		return "it is already loaded";
+	case ENOENT:
+		return loading ? "no such module: build it ('make') and load it with "
+				 "--path kmod/pcram.ko, or install it ('make install' "
+				 "or dkms)" :
+				 "it is not loaded";
+	case EPERM:
+	case EACCES:
+		return "not permitted: loading and unloading modules needs root "
+		       "(CAP_SYS_MODULE)";
+	case ENOSYS:
+		return "this kernel has no loadable module support "
+		       "(CONFIG_MODULES is off); run pcram.ko in a VM: 'make vmcheck'";
+	case ENOEXEC:
+		return "invalid module format: it was built for another kernel; "
+		       "rebuild it against this kernel's headers (KDIR)";
+	case EBUSY:
+	case EAGAIN:
+		return "it is in use: close every /dev/pcram user first ('pcram probe' "
+		       "shows how many VMs are open)";
+	case EKEYREJECTED:
+		return "its signature was rejected (module signature enforcement)";
+	default:
+		return strerror(-err);
+	}
+}
+
+static struct kmod_ctx *new_ctx(void)
+{
+	struct kmod_ctx *ctx = kmod_new(NULL, NULL);
+
+	if (ctx)
+		kmod_load_resources(ctx);
+	return ctx;
+}
+
+/* Turn "a=1" "b=2" into "a=1 b=2" for the kernel. */
+static char *join_params(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+	int i;
+
+	for (i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	if (!s)
+		return NULL;
+	for (i = 0; i < argc; i++) {
+		if (i)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static int do_load(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "path", required_argument, NULL, 'p' },
+		{ 0 }
+	};
+	const char *path = NULL, *name = DEFAULT_MODULE;
+	struct kmod_module *mod = NULL;
+	struct kmod_ctx *ctx;
+	char *params = NULL;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "+p:", opts, NULL)) != -1) {
+		if (c != 'p')
+			return usage("module", stderr);
+		path = optarg;
+	}
+	if (!path && optind < argc && !strchr(argv[optind], '='))
+		name = argv[optind++];
+	for (c = optind; c < argc; c++)
+		if (!strchr(argv[c], '='))
+			return fail("module", "'%s' is not a PARAM=VALUE module "
+				    "parameter", argv[c]);
+	params = join_params(argc - optind, argv + optind);
+	ctx = new_ctx();
+	if (!ctx || !params) {
+		free(params);
+		return fail("module", "load: out of memory");
+	}
+
+	if (path) {
+		err = kmod_module_new_from_path(ctx, path, &mod);
+		if (!err)
+			err = kmod_module_insert_module(mod, 0, params);
+	} else {
+		err = kmod_module_new_from_name(ctx, name, &mod);
+		if (!err)
+			err = kmod_module_probe_insert_module(mod,
+					KMOD_PROBE_FAIL_ON_LOADED, params,
+					NULL, NULL, NULL);
+		/* libkmod reports "no such module" as a positive code. */
+		if (err == KMOD_PROBE_APPLY_BLACKLIST)
+			err = -EPERM;
+		else if (err > 0)
+			err = -ENOENT;
+	}
+	if (err)
+		fail("module", "cannot load %s: %s", path ? path : name,
+		     explain(err, true));
+	else
+		printf("loaded %s\n", mod ? kmod_module_get_name(mod) : name);
+	kmod_module_unref(mod);
+	kmod_unref(ctx);
+	free(params);
+	return err ? 1 : 0;
+}
+
+static int do_unload(int argc, char **argv)
+{
+	const char *name = argc > 1 ? argv[1] : DEFAULT_MODULE;
+	struct kmod_module *mod = NULL;
+	struct kmod_ctx *ctx;
+	int err;
+
+	if (argc > 2)
+		return usage("module", stderr);
+	ctx = new_ctx();
+	if (!ctx)
+		return fail("module", "unload: out of memory");
+	err = kmod_module_new_from_name(ctx, name, &mod);
+	if (!err && kmod_module_get_initstate(mod) < 0)
+		err = -ENOENT;
+	if (!err)
+		err = kmod_module_remove_module(mod, 0);
+	if (err)
+		fail("module", "cannot unload %s: %s", name, explain(err, false));
+	else
+		printf("unloaded %s\n", name);
+	kmod_module_unref(mod);
+	kmod_unref(ctx);
+	return err ? 1 : 0;
+}
+
+static const char *state_name(int state)
+{
+	switch (state) {
+	case KMOD_MODULE_LIVE:
+		return "live";
+	case KMOD_MODULE_COMING:
+		return "coming";
+	case KMOD_MODULE_GOING:
+		return "going";
+	case KMOD_MODULE_BUILTIN:
+		return "builtin";
+	default:
+		return "not loaded";
+	}
+}
+
+static int do_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 }
+	};
+	struct pcram_module_info info = { 0 };
+	const char *name = DEFAULT_MODULE;
+	struct kmod_module *mod = NULL;
+	struct kmod_ctx *ctx;
+	char nl_err[256] = "";
+	int c, state, refcnt = -1, nl_ret = -ENOENT;
+	bool json = false;
+
+	while ((c = getopt_long(argc, argv, "+j", opts, NULL)) != -1) {
+		if (c != 'j')
+			return usage("module", stderr);
+		json = true;
+	}
+	if (optind < argc)
+		name = argv[optind++];
+	if (optind < argc)
+		return usage("module", stderr);
+
+	ctx = new_ctx();
+	if (!ctx)
+		return fail("module", "status: out of memory");
+	state = kmod_module_new_from_name(ctx, name, &mod);
+	if (!state)
+		state = kmod_module_get_initstate(mod);
+	if (state >= 0) {
+		refcnt = kmod_module_get_refcnt(mod);
+		nl_ret = pcram_nl_get_info(&info, nl_err, sizeof(nl_err));
+	}
+
+	if (json) {
+		struct json j;
+
+		json_init(&j, stdout);
+		json_open_object(&j, NULL);
+		json_string(&j, "name", name);
+		json_bool(&j, "loaded", state >= 0);
+		json_string(&j, "state", state_name(state));
+		if (state >= 0) {
+			json_int(&j, "refcount", refcnt);
+			if (!nl_ret) {
+				json_string(&j, "version", info.version);
+				json_u64(&j, "api_version", info.api_version);
+				json_u64(&j, "vms", info.nr_vms);
+			} else {
+				json_string(&j, "error", nl_err);
+			}
+		}
+		json_close_object(&j);
+		json_finish(&j);
+	} else if (state < 0) {
+		printf("%s: not loaded (load it with 'pcram module load')\n", name);
+	} else {
+		printf("%s: %s, refcount %d", name, state_name(state), refcnt);
+		if (!nl_ret)
+			printf(", version %s, API %u, %u VMs\n", info.version,
+			       info.api_version, info.nr_vms);
+		else
+			printf("; %s\n", nl_err);
+	}
+	kmod_module_unref(mod);
+	kmod_unref(ctx);
+	return state >= 0 ? 0 : 1;
+}
+
+int module_main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage("module", stderr);
+	optind = 1;
+	if (!strcmp(argv[1], "load"))
+		return do_load(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "unload"))
+		return do_unload(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "status"))
+		return do_status(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		return usage("module", stdout);
+	fail("module", "unknown action '%s': use load, unload or status", argv[1]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * pcram: userfaultfd postcopy RAM from the command line.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <linux/pcram.h>
+#include <pcram.h>
+
+#include "pcram.h"
+
+const char *prog = "pcram";
+
+static int help_main(int argc, char **argv);
+
+static const struct subcommand commands[] = {
+	{
+		.name = "probe",
+		.main = probe_main,
+		.synopsis = "pcram probe [-j]",
+		.summary = "show what this host's userfaultfd and pcram.ko can do",
+		.options = "  -j, --json   print one JSON object\n",
+	},
+	{
+		.name = "module",
+		.main = module_main,
+		.synopsis = "pcram module { load [NAME | --path FILE] [PARAM=VALUE...] | unload [NAME] | status [-j] [NAME] }",
+		.summary = "load, unload or show pcram.ko (NAME defaults to pcram)",
+		.options = "  --path FILE  load this .ko file instead of looking NAME up\n"
+			   "  -j, --json   print one JSON object\n",
+	},
+	{
+		.name = "demo",
+		.main = demo_main,
+		.synopsis = "pcram demo",
+		.summary = "migrate RAM between two processes on loopback (not built yet)",
+		.options = NULL,
+	},
+	{
+		.name = "help",
+		.main = help_main,
+		.synopsis = "pcram help [COMMAND]",
+		.summary = "show the commands, or one command's usage",
+		.options = NULL,
+	},
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct subcommand *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+int fail(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s %s: ", prog, cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+int usage(const char *name, FILE *out)
+{
+	const struct subcommand *cmd = find_command(name);
+
+	if (!cmd)
+		return EXIT_USAGE;
+	fprintf(out, "usage: %s\n%s.\n", cmd->synopsis, cmd->summary);
+	if (cmd->options)
+		fprintf(out, "options:\n%s", cmd->options);
+	return out == stdout ? 0 : EXIT_USAGE;
+}
+
+static void list_commands(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "usage: pcram [--version] COMMAND [ARGS]\n\ncommands:\n");
+	for (i = 0; i < NR_COMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n'pcram help COMMAND' shows one command's usage; see pcram(8).\n");
+}
+
+static int help_main(int argc, char **argv)
+{
+	if (argc > 2)
+		return usage("help", stderr);
+	if (argc == 1) {
+		list_commands(stdout);
+		return 0;
+	}
+	if (!find_command(argv[1]))
+		return fail("help", "unknown command '%s'; 'pcram help' lists them",
+			    argv[1]);
+	return usage(argv[1], stdout);
+}
+
+int main(int argc, char **argv)
+{
+	const struct subcommand *cmd;
+
+	if (argc < 2) {
+		list_commands(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+		printf("pcram %s (libpcram %s, UAPI %d)\n", PCRAM_TOOL_VERSION,
+		       pcram_version(), PCRAM_API_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		list_commands(stdout);
+		return 0;
+	}
+	cmd = find_command(argv[1]);
+	if (!cmd) {
+		fprintf(stderr, "%s: unknown command '%s'; 'pcram help' lists them\n",
+			prog, argv[1]);
+		return EXIT_USAGE;
+	}
+	return cmd->main(argc - 1, argv + 1);
+}
