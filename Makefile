@@ -147,7 +147,8 @@ RESULTS := $(B)/results
 # one summary line, so 'make check' prints exactly one.
 run-host: userspace
 	$(Q)mkdir -p $(RESULTS)
-	$(Q)PATH="$(abspath $(B)):$$PATH" selftests/run-tests -t 120 \
+	$(Q)PATH="$(abspath $(B)):$$PATH" PCRAM_KO=$(abspath $(KMOD)) \
+		PCRAM_MANPAGE=$(abspath Documentation/pcram.8) selftests/run-tests -t 120 \
 		-o $(RESULTS)/host.ktap -C $(B)/selftests $(TESTS:$(B)/selftests/%=%)
 
 run-vm: userspace kmod

@@ -269,9 +269,9 @@ FIXTURE_SETUP(unprivileged)
 	read_whole("/proc/sys/vm/unprivileged_userfaultfd", self->saved,
 		   sizeof(self->saved));
 	if (geteuid() != 0)
-		SKIP(return, "needs root to switch users and set the sysctl");
+		SETUP_SKIP("needs root to switch users and set the sysctl");
 	if (!self->saved[0] || write_sysctl(variant->sysctl))
-		SKIP(return, "vm.unprivileged_userfaultfd cannot be set here");
+		SETUP_SKIP("vm.unprivileged_userfaultfd cannot be set here");
 }
 
 FIXTURE_TEARDOWN(unprivileged)

@@ -38,7 +38,8 @@
  *                                 (open files of /dev/pcram)
  *
  * Errors:
- *    EINVAL: the request carried attributes.
+ *    EINVAL: the request carried attributes ("Unknown attribute type").
+ *    EOPNOTSUPP: it was a dump request.
  *    ENOMEM: no memory for the reply.
  */
 
