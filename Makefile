@@ -46,13 +46,15 @@ TOOL := $(B)/pcram
 
 TEST_SRCS := $(wildcard selftests/*/*_test.c)
 TESTS := $(TEST_SRCS:%.c=$(B)/%)
+# Tests that only make sense on the build host (they need kernel headers).
+HOST_TESTS := $(patsubst %.sh,$(B)/%,$(wildcard selftests/*/*_test.sh))
 HARNESS := $(B)/linux-src/tools/testing/selftests/kselftest_harness.h
 
 KMOD := kmod/pcram.ko
 
 all: userspace kmod
 
-userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS)
+userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS) $(HOST_TESTS)
 
 help:
 	@echo 'pcram targets:'
@@ -126,6 +128,10 @@ $(B)/selftests/%: selftests/%.c selftests/common.h $(HARNESS) $(LIB_SO) kmod/inc
 		-L$(B)/lib -Wl,-rpath,$(abspath $(B)/lib) -Wl,--as-needed \
 		-lpcram $(NL_LIBS) -lpthread $(LDFLAGS)
 
+$(B)/selftests/%: selftests/%.sh
+	$(quiet) INSTALL $@
+	$(Q)install -D -m 0755 $< $@
+
 # ---- pcram.ko ---------------------------------------------------------------
 
 kmod:
@@ -148,8 +154,9 @@ RESULTS := $(B)/results
 run-host: userspace
 	$(Q)mkdir -p $(RESULTS)
 	$(Q)PATH="$(abspath $(B)):$$PATH" PCRAM_KO=$(abspath $(KMOD)) \
-		PCRAM_MANPAGE=$(abspath Documentation/pcram.8) selftests/run-tests -t 120 \
-		-o $(RESULTS)/host.ktap -C $(B)/selftests $(TESTS:$(B)/selftests/%=%)
+		PCRAM_MANPAGE=$(abspath Documentation/pcram.8) PCRAM_SRCDIR=$(CURDIR) \
+		selftests/run-tests -t 180 -o $(RESULTS)/host.ktap -C $(B)/selftests \
+		$(TESTS:$(B)/selftests/%=%) $(HOST_TESTS:$(B)/selftests/%=%)
 
 run-vm: userspace kmod
 	$(Q)mkdir -p $(RESULTS)

@@ -3,6 +3,8 @@
  * Loading and unloading pcram.ko with 'pcram module' (libkmod). Every
  * test leaves the module loaded, as the other tests expect it.
  */
+#include <sys/utsname.h>
+
 #include "kselftest_harness.h"
 #include "common.h"
 #include "genl.h"
@@ -58,7 +60,22 @@ TEST_F(module, unload_refused_while_a_vm_is_open)
 	close(fd);
 }
 
-TEST_F(module, unload_then_load_by_name_and_path)
+/* Is pcram.ko in this kernel's module index (found by name)? */
+static bool installed_in_index(void)
+{
+	char path[256], dep[1 << 16];
+	struct utsname u;
+
+	uname(&u);
+	snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep", u.release);
+	read_whole(path, dep, sizeof(dep));
+	return strstr(dep, "/pcram.ko:") != NULL;
+}
+
+#define NOT_INSTALLED "pcram.ko is not in the module index of this kernel " \
+		      "(the qemu runner installs it; VM=vng loads it by path)"
+
+TEST_F(module, unload_then_load_by_path)
 {
 	struct cmd_result r;
 
@@ -69,14 +86,21 @@ TEST_F(module, unload_then_load_by_name_and_path)
 	EXPECT_EQ(1, run(&r, "pcram module unload"));
 	EXPECT_NE(NULL, strstr(r.err, "not loaded")) TH_LOG("%s", r.err);
 
-	ASSERT_EQ(0, run(&r, "pcram module load")) TH_LOG("%s", r.err);
-	EXPECT_TRUE(pcram_loaded());
-	EXPECT_EQ(0, info_nr_vms());
-
-	ASSERT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
-	EXPECT_FALSE(pcram_loaded());
 	ASSERT_EQ(0, run(&r, "pcram module load --path %s", self->ko))
 		TH_LOG("%s", r.err);
+	EXPECT_TRUE(pcram_loaded());
+	EXPECT_EQ(0, info_nr_vms());
+}
+
+TEST_F(module, unload_then_load_by_name)
+{
+	struct cmd_result r;
+
+	if (!installed_in_index())
+		SKIP(return, NOT_INSTALLED);
+	ASSERT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
+	EXPECT_FALSE(pcram_loaded());
+	ASSERT_EQ(0, run(&r, "pcram module load")) TH_LOG("%s", r.err);
 	EXPECT_TRUE(pcram_loaded());
 	EXPECT_EQ(0, info_nr_vms());
 }
@@ -86,6 +110,8 @@ TEST_F(module, family_lookup_autoloads_module)
 {
 	struct cmd_result r;
 
+	if (!installed_in_index())
+		SKIP(return, NOT_INSTALLED);
 	ASSERT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
 	ASSERT_FALSE(pcram_loaded());
 	EXPECT_EQ(0, info_nr_vms());
