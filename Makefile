@@ -151,7 +151,7 @@ RESULTS := $(B)/results
 
 # The run-* targets leave KTAP in $(RESULTS); the public targets add the
 # one summary line, so 'make check' prints exactly one.
-run-host: userspace
+run-host: userspace kmod
 	$(Q)mkdir -p $(RESULTS)
 	$(Q)PATH="$(abspath $(B)):$$PATH" PCRAM_KO=$(abspath $(KMOD)) \
 		PCRAM_MANPAGE=$(abspath Documentation/pcram.8) PCRAM_SRCDIR=$(CURDIR) \
