@@ -96,11 +96,15 @@ $(LIB_A): $(LIB_OBJS)
 	$(quiet) AR $@
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
+# The .pc names install paths, so it is made again by 'install' with the
+# PREFIX given there; this copy is for pkg-config checks of the build.
+pc_subst = sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+	-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' lib/libpcram.pc.in
+
 $(LIB_PC): lib/libpcram.pc.in Makefile
 	$(quiet) GEN $@
 	$(Q)mkdir -p $(@D)
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
-		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	$(Q)$(pc_subst) > $@
 
 # ---- the pcram tool (libpcram linked in statically) -------------------------
 
@@ -190,7 +194,7 @@ install: userspace
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libpcram.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libpcram.so
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
-	install -m 0644 $(LIB_PC) $(DESTDIR)$(LIBDIR)/pkgconfig/
+	$(pc_subst) > $(DESTDIR)$(LIBDIR)/pkgconfig/libpcram.pc
 	install -m 0644 lib/include/pcram.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 Documentation/pcram.8 $(DESTDIR)$(MANDIR)/man8/
 
