@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # pcram: userfaultfd postcopy RAM. 'make help' lists the targets.
 
-VERSION := 0.1.0
+# The one version of the project, read from the library's header.
+VERSION := $(shell sed -n 's/^\#define PCRAM_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' \
+	lib/include/pcram.h | paste -sd.)
 SOVERSION := 0
 
 PREFIX ?= /usr/local
@@ -65,7 +67,6 @@ help:
 	@echo '  check-host  library and tool tests on this kernel'
 	@echo '  vmcheck     every test inside a VM with pcram.ko loaded'
 	@echo '  vmrun       run CMD=... inside that VM'
-	@echo '  kmod-lint   checkpatch --strict and sparse on kmod/'
 	@echo '  install     PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)'
 	@echo '  clean       remove build outputs (distclean: also the caches)'
 	@echo 'V=1 shows full commands; VM=vng runs the VM tests under virtme-ng.'
@@ -124,7 +125,7 @@ linux-src: $(HARNESS)
 $(HARNESS):
 	$(Q)scripts/linux-src $(B)/linux-src
 
-$(B)/selftests/%: selftests/%.c selftests/common.h $(HARNESS) $(LIB_SO) kmod/include/uapi/linux/pcram.h
+$(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(HARNESS) $(LIB_SO) kmod/include/uapi/linux/pcram.h
 	$(quiet) CC $@
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(PCRAM_CFLAGS) -Wno-unused-parameter -Wno-sign-compare -Iselftests \
@@ -141,14 +142,9 @@ $(B)/selftests/%: selftests/%.sh
 kmod:
 	$(Q)$(MAKE) -C kmod $(if $(filter 1,$(V)),,-s)
 
-kmod-lint: $(HARNESS)
-	$(Q)$(MAKE) -C kmod checkpatch
-	$(Q)$(MAKE) -C kmod -s sparse >/dev/null
-	@echo 'kmod-lint: checkpatch --strict and sparse are clean'
-
 # ---- running ----------------------------------------------------------------
 
-demo: deps userspace
+demo: deps $(TOOL)
 	$(Q)$(TOOL) demo
 
 RESULTS := $(B)/results
@@ -182,12 +178,14 @@ check: deps
 	-$(Q)$(MAKE) --no-print-directory run-vm
 	$(Q)selftests/ktap-summary $(RESULTS)/host.ktap $(RESULTS)/vm.ktap
 
+# $(value CMD) is the text as given, unexpanded by make; single-quoted with
+# its own quotes escaped, it reaches the VM's shell untouched.
 vmrun: userspace kmod
-	$(Q)selftests/vm/run -c "$(CMD)"
+	$(Q)selftests/vm/run -c '$(subst ','\'',$(value CMD))'
 
 # ---- install ----------------------------------------------------------------
 
-install: userspace
+install: $(LIB_SO) $(LIB_A) $(TOOL)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
 		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(TOOL) $(DESTDIR)$(BINDIR)/pcram
@@ -205,5 +203,5 @@ clean:
 distclean: clean
 	rm -rf $(B)
 
-.PHONY: all userspace help deps linux-src kmod kmod-lint demo run-host run-vm \
+.PHONY: all userspace help deps linux-src kmod demo run-host run-vm \
 	check-host vmcheck check vmrun install clean distclean

@@ -38,9 +38,9 @@ static int pcram_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 }
 
 /*
- * Commands from resv_start_op on are validated strictly by the genetlink
- * core: without a policy of their own they get one that rejects every
- * attribute, so GET_INFO needs no check of its own for that.
+ * With resv_start_op left at 0, as new families should, the genetlink core
+ * validates every command strictly: one without a policy gets a policy
+ * that rejects every attribute, so GET_INFO needs no check of its own.
  */
 static const struct genl_small_ops pcram_genl_ops[] = {
 	{
@@ -55,7 +55,6 @@ static struct genl_family pcram_genl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.small_ops = pcram_genl_ops,
 	.n_small_ops = ARRAY_SIZE(pcram_genl_ops),
-	.resv_start_op = PCRAM_CMD_GET_INFO,
 	.netnsok = true,
 };
 

@@ -10,30 +10,34 @@
 
 #include "pcram.h"
 
+/*
+ * The device comes last: once it exists a file can be opened, and a
+ * failure after that would free the module under the open file.
+ */
 static int __init pcram_init(void)
 {
 	int ret;
 
-	ret = pcram_dev_init();
-	if (ret)
-		goto err;
 	ret = pcram_genl_init();
 	if (ret)
-		goto err_dev;
+		goto err;
+	ret = pcram_dev_init();
+	if (ret)
+		goto err_genl;
 
 	pr_info("version %s, API %d\n", PCRAM_MODULE_VERSION, PCRAM_API_VERSION);
 	return 0;
 
-err_dev:
-	pcram_dev_exit();
+err_genl:
+	pcram_genl_exit();
 err:
 	return ret;
 }
 
 static void __exit pcram_exit(void)
 {
-	pcram_genl_exit();
 	pcram_dev_exit();
+	pcram_genl_exit();
 }
 
 module_init(pcram_init);

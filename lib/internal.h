@@ -62,19 +62,16 @@
 /* What each way of opening a userfaultfd answered. */
 struct pcram_open_report {
 	enum pcram_opener opener;	/* the one that worked, or NONE */
-	int device_error;		/* -errno, 0 if it worked or untried */
-	int syscall_error;
-	int user_only_error;
+	int device_error;		/* -errno, 0 if it worked */
+	int syscall_error;		/* -errno, 0 if it worked or untried */
 };
 
 /*
  * Open a userfaultfd with @flags (O_CLOEXEC, O_NONBLOCK): /dev/userfaultfd
  * first, then userfaultfd(2), then userfaultfd(2) in user-mode-only mode.
- * Stops at @worst: callers that cannot live with user-mode-only pass
- * PCRAM_OPENER_SYSCALL. Returns the fd or -errno of the last way tried.
+ * Returns the fd or -errno of the last way tried.
  */
-int pcram_uffd_open(int flags, enum pcram_opener worst,
-		    struct pcram_open_report *report);
+int pcram_uffd_open(int flags, struct pcram_open_report *report);
 
 /*
  * UFFDIO_API handshake on a fresh fd asking for @want. The kernel allows

@@ -58,6 +58,12 @@ static const char *const reg_mode_names[] = {
 	[PCRAM_REG_MINOR] = "minor",
 };
 
+/* Indexed by bit number of PCRAM_DIAG_x. */
+static const char *const diag_names[] = {
+	"no_kernel_support", "device_access", "sysctl", "user_mode_only",
+	"blocked", "missing_ioctls", "memory_locked",
+};
+
 #define NAME_OR_NULL(table, i) \
 	((size_t)(i) < ARRAY_SIZE(table) ? (table)[i] : NULL)
 
@@ -84,6 +90,11 @@ PCRAM_EXPORT const char *pcram_backing_name(enum pcram_backing backing)
 PCRAM_EXPORT const char *pcram_reg_mode_name(enum pcram_reg_mode mode)
 {
 	return NAME_OR_NULL(reg_mode_names, mode);
+}
+
+PCRAM_EXPORT const char *pcram_diag_name(unsigned int bit)
+{
+	return NAME_OR_NULL(diag_names, bit);
 }
 
 PCRAM_EXPORT const char *pcram_version(void)

@@ -131,6 +131,11 @@ static uint64_t proc_kb(const char *path, const char *key)
 	return kb << 10;
 }
 
+/*
+ * Does this process hold CAP_SYS_PTRACE where userfaultfd(2) checks it,
+ * in the initial user namespace? A container's root holds it only in its
+ * own namespace, which does not count.
+ */
 static bool has_cap_sys_ptrace(void)
 {
 	struct __user_cap_header_struct hdr = {
@@ -138,6 +143,13 @@ static bool has_cap_sys_ptrace(void)
 	};
 	struct __user_cap_data_struct data[2] = { 0 };
 
+	unsigned long inner, outer, count;
+	char map[64] = "";
+
+	read_line("/proc/self/uid_map", map, sizeof(map));
+	if (sscanf(map, "%lu %lu %lu", &inner, &outer, &count) != 3 ||
+	    inner || outer || count != 4294967295UL)
+		return false;
 	if (syscall(SYS_capget, &hdr, data))
 		return false;
 	return data[CAP_SYS_PTRACE_BIT / 32].effective &
@@ -178,7 +190,7 @@ static void diagnose_access(struct pcram_probe_result *res,
 		     privileged ? "held" : "not held", sysctl[0] ? sysctl : "?");
 		return;
 	}
-	diag(res, PCRAM_DIAG_SYSCTL | PCRAM_DIAG_NO_CAPABILITY,
+	diag(res, PCRAM_DIAG_SYSCTL,
 	     "userfaultfd(2) is refused to this user: set "
 	     "'sysctl -w vm.unprivileged_userfaultfd=1', or give the process "
 	     "CAP_SYS_PTRACE, or use /dev/userfaultfd as above.");
@@ -286,8 +298,7 @@ static int open_and_handshake(struct pcram_probe_result *res,
 {
 	int fd, ret;
 
-	fd = pcram_uffd_open(O_CLOEXEC | O_NONBLOCK,
-			     PCRAM_OPENER_SYSCALL_USER_ONLY, rep);
+	fd = pcram_uffd_open(O_CLOEXEC | O_NONBLOCK, rep);
 	if (fd < 0)
 		return fd;
 	ret = pcram_uffd_api(fd, want, api);

@@ -30,8 +30,7 @@ static int open_syscall(int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-int pcram_uffd_open(int flags, enum pcram_opener worst,
-		    struct pcram_open_report *report)
+int pcram_uffd_open(int flags, struct pcram_open_report *report)
 {
 	struct pcram_open_report r = { .opener = PCRAM_OPENER_NONE };
 	int fd;
@@ -50,13 +49,9 @@ int pcram_uffd_open(int flags, enum pcram_opener worst,
 	}
 	r.syscall_error = fd;
 
-	if (worst < PCRAM_OPENER_SYSCALL_USER_ONLY)
-		goto out;
 	fd = open_syscall(flags | UFFD_USER_MODE_ONLY);
 	if (fd >= 0)
 		r.opener = PCRAM_OPENER_SYSCALL_USER_ONLY;
-	else
-		r.user_only_error = fd;
 out:
 	if (report)
 		*report = r;

@@ -17,7 +17,8 @@
 #include <linux/pcram.h>
 
 struct info_query {
-	int cmd;		/* PCRAM_CMD_GET_INFO unless testing others */
+	bool set_cmd;		/* send .cmd instead of PCRAM_CMD_GET_INFO */
+	int cmd;
 	int flags;		/* e.g. NLM_F_DUMP */
 	int extra_attr;		/* add this u32 attribute when non-zero */
 };
@@ -91,7 +92,7 @@ static inline int info_request(const struct info_query *q, struct info_answer *a
 		goto out;
 	}
 	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, q->flags,
-			 q->cmd ? q->cmd : PCRAM_CMD_GET_INFO, PCRAM_GENL_VERSION))
+			 q->set_cmd ? q->cmd : PCRAM_CMD_GET_INFO, PCRAM_GENL_VERSION))
 		goto out;
 	if (q->extra_attr && nla_put_u32(msg, q->extra_attr, 1))
 		goto out;

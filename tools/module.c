@@ -116,11 +116,6 @@ static int do_load(int argc, char **argv)
 			err = kmod_module_probe_insert_module(mod,
 					KMOD_PROBE_FAIL_ON_LOADED, params,
 					NULL, NULL, NULL);
-		/* libkmod reports "no such module" as a positive code. */
-		if (err == KMOD_PROBE_APPLY_BLACKLIST)
-			err = -EPERM;
-		else if (err > 0)
-			err = -ENOENT;
 	}
 	if (err)
 		fail("module", "cannot load %s: %s", path ? path : name,
@@ -140,7 +135,7 @@ static int do_unload(int argc, char **argv)
 	struct kmod_ctx *ctx;
 	int err;
 
-	if (argc > 2)
+	if (argc > 2 || name[0] == '-')
 		return usage("module", stderr);
 	ctx = new_ctx();
 	if (!ctx)

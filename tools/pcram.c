@@ -100,9 +100,11 @@ static int help_main(int argc, char **argv)
 		list_commands(stdout);
 		return 0;
 	}
-	if (!find_command(argv[1]))
-		return fail("help", "unknown command '%s'; 'pcram help' lists them",
-			    argv[1]);
+	if (!find_command(argv[1])) {
+		fail("help", "unknown command '%s'; 'pcram help' lists them",
+		     argv[1]);
+		return EXIT_USAGE;
+	}
 	return usage(argv[1], stdout);
 }
 

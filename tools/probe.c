@@ -11,11 +11,6 @@
 #include "nl.h"
 #include "pcram.h"
 
-static const char *const diag_names[] = {
-	"no_kernel_support", "device_access", "sysctl", "no_capability",
-	"user_mode_only", "blocked", "missing_ioctls", "memory_locked",
-};
-
 /* Call @fn with the name of every set bit of @mask (unknown: "BIT_n"). */
 static void for_each_name(uint64_t mask, const char *(*name)(unsigned int),
 			  void (*fn)(const char *s, void *arg), void *arg)
@@ -120,7 +115,7 @@ static void print_json(const struct pcram_probe_result *r, int ret,
 	json_open_array(&j, "page_sizes_usable");
 	json_u64(&j, NULL, r->page_size);
 	for (i = 0; i < r->nr_hugepage_pools; i++)
-		if (r->hugepage_pools[i].free)
+		if (pcram_probe_page_size_usable(r, r->hugepage_pools[i].page_size))
 			json_u64(&j, NULL, r->hugepage_pools[i].page_size);
 	json_close_array(&j);
 
@@ -132,9 +127,9 @@ static void print_json(const struct pcram_probe_result *r, int ret,
 
 	json_open_object(&j, "diagnosis");
 	json_open_array(&j, "reasons");
-	for (i = 0; i < sizeof(diag_names) / sizeof(diag_names[0]); i++)
+	for (i = 0; i < 32; i++)
 		if (r->diag & (1u << i))
-			json_string(&j, NULL, diag_names[i]);
+			json_string(&j, NULL, pcram_diag_name(i));
 	json_close_array(&j);
 	json_string(&j, "text", r->diagnosis);
 	json_close_object(&j);

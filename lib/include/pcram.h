@@ -56,13 +56,13 @@ enum pcram_reg_mode {
 /* Reasons in pcram_probe_result.diag; the text in .diagnosis names fixes. */
 #define PCRAM_DIAG_NO_KERNEL_SUPPORT	(1u << 0) /* kernel lacks userfaultfd */
 #define PCRAM_DIAG_DEVICE_ACCESS	(1u << 1) /* /dev/userfaultfd refused */
-#define PCRAM_DIAG_SYSCTL		(1u << 2) /* vm.unprivileged_userfaultfd=0 */
-#define PCRAM_DIAG_NO_CAPABILITY	(1u << 3) /* CAP_SYS_PTRACE missing */
-#define PCRAM_DIAG_USER_MODE_ONLY	(1u << 4) /* kernel-mode faults missed */
-#define PCRAM_DIAG_BLOCKED		(1u << 5) /* refused despite privilege:
+#define PCRAM_DIAG_SYSCTL		(1u << 2) /* vm.unprivileged_userfaultfd=0
+						   * and no CAP_SYS_PTRACE */
+#define PCRAM_DIAG_USER_MODE_ONLY	(1u << 3) /* kernel-mode faults missed */
+#define PCRAM_DIAG_BLOCKED		(1u << 4) /* refused despite privilege:
 						   * seccomp or an LSM */
-#define PCRAM_DIAG_MISSING_IOCTLS	(1u << 6) /* COPY/ZEROPAGE/WAKE absent */
-#define PCRAM_DIAG_MEMORY_LOCKED	(1u << 7) /* mlock: locked pages never
+#define PCRAM_DIAG_MISSING_IOCTLS	(1u << 5) /* COPY/ZEROPAGE/WAKE absent */
+#define PCRAM_DIAG_MEMORY_LOCKED	(1u << 6) /* mlock: locked pages never
 						   * fault */
 
 #define PCRAM_MAX_HUGEPAGE_POOLS 8
@@ -129,6 +129,8 @@ const char *pcram_ioctl_name(unsigned int bit);
 const char *pcram_opener_name(enum pcram_opener opener);
 const char *pcram_backing_name(enum pcram_backing backing);
 const char *pcram_reg_mode_name(enum pcram_reg_mode mode);
+/* "sysctl" for PCRAM_DIAG_SYSCTL's bit number, and so on. */
+const char *pcram_diag_name(unsigned int bit);
 
 #ifdef __cplusplus
 }

@@ -21,6 +21,8 @@ static int raw_uffd(struct uffdio_api *api)
 {
 	int fd = syscall(__NR_userfaultfd, O_CLOEXEC);
 
+	if (fd < 0 && errno == EPERM) /* unprivileged: as pcram falls back */
+		fd = syscall(__NR_userfaultfd, O_CLOEXEC | 1 /* UFFD_USER_MODE_ONLY */);
 	if (fd < 0)
 		return -errno;
 	api->api = UFFD_API;

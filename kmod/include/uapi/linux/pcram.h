@@ -38,7 +38,8 @@
  *                                 (open files of /dev/pcram)
  *
  * Errors:
- *    EINVAL: the request carried attributes ("Unknown attribute type").
+ *    EINVAL: the request carried attributes (with an extended ACK
+ *            message from the strict validation).
  *    EOPNOTSUPP: it was a dump request.
  *    ENOMEM: no memory for the reply.
  */
