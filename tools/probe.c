@@ -186,7 +186,8 @@ static void print_text(const struct pcram_probe_result *r, int ret,
 		pool = &r->hugepage_pools[i];
 		printf(", %" PRIu64 " (%" PRIu64 " of %" PRIu64 " free%s)",
 		       pool->page_size, pool->free, pool->total,
-		       pool->free ? "" : ", not usable now");
+		       pcram_probe_page_size_usable(r, pool->page_size) ?
+		       "" : ", not usable now");
 	}
 	printf("\nTHP:          %s (shmem: %s)\n",
 	       r->thp_enabled[0] ? r->thp_enabled : "absent",
