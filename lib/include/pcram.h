@@ -132,6 +132,363 @@ const char *pcram_reg_mode_name(enum pcram_reg_mode mode);
 /* "sysctl" for PCRAM_DIAG_SYSCTL's bit number, and so on. */
 const char *pcram_diag_name(unsigned int bit);
 
+/* ==== Destination: postcopy of named RAM blocks ====================== */
+
+/*
+ * A struct pcram_dst drives the destination half of postcopy for a set of
+ * RAM blocks: it empties them, watches them with a userfaultfd, hands each
+ * missing page that a thread touches to a provider, and places the pages
+ * that arrive atomically. One call a step:
+ *
+ *   pcram_dst_new -> pcram_dst_add_block (each block)
+ *     -> pcram_dst_incoming_init -> [pcram_dst_prepare_discard
+ *     -> pcram_dst_discard_range ...] -> pcram_dst_enable_notify
+ *     -> pcram_dst_place_* (any thread, until every page is in)
+ *     -> pcram_dst_cleanup -> pcram_dst_free
+ *
+ * Every call returns 0 (or a count) or -errno; after a failure,
+ * pcram_dst_strerror() says what was wrong in words. A call made at the
+ * wrong step returns -EBUSY. Control calls (add, lifecycle, provider)
+ * belong to one thread; placement and statistics calls may come from any.
+ */
+struct pcram_dst;
+
+#define PCRAM_BLOCK_NAME_MAX	255	/* bytes, without the NUL */
+#define PCRAM_MAX_FAULT_THREADS	64
+
+/* What memory a block is; it decides how it is emptied and filled. */
+enum pcram_block_type {
+	PCRAM_BLOCK_ANON = 1,		/* private anonymous, base pages:
+					 * MADV_DONTNEED, MISSING, COPY/ZEROPAGE */
+	PCRAM_BLOCK_ANON_THP,		/* private anonymous where THP is on:
+					 * as ANON, plus MADV_NOHUGEPAGE while
+					 * pages arrive and MADV_HUGEPAGE after */
+	PCRAM_BLOCK_HUGETLB,		/* private hugetlbfs (MAP_HUGETLB or a
+					 * hugetlbfs file): whole huge pages,
+					 * zero pages by COPY of a zeroed page */
+	PCRAM_BLOCK_SHMEM,		/* shared memfd or shmem file (.fd):
+					 * PUNCH_HOLE, MISSING + MINOR */
+	PCRAM_BLOCK_HUGETLB_SHARED,	/* shared hugetlbfs file (.fd) */
+};
+
+struct pcram_block {
+	const char *name;	/* unique, 1..PCRAM_BLOCK_NAME_MAX bytes */
+	void *host;		/* start, aligned to .page_size */
+	uint64_t length;	/* bytes, a multiple of .page_size */
+	uint64_t page_size;	/* 0: the mapping's own (base page, or the
+				 * huge page size of a hugetlbfs mapping) */
+	enum pcram_block_type type;
+	int fd;			/* the file behind a shared or file-backed
+				 * hugetlbfs block, -1 for none; duplicated,
+				 * so the caller may close its own */
+	uint64_t fd_offset;	/* where .host's first byte is in .fd */
+};
+
+/* Options of pcram_dst_new(); zero-filled means the defaults. */
+struct pcram_dst_options {
+	unsigned int fault_threads;	/* 0 or 1: one fault thread; up to
+					 * PCRAM_MAX_FAULT_THREADS read the
+					 * same userfaultfd in parallel */
+	unsigned int flags;		/* PCRAM_DST_F_x */
+};
+
+#define PCRAM_DST_F_KERNEL_FAULTS	(1u << 0) /* refuse a userfaultfd that
+						   * misses kernel-mode faults
+						   * (KVM needs them) */
+#define PCRAM_DST_F_ALL			(PCRAM_DST_F_KERNEL_FAULTS)
+
+/* -EINVAL for unknown flags, -E2BIG for too many fault threads. */
+int pcram_dst_new(struct pcram_dst **dst, const struct pcram_dst_options *opts);
+/* Cleans up (if not done yet) and frees. NULL is allowed. */
+void pcram_dst_free(struct pcram_dst *dst);
+/*
+ * What the last failed call on @dst was refused for, on any thread; "" if
+ * none. Calls refused for a NULL argument, and the const queries, leave it
+ * as it was.
+ */
+const char *pcram_dst_strerror(const struct pcram_dst *dst);
+
+/*
+ * Add a RAM block, before pcram_dst_incoming_init(). Checked against
+ * /proc/self/maps: the range must be mapped, of the declared kind and page
+ * size. -EINVAL for a bad name, alignment, length, type or fd (-EBADF for
+ * one that is not open); -EEXIST for
+ * a duplicate name; -EBUSY for an overlap or after incoming_init;
+ * -ENOENT for a range that is not mapped.
+ */
+int pcram_dst_add_block(struct pcram_dst *dst, const struct pcram_block *blk);
+/* Number of blocks, and one by index (sorted by host address; -ENOENT
+ * past the end). */
+int pcram_dst_nr_blocks(const struct pcram_dst *dst);
+int pcram_dst_block(const struct pcram_dst *dst, unsigned int index,
+		    struct pcram_block *blk);
+/*
+ * Host address -> block index and offset in it, O(log n). -ENOENT when
+ * outside every block.
+ */
+int pcram_dst_lookup(const struct pcram_dst *dst, const void *addr,
+		     unsigned int *index, uint64_t *offset);
+/*
+ * The library's own writable alias of a shared block (SHMEM,
+ * HUGETLB_SHARED): data written there is in the page cache but not yet
+ * mapped at .host; pcram_dst_place_continue() maps it. -EINVAL for other
+ * types. Valid until pcram_dst_free().
+ */
+int pcram_dst_block_alias(struct pcram_dst *dst, unsigned int index,
+			  void **alias);
+
+/* ---- Destination: providers -------------------------------------------- */
+
+/* One missing page a thread waits for. */
+struct pcram_request {
+	const char *block;	/* the block's name, or NULL when it is the
+				 * same as in the previous request handed out
+				 * by this fault thread (the wire elides it) */
+	unsigned int block_index;
+	uint64_t offset;	/* in the block, aligned to its page size */
+	uint64_t length;	/* the block's page size */
+	void *host;		/* where the page goes */
+	uint32_t tid;		/* thread that faulted, 0 if unknown */
+	unsigned int fault_thread; /* which fault thread hands it out */
+};
+
+/* Things the fault threads saw that were not an ordinary fault. */
+enum pcram_event_type {
+	PCRAM_EVENT_FAULT_OUTSIDE = 1,	/* a fault in no block: the thread
+					 * stays blocked until cleanup */
+	PCRAM_EVENT_REMOVE,		/* MADV_DONTNEED/REMOVE on a block:
+					 * its pages are missing again */
+	PCRAM_EVENT_UNMAP,		/* munmap of (part of) a block */
+	PCRAM_EVENT_REMAP,		/* mremap of a block: refused, pages
+					 * at .to are no longer served */
+	PCRAM_EVENT_FORK,		/* refused: the child's userfaultfd
+					 * is closed */
+	PCRAM_EVENT_UNKNOWN,		/* a message type unknown here */
+	PCRAM_EVENT_PROVIDER_ERROR,	/* the provider refused a request
+					 * (.error); the thread still waits */
+	PCRAM_EVENT_THREAD_ERROR,	/* a fault thread stopped (.error) */
+};
+
+struct pcram_event {
+	enum pcram_event_type type;
+	uint64_t addr;		/* fault address, or start of the range */
+	uint64_t length;	/* range length, 0 for a fault */
+	uint64_t to;		/* REMAP: new address */
+	int error;		/* -errno for *_ERROR */
+	unsigned int fault_thread;
+};
+
+/*
+ * A provider gets the pages. .request runs on a fault thread: it may place
+ * the page before it returns (pcram_dst_place_*, as the image provider
+ * does) or queue it and have another thread place it later. It must not
+ * block for long: other faults wait behind it. Returning -EAGAIN makes the
+ * faulting thread fault again later; any other -errno is reported as
+ * PCRAM_EVENT_PROVIDER_ERROR. .event (optional) is told every
+ * PCRAM_EVENT_x, also on a fault thread.
+ */
+struct pcram_provider {
+	int (*request)(struct pcram_dst *dst, const struct pcram_request *req,
+		       void *opaque);
+	void (*event)(struct pcram_dst *dst, const struct pcram_event *ev,
+		      void *opaque);
+	void *opaque;
+};
+
+/* Set the provider, before pcram_dst_enable_notify(). */
+int pcram_dst_set_provider(struct pcram_dst *dst,
+			   const struct pcram_provider *provider);
+
+/*
+ * The built-in local provider: serve every fault from a RAM image file,
+ * the blocks laid out back to back in the order of pcram_dst_block()
+ * (address order), or at @offsets[i] for block i when @offsets is not
+ * NULL. All-zero pages are placed as zero pages. The file is mapped
+ * read-only and must cover every block (-EINVAL otherwise).
+ */
+int pcram_dst_use_image(struct pcram_dst *dst, const char *path,
+			const uint64_t *offsets);
+
+/* ---- Destination: lifecycle -------------------------------------------- */
+
+/*
+ * Empty every block: MADV_DONTNEED or FALLOC_FL_PUNCH_HOLE; munlock what
+ * was locked. -EINVAL without blocks. May be called again before
+ * enable_notify, and empties them again.
+ */
+int pcram_dst_incoming_init(struct pcram_dst *dst);
+/*
+ * MADV_NOHUGEPAGE on anonymous blocks where THP can act (ANON_THP, a
+ * mapping with MADV_HUGEPAGE, or THP "always"), so that THP cannot fill a
+ * discarded range back in; cleanup gives those MADV_HUGEPAGE back.
+ */
+int pcram_dst_prepare_discard(struct pcram_dst *dst);
+/*
+ * Drop [start, start+len) of a block: the source says it changed; those
+ * pages fault and are asked for again. -ENOENT for an unknown block,
+ * -EINVAL when empty or not aligned to its page size, -ERANGE past its
+ * end, -EDEADLK from a fault thread (the kernel would wait for that very
+ * thread to read the REMOVE event).
+ */
+int pcram_dst_discard_range(struct pcram_dst *dst, const char *block,
+			    uint64_t start, uint64_t length);
+/*
+ * Open a userfaultfd, hand-shake, start the fault threads and register
+ * every block (MISSING on private ones; on shared ones MISSING and, where
+ * the kernel has MINOR faults for them, MINOR too), checking the ioctls
+ * each needs. From here on, touches of missing pages
+ * go to the provider. -EOPNOTSUPP with a message when a block's memory
+ * cannot be watched here; nothing stays registered or running then.
+ */
+int pcram_dst_enable_notify(struct pcram_dst *dst);
+/*
+ * Unregister, restore THP and mlock, stop the fault threads, close the
+ * userfaultfd. Safe at every stage and a second time. Pages that never
+ * arrived read as the empty memory they are (zeros, or a hole). -EDEADLK
+ * from a fault thread (a provider callback): it cannot join itself;
+ * pcram_dst_free() must not be called there either.
+ */
+int pcram_dst_cleanup(struct pcram_dst *dst);
+
+/* ---- Destination: placing pages ---------------------------------------- */
+
+/*
+ * Place one page of @host's block from @src (the block's page size of
+ * bytes), atomically, and wake its waiters. Private blocks use
+ * UFFDIO_COPY; shared blocks registered MINOR write through the alias and
+ * UFFDIO_CONTINUE (shared blocks without MINOR use UFFDIO_COPY).
+ * Returns 0, or 1 when the page was already there (EEXIST: counted, the
+ * waiters are woken), or -errno (-ENOENT outside blocks, -EINVAL
+ * unaligned, -EAGAIN when the memory map is changing: try again).
+ */
+int pcram_dst_place_page(struct pcram_dst *dst, void *host, const void *src);
+/* A page of zeros: UFFDIO_ZEROPAGE, or COPY of a zeroed huge page. */
+int pcram_dst_place_zero(struct pcram_dst *dst, void *host);
+/* Shared blocks: the data is already in the page cache; map it. */
+int pcram_dst_place_continue(struct pcram_dst *dst, void *host);
+/*
+ * A page that can never arrive: UFFDIO_POISON, so a touch gets SIGBUS
+ * instead of hanging. It counts as received: a later placement of it
+ * returns 1 and leaves the poison. -EOPNOTSUPP where the kernel lacks it.
+ */
+int pcram_dst_poison(struct pcram_dst *dst, void *host);
+
+enum pcram_op_type {
+	PCRAM_OP_COPY = 1,	/* .src -> .host */
+	PCRAM_OP_ZERO,		/* zeros -> .host */
+	PCRAM_OP_CONTINUE,	/* page cache -> .host (shared blocks) */
+};
+
+struct pcram_place_op {
+	uint32_t type;		/* enum pcram_op_type */
+	int32_t result;		/* out: 0 placed, 1 already there, -errno */
+	void *host;		/* page start in a block */
+	const void *src;	/* COPY: the page's data */
+};
+
+/*
+ * Place many pages in one call: runs of contiguous pages in one block are
+ * placed with one ioctl where the data is contiguous too, without waking,
+ * then one UFFDIO_WAKE per run. Stops at the first failure. Returns how
+ * many ops completed (== @n when all did); .result says how each went.
+ * -EBUSY (nothing done) outside enable_notify..cleanup.
+ */
+int pcram_dst_place_batch(struct pcram_dst *dst, struct pcram_place_op *ops,
+			  unsigned int n);
+
+/*
+ * A scratch buffer of @page_size bytes owned by @dst, for one receiving
+ * thread to assemble a page in before placing it; freed by cleanup. The
+ * same buffer for the same size; -E2BIG past four page sizes.
+ */
+int pcram_dst_tmp_page(struct pcram_dst *dst, uint64_t page_size, void **page);
+
+/* Has this page arrived (placed, zeroed or poisoned)? 1/0; -ENOENT
+ * outside every block. */
+int pcram_dst_page_received(const struct pcram_dst *dst, const void *host);
+/* Pages of all blocks not yet received. */
+uint64_t pcram_dst_pages_missing(const struct pcram_dst *dst);
+
+/* ---- Destination: statistics ------------------------------------------- */
+
+#define PCRAM_HIST_BUCKETS 64
+
+/* Bucket i counts values v with 2^i <= v < 2^(i+1); bucket 0 also 0..1. */
+struct pcram_hist {
+	uint64_t count;
+	uint64_t sum;
+	uint64_t max;
+	uint64_t bucket[PCRAM_HIST_BUCKETS];
+};
+
+/* The @q-quantile (0..1), interpolated inside its bucket; 0 if empty. */
+uint64_t pcram_hist_quantile(const struct pcram_hist *h, double q);
+
+struct pcram_dst_stats {
+	uint64_t faults;	/* page fault messages read */
+	uint64_t duplicates;	/* ... for a page already requested */
+	uint64_t stale;		/* ... for a page already placed (woken) */
+	uint64_t requests;	/* requests handed to the provider */
+	uint64_t provider_errors;
+	uint64_t pages_placed;	/* pages placed by COPY/CONTINUE/ZERO */
+	uint64_t bytes_placed;
+	uint64_t zero_pages;	/* ... of which zero pages */
+	uint64_t eexist;	/* placements that found the page there */
+	uint64_t eagain;	/* reads and placements that said EAGAIN */
+	uint64_t retries;	/* requests the provider answered -EAGAIN:
+				 * the thread faults again */
+	uint64_t wakes;		/* UFFDIO_WAKE calls */
+	uint64_t poisoned;	/* pages poisoned */
+	uint64_t outside;	/* faults in no block */
+	uint64_t events;	/* non-fault messages (REMOVE, UNMAP, ...) */
+	uint64_t untracked;	/* requests whose latency could not be kept */
+	uint64_t pages_missing;	/* pages not yet received */
+	unsigned int fault_threads;
+	enum pcram_opener opener; /* how the userfaultfd was opened */
+	uint64_t features;	/* UFFD_FEATURE_x enabled on it */
+	/* Latency per stage, ns: fault read -> request handed out ->
+	 * page arrived (place call) -> placed; and read -> placed. */
+	struct pcram_hist read_to_request;
+	struct pcram_hist request_to_arrival;
+	struct pcram_hist arrival_to_placed;
+	struct pcram_hist fault_to_placed;
+};
+
+/*
+ * A snapshot, from any thread, without locks. Each counter is exact; they
+ * are read one after another. A placement wakes its waiters inside the
+ * ioctl, before it is counted: a woken thread may read the stats a moment
+ * before its own page shows in them. Pages of a range that was unmapped
+ * (PCRAM_EVENT_UNMAP) stay in pages_missing.
+ */
+int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *st);
+
+struct pcram_thread_stats {
+	uint32_t tid;
+	int vcpu;		/* from pcram_dst_set_vcpu(), or -1 */
+	uint64_t faults;	/* requests this thread's faults caused */
+	uint64_t blocked_ns;	/* sum of read -> placed of those */
+	uint64_t max_ns;
+};
+
+/* Name a faulting thread: @tid is vCPU number @vcpu in per-thread stats. */
+int pcram_dst_set_vcpu(struct pcram_dst *dst, uint32_t tid, int vcpu);
+/* Copy up to @max threads' stats out; returns how many there are. */
+int pcram_dst_thread_stats(const struct pcram_dst *dst,
+			   struct pcram_thread_stats *out, unsigned int max);
+
+struct pcram_block_stats {
+	uint64_t faults;
+	uint64_t requests;
+	uint64_t pages_placed;
+	uint64_t bytes_placed;
+	uint64_t zero_pages;
+	uint64_t pages_missing;
+};
+
+int pcram_dst_block_stats(const struct pcram_dst *dst, unsigned int index,
+			  struct pcram_block_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Fault threads: read userfaultfd messages, many per read(), turn each
+ * fault into at most one request per page, and handle or refuse every
+ * other event out loud.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "dst.h"
+
+#define MSGS_PER_READ 64
+
+static void report(struct pcram_dst *dst, const struct pcram_event *ev)
+{
+	if (dst->provider.event)
+		dst->provider.event(dst, ev, dst->provider.opaque);
+}
+
+struct fault_ctx {
+	struct pcram_dst *dst;
+	struct dst_fault_thread *ft;
+	unsigned int index;
+	const struct dst_block *last;	/* block of the last request */
+};
+
+static void handle_fault(struct fault_ctx *fc, const struct uffd_msg *msg,
+			 uint64_t t_read, bool first)
+{
+	struct pcram_dst *dst = fc->dst;
+	uint64_t addr = msg->arg.pagefault.address, page, page_addr;
+	uint32_t tid = 0;
+	struct dst_block *b;
+	struct pcram_request req;
+	int ret;
+
+	cnt_add(&dst->st.faults, 1);
+	if (dst->features & UFFD_FEATURE_THREAD_ID)
+		tid = msg->arg.pagefault.feat.ptid;
+
+	b = dst_find(dst, addr);
+	if (!b) {
+		struct pcram_event ev = {
+			.type = PCRAM_EVENT_FAULT_OUTSIDE, .addr = addr,
+			.fault_thread = fc->index,
+		};
+
+		cnt_add(&dst->st.outside, 1);
+		report(dst, &ev);
+		return;
+	}
+	cnt_add(&b->faults, 1);
+	page = blk_page(b, addr);
+	page_addr = (uint64_t)(uintptr_t)b->host + (page << b->page_shift);
+
+	/*
+	 * Already placed: the placement's wake released this thread, or will
+	 * (a batch wakes after its copies). Nothing to ask for.
+	 */
+	if (bit_test(b->received, page)) {
+		cnt_add(&dst->st.stale, 1);
+		return;
+	}
+	if (bit_test_set(b->requested, page)) {
+		cnt_add(&dst->st.duplicates, 1);
+		return;
+	}
+
+	req = (struct pcram_request) {
+		.block = b == fc->last ? NULL : b->name,
+		.block_index = b - dst->blocks,
+		.offset = page << b->page_shift,
+		.length = b->page_size,
+		.host = (void *)(uintptr_t)page_addr,
+		.tid = tid,
+		.fault_thread = fc->index,
+	};
+	fc->last = b;
+	cnt_add(&dst->st.requests, 1);
+	cnt_add(&b->requests, 1);
+	/* The first message of a read is handed out as it is read. */
+	fc->ft->t_request = first ? t_read : dst_now_ns();
+	dst_track_request(dst, page_addr, t_read, fc->ft->t_request, tid);
+
+	fc->ft->in_request = true;
+	ret = dst->provider.request(dst, &req, dst->provider.opaque);
+	fc->ft->in_request = false;
+	if (ret >= 0)
+		return;
+	if (ret == -EAGAIN) {
+		/* The thread faults again and is seen again. */
+		bit_test_clear(b->requested, page);
+		cnt_add(&dst->st.retries, 1);
+		dst_wake(dst, page_addr, b->page_size);
+		return;
+	}
+	/*
+	 * The request stays outstanding: whoever is told places or poisons
+	 * the page, and that closes its latency record as usual.
+	 */
+	cnt_add(&dst->st.provider_errors, 1);
+	struct pcram_event ev = {
+		.type = PCRAM_EVENT_PROVIDER_ERROR, .addr = page_addr,
+		.length = b->page_size, .error = ret, .fault_thread = fc->index,
+	};
+
+	report(dst, &ev);
+}
+
+static void handle_event(struct fault_ctx *fc, const struct uffd_msg *msg)
+{
+	struct pcram_dst *dst = fc->dst;
+	struct pcram_event ev = { .fault_thread = fc->index };
+
+	cnt_add(&dst->st.events, 1);
+	switch (msg->event) {
+	case UFFD_EVENT_REMOVE:
+		/* MADV_DONTNEED/REMOVE: those pages must come again. */
+		ev.type = PCRAM_EVENT_REMOVE;
+		ev.addr = msg->arg.remove.start;
+		ev.length = msg->arg.remove.end - msg->arg.remove.start;
+		dst_forget_range(dst, msg->arg.remove.start, msg->arg.remove.end);
+		break;
+	case UFFD_EVENT_UNMAP:
+		ev.type = PCRAM_EVENT_UNMAP;
+		ev.addr = msg->arg.remove.start;
+		ev.length = msg->arg.remove.end - msg->arg.remove.start;
+		break;
+	case UFFD_EVENT_REMAP:
+		/* Blocks do not move: faults at .to are outside every block. */
+		ev.type = PCRAM_EVENT_REMAP;
+		ev.addr = msg->arg.remap.from;
+		ev.to = msg->arg.remap.to;
+		ev.length = msg->arg.remap.len;
+		break;
+	case UFFD_EVENT_FORK:
+		/* Never asked for; a child's faults are not ours to serve. */
+		ev.type = PCRAM_EVENT_FORK;
+		close((int)msg->arg.fork.ufd);
+		break;
+	default:
+		ev.type = PCRAM_EVENT_UNKNOWN;
+		ev.addr = msg->event;
+		break;
+	}
+	report(dst, &ev);
+}
+
+static void thread_error(struct fault_ctx *fc, int err)
+{
+	struct pcram_event ev = {
+		.type = PCRAM_EVENT_THREAD_ERROR, .error = err,
+		.fault_thread = fc->index,
+	};
+
+	report(fc->dst, &ev);
+}
+
+static void *fault_main(void *arg)
+{
+	struct dst_fault_thread *ft = arg;
+	struct pcram_dst *dst = ft->dst;
+	struct fault_ctx fc = { .dst = dst, .ft = ft, .index = ft->index };
+	struct uffd_msg msgs[MSGS_PER_READ];
+	char name[16];
+
+	snprintf(name, sizeof(name), "pcram-fault/%u", ft->index);
+	pthread_setname_np(pthread_self(), name);
+
+	pthread_mutex_lock(&dst->ready_lock);
+	dst->nr_ready++;
+	pthread_cond_broadcast(&dst->ready_cond);
+	pthread_mutex_unlock(&dst->ready_lock);
+
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = dst->uffd, .events = POLLIN },
+			{ .fd = dst->quit_fd, .events = POLLIN },
+		};
+		ssize_t n;
+		uint64_t t_read;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			thread_error(&fc, -errno);
+			break;
+		}
+		if (pfd[1].revents)
+			break;
+		if (pfd[0].revents & (POLLERR | POLLNVAL)) {
+			thread_error(&fc, -EBADF);
+			break;
+		}
+		n = read(dst->uffd, msgs, sizeof(msgs));
+		if (n < 0) {
+			/* Another fault thread took it, or a wake raced the poll. */
+			if (errno == EAGAIN) {
+				cnt_add(&dst->st.eagain, 1);
+				continue;
+			}
+			if (errno == EINTR)
+				continue;
+			thread_error(&fc, -errno);
+			break;
+		}
+		if (n % sizeof(msgs[0])) {
+			/* Lost message alignment: nothing after this can be trusted. */
+			thread_error(&fc, -EIO);
+			break;
+		}
+		t_read = dst_now_ns();
+		for (size_t i = 0; i < n / sizeof(msgs[0]); i++) {
+			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+				handle_fault(&fc, &msgs[i], t_read, i == 0);
+			else
+				handle_event(&fc, &msgs[i]);
+		}
+	}
+	return NULL;
+}
+
+struct dst_fault_thread *dst_current_fault_thread(struct pcram_dst *dst)
+{
+	pthread_t self = pthread_self();
+
+	for (unsigned int i = 0; i < dst->nr_fault_threads; i++)
+		if (dst->threads[i].started &&
+		    pthread_equal(dst->threads[i].thread, self))
+			return &dst->threads[i];
+	return NULL;
+}
+
+int dst_start_fault_threads(struct pcram_dst *dst)
+{
+	int ret;
+
+	dst->nr_ready = 0;
+	for (unsigned int i = 0; i < dst->nr_fault_threads; i++) {
+		struct dst_fault_thread *ft = &dst->threads[i];
+
+		ft->dst = dst;
+		ft->index = i;
+		ret = pthread_create(&ft->thread, NULL, fault_main, ft);
+		if (ret) {
+			dst_stop_fault_threads(dst);
+			return dst_error(dst, -ret, "enable_notify: starting fault thread %u: %s",
+					 i, strerror(ret));
+		}
+		ft->started = true;
+	}
+	/* Registered pages fault from the moment they are registered. */
+	pthread_mutex_lock(&dst->ready_lock);
+	while (dst->nr_ready < dst->nr_fault_threads)
+		pthread_cond_wait(&dst->ready_cond, &dst->ready_lock);
+	pthread_mutex_unlock(&dst->ready_lock);
+	return 0;
+}
+
+void dst_stop_fault_threads(struct pcram_dst *dst)
+{
+	uint64_t one = 1;
+
+	if (dst->quit_fd >= 0 && write(dst->quit_fd, &one, sizeof(one)) != sizeof(one))
+		return;	/* cannot happen for an eventfd below its maximum */
+	for (unsigned int i = 0; i < dst->nr_fault_threads; i++) {
+		if (!dst->threads[i].started)
+			continue;
+		pthread_join(dst->threads[i].thread, NULL);
+		dst->threads[i].started = false;
+	}
+}

@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * Statistics of the destination engine: counters and log2 histograms
+ * readable from any thread without locks, the latency of each request
+ * from fault to placement, and blocked time per faulting thread.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dst.h"
+
+uint64_t dst_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+void dst_hist_add(struct dst_hist *h, uint64_t v)
+{
+	unsigned int i = v > 1 ? 63 - __builtin_clzll(v) : 0;
+	uint64_t max = atomic_load_explicit(&h->max, memory_order_relaxed);
+
+	cnt_add(&h->bucket[i], 1);
+	cnt_add(&h->count, 1);
+	cnt_add(&h->sum, v);
+	while (v > max &&
+	       !atomic_compare_exchange_weak_explicit(&h->max, &max, v,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+static void hist_read(const struct dst_hist *h, struct pcram_hist *out)
+{
+	out->count = atomic_load_explicit(&h->count, memory_order_relaxed);
+	out->sum = atomic_load_explicit(&h->sum, memory_order_relaxed);
+	out->max = atomic_load_explicit(&h->max, memory_order_relaxed);
+	for (int i = 0; i < PCRAM_HIST_BUCKETS; i++)
+		out->bucket[i] = atomic_load_explicit(&h->bucket[i],
+						      memory_order_relaxed);
+}
+
+PCRAM_EXPORT
+uint64_t pcram_hist_quantile(const struct pcram_hist *h, double q)
+{
+	uint64_t total = 0, seen = 0, rank;
+
+	if (!h)
+		return 0;
+	/* Buckets are read one by one while others add: trust their sum. */
+	for (int i = 0; i < PCRAM_HIST_BUCKETS; i++)
+		total += h->bucket[i];
+	if (!total)
+		return 0;
+	if (q < 0)
+		q = 0;
+	if (q > 1)
+		q = 1;
+	rank = (uint64_t)(q * (double)total + 0.5);
+	if (rank < 1)
+		rank = 1;
+	for (int i = 0; i < PCRAM_HIST_BUCKETS; i++) {
+		uint64_t c = h->bucket[i], lo, top, add, v;
+
+		if (seen + c < rank) {
+			seen += c;
+			continue;
+		}
+		/* [lo, top] is what the bucket holds; 2^64 would not fit. */
+		lo = i ? 1ULL << i : 0;
+		top = i < 63 ? (2ULL << i) - 1 : UINT64_MAX;
+		add = (uint64_t)((double)(top - lo + 1) * (double)(rank - seen) / (double)c);
+		v = lo + (add > top - lo ? top - lo : add);
+		/* A count says max is known, even when it is 0. */
+		return (h->max || h->count) && v > h->max ? h->max : v;
+	}
+	return h->max;
+}
+
+/* ---- in-flight requests and faulting threads ----------------------------- */
+
+int dst_track_alloc(struct pcram_dst *dst)
+{
+	dst->pending = calloc(DST_PENDING_SLOTS, sizeof(*dst->pending));
+	dst->tids = calloc(DST_THREAD_SLOTS, sizeof(*dst->tids));
+	if (!dst->pending || !dst->tids) {
+		dst_track_free(dst);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void dst_track_free(struct pcram_dst *dst)
+{
+	free(dst->pending);
+	free(dst->tids);
+	dst->pending = NULL;
+	dst->tids = NULL;
+}
+
+static unsigned int hash64(uint64_t v, unsigned int mask)
+{
+	v ^= v >> 33;
+	v *= 0xff51afd7ed558ccdULL;
+	v ^= v >> 33;
+	return (unsigned int)v & mask;
+}
+
+/* Linear probing; the caller holds track_lock. */
+static struct dst_thread_slot *tid_slot(struct pcram_dst *dst, uint32_t tid,
+					bool create)
+{
+	unsigned int mask = DST_THREAD_SLOTS - 1, i = hash64(tid, mask);
+
+	for (unsigned int n = 0; n < DST_THREAD_SLOTS; n++, i = (i + 1) & mask) {
+		struct dst_thread_slot *s = &dst->tids[i];
+
+		if (s->tid == tid)
+			return s;
+		if (!s->tid) {
+			if (!create || dst->nr_tids >= DST_THREAD_SLOTS / 2)
+				return NULL;
+			s->tid = tid;
+			s->vcpu = -1;
+			dst->nr_tids++;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+void dst_track_request(struct pcram_dst *dst, uint64_t addr, uint64_t t_read,
+		       uint64_t t_request, uint32_t tid)
+{
+	unsigned int mask = DST_PENDING_SLOTS - 1, i = hash64(addr, mask);
+
+	dst_hist_add(&dst->h_read_req, t_request - t_read);
+	pthread_mutex_lock(&dst->track_lock);
+	for (unsigned int n = 0; n < DST_PENDING_SLOTS; n++, i = (i + 1) & mask) {
+		struct dst_pending *p = &dst->pending[i];
+
+		if (p->addr == addr)	/* asked again: keep the first fault */
+			goto out;
+		if (!p->addr) {
+			/* Half full at most, so that probe chains stay short. */
+			if (dst->nr_pending >= DST_PENDING_SLOTS / 2)
+				break;
+			dst->nr_pending++;
+			*p = (struct dst_pending) {
+				.addr = addr, .t_read = t_read,
+				.t_request = t_request, .tid = tid,
+			};
+			goto out;
+		}
+	}
+	cnt_add(&dst->st.untracked, 1);
+out:
+	pthread_mutex_unlock(&dst->track_lock);
+}
+
+/* Remove slot @i keeping every probe chain intact (backward shift). */
+static void pending_delete(struct pcram_dst *dst, unsigned int i)
+{
+	unsigned int mask = DST_PENDING_SLOTS - 1, j = i;
+
+	for (;;) {
+		j = (j + 1) & mask;
+		if (!dst->pending[j].addr)
+			break;
+		unsigned int home = hash64(dst->pending[j].addr, mask);
+
+		/* Can the entry at j move to the hole at i? */
+		if ((i <= j) ? (home <= i || home > j) : (home <= i && home > j)) {
+			dst->pending[i] = dst->pending[j];
+			i = j;
+		}
+	}
+	dst->pending[i].addr = 0;
+	dst->nr_pending--;
+}
+
+/* The slot holding @addr, or -1; the caller holds track_lock. */
+static int pending_find(struct pcram_dst *dst, uint64_t addr)
+{
+	unsigned int mask = DST_PENDING_SLOTS - 1, i = hash64(addr, mask);
+
+	for (unsigned int n = 0; n < DST_PENDING_SLOTS; n++, i = (i + 1) & mask) {
+		if (!dst->pending[i].addr)
+			return -1;
+		if (dst->pending[i].addr == addr)
+			return (int)i;
+	}
+	return -1;
+}
+
+void dst_track_drop(struct pcram_dst *dst, uint64_t addr)
+{
+	int i;
+
+	pthread_mutex_lock(&dst->track_lock);
+	i = pending_find(dst, addr);
+	if (i >= 0)
+		pending_delete(dst, (unsigned int)i);
+	pthread_mutex_unlock(&dst->track_lock);
+}
+
+void dst_track_placed(struct pcram_dst *dst, uint64_t addr,
+		      uint64_t t_arrival, uint64_t t_placed)
+{
+	struct dst_pending p = { 0 };
+	int i;
+
+	pthread_mutex_lock(&dst->track_lock);
+	i = pending_find(dst, addr);
+	if (i >= 0) {
+		p = dst->pending[i];
+		pending_delete(dst, (unsigned int)i);
+	}
+	if (p.addr && p.tid) {
+		struct dst_thread_slot *s = tid_slot(dst, p.tid, true);
+		uint64_t blocked = t_placed - p.t_read;
+
+		if (s) {
+			s->faults++;
+			s->blocked_ns += blocked;
+			if (blocked > s->max_ns)
+				s->max_ns = blocked;
+		}
+	}
+	pthread_mutex_unlock(&dst->track_lock);
+	if (!p.addr)
+		return;
+	/* A page can arrive before its request was handed out. */
+	dst_hist_add(&dst->h_req_arr, t_arrival > p.t_request ?
+		     t_arrival - p.t_request : 0);
+	dst_hist_add(&dst->h_arr_placed, t_placed - t_arrival);
+	dst_hist_add(&dst->h_fault_placed, t_placed - p.t_read);
+}
+
+/* ---- public --------------------------------------------------------------------- */
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+PCRAM_EXPORT
+int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *st)
+{
+	if (!dst || !st)
+		return -EINVAL;
+	memset(st, 0, sizeof(*st));
+	st->faults = LOAD(dst->st.faults);
+	st->duplicates = LOAD(dst->st.duplicates);
+	st->stale = LOAD(dst->st.stale);
+	st->requests = LOAD(dst->st.requests);
+	st->provider_errors = LOAD(dst->st.provider_errors);
+	st->pages_placed = LOAD(dst->st.pages_placed);
+	st->bytes_placed = LOAD(dst->st.bytes_placed);
+	st->zero_pages = LOAD(dst->st.zero_pages);
+	st->eexist = LOAD(dst->st.eexist);
+	st->eagain = LOAD(dst->st.eagain);
+	st->retries = LOAD(dst->st.retries);
+	st->wakes = LOAD(dst->st.wakes);
+	st->poisoned = LOAD(dst->st.poisoned);
+	st->outside = LOAD(dst->st.outside);
+	st->events = LOAD(dst->st.events);
+	st->untracked = LOAD(dst->st.untracked);
+	st->pages_missing = pcram_dst_pages_missing(dst);
+	st->fault_threads = dst->nr_fault_threads;
+	st->opener = dst->opener;
+	st->features = dst->features;
+	hist_read(&dst->h_read_req, &st->read_to_request);
+	hist_read(&dst->h_req_arr, &st->request_to_arrival);
+	hist_read(&dst->h_arr_placed, &st->arrival_to_placed);
+	hist_read(&dst->h_fault_placed, &st->fault_to_placed);
+	return 0;
+}
+
+PCRAM_EXPORT
+int pcram_dst_set_vcpu(struct pcram_dst *dst, uint32_t tid, int vcpu)
+{
+	struct dst_thread_slot *s;
+
+	if (!dst || !tid || vcpu < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&dst->track_lock);
+	s = tid_slot(dst, tid, true);
+	if (s)
+		s->vcpu = vcpu;
+	pthread_mutex_unlock(&dst->track_lock);
+	return s ? 0 : dst_error(dst, -ENOSPC, "set_vcpu: more than %d threads",
+				 DST_THREAD_SLOTS / 2);
+}
+
+PCRAM_EXPORT
+int pcram_dst_thread_stats(const struct pcram_dst *dst,
+			   struct pcram_thread_stats *out, unsigned int max)
+{
+	struct pcram_dst *d = (struct pcram_dst *)dst;	/* the lock only */
+	unsigned int n = 0;
+
+	if (!dst || (!out && max))
+		return -EINVAL;
+	pthread_mutex_lock(&d->track_lock);
+	for (unsigned int i = 0; i < DST_THREAD_SLOTS; i++) {
+		const struct dst_thread_slot *s = &dst->tids[i];
+
+		if (!s->tid)
+			continue;
+		if (n < max)
+			out[n] = (struct pcram_thread_stats) {
+				.tid = s->tid, .vcpu = s->vcpu,
+				.faults = s->faults, .blocked_ns = s->blocked_ns,
+				.max_ns = s->max_ns,
+			};
+		n++;
+	}
+	pthread_mutex_unlock(&d->track_lock);
+	return (int)n;
+}
+
+PCRAM_EXPORT
+int pcram_dst_block_stats(const struct pcram_dst *dst, unsigned int index,
+			  struct pcram_block_stats *st)
+{
+	const struct dst_block *b;
+
+	if (!dst || !st)
+		return -EINVAL;
+	if (index >= dst->nr_blocks)
+		return -ENOENT;
+	b = &dst->blocks[index];
+	*st = (struct pcram_block_stats) {
+		.faults = LOAD(b->faults),
+		.requests = LOAD(b->requests),
+		.pages_placed = LOAD(b->pages_placed),
+		.bytes_placed = LOAD(b->bytes_placed),
+		.zero_pages = LOAD(b->zero_pages),
+		.pages_missing = (uint64_t)atomic_load(&b->missing),
+	};
+	return 0;
+}
