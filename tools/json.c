@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 #include <inttypes.h>
+#include <math.h>
 
 #include "json.h"
 
@@ -118,6 +119,16 @@ void json_null(struct json *j, const char *key)
 {
 	begin_value(j, key);
 	fputs("null", j->out);
+}
+
+void json_double(struct json *j, const char *key, double value, int decimals)
+{
+	begin_value(j, key);
+	/* JSON has no NaN or infinity. */
+	if (isfinite(value))
+		fprintf(j->out, "%.*f", decimals, value);
+	else
+		fputs("null", j->out);
 }
 
 void json_finish(struct json *j)

@@ -28,6 +28,8 @@ void json_u64(struct json *j, const char *key, uint64_t value);
 void json_int(struct json *j, const char *key, int64_t value);
 void json_bool(struct json *j, const char *key, bool value);
 void json_null(struct json *j, const char *key);
+/* A number with @decimals digits after the point; null if not finite. */
+void json_double(struct json *j, const char *key, double value, int decimals);
 /* End the document with a newline. */
 void json_finish(struct json *j);
 

@@ -38,6 +38,16 @@ static const struct subcommand commands[] = {
 		.options = NULL,
 	},
 	{
+		.name = "bench",
+		.main = bench_main,
+		.synopsis = "pcram bench fault [-j] [-n PAGES] [-r ROUNDS] [--quick]",
+		.summary = "time userfaultfd faults through libpcram against a bare handler",
+		.options = "  -j, --json           print one JSON object\n"
+			   "  -n, --pages PAGES    pages faulted in each run (2 MiB: at most the free huge pages)\n"
+			   "  -r, --rounds ROUNDS  runs of each side per row (the median is shown)\n"
+			   "  --quick              tiny sizes, for tests\n",
+	},
+	{
 		.name = "help",
 		.main = help_main,
 		.synopsis = "pcram help [COMMAND]",

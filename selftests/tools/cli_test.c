@@ -12,7 +12,7 @@
 #include "common.h"
 #include "genl.h"
 
-static const char *const commands[] = { "probe", "module", "demo", "help" };
+static const char *const commands[] = { "probe", "module", "demo", "bench", "help" };
 
 TEST(version_names_all_parts)
 {

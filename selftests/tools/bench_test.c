@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * 'pcram bench fault': the JSON is whole and consistent with itself (every
+ * page of every run served by both sides, ratios made of the numbers
+ * shown, 2 MiB rows present exactly when huge pages are free), the text
+ * names its target, and bad usage is refused. The performance target is
+ * not asserted here: a loaded machine is no bug. It is for reports.
+ */
+#include <math.h>
+#include <sys/utsname.h>
+
+#include "kselftest_harness.h"
+#include "common.h"
+
+#define BENCH "pcram bench fault --quick"
+
+/* Under TCG in the VM a quick run takes seconds, not the default 30 s. */
+#define BENCH_TIMEOUT 180
+
+FIXTURE(bench) {
+	struct cmd_result r;
+};
+
+FIXTURE_SETUP(bench)
+{
+}
+
+FIXTURE_TEARDOWN(bench)
+{
+}
+
+static long free_2m_pages(void)
+{
+	char buf[32];
+
+	read_whole("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", buf,
+		   sizeof(buf));
+	return buf[0] ? atol(buf) : 0;
+}
+
+struct side_vals {
+	unsigned long long p50, p99, max, fps, per_run, served;
+};
+
+struct row_vals {
+	unsigned long long page_size, threads;
+	char placement[32];
+	struct side_vals pcram, floor;
+	double ratio_p50, ratio_p99;
+};
+
+/* Row @i of @key ("4k", "2m"): 0, or -1 past the last row. */
+static int get_row(const char *json, const char *key, int i, struct row_vals *v)
+{
+	char filter[512], line[512];
+	int n;
+
+	snprintf(filter, sizeof(filter),
+		 ".\"%s\".rows[%d] | if . == null then \"none\" else "
+		 "[.page_size, .threads, .placement, "
+		 ".pcram.p50_ns, .pcram.p99_ns, .pcram.max_ns, .pcram.faults_per_s, "
+		 ".pcram.faults_per_run, .pcram.requests, "
+		 ".floor.p50_ns, .floor.p99_ns, .floor.max_ns, .floor.faults_per_s, "
+		 ".floor.faults_per_run, .floor.faults_read, "
+		 ".ratio_p50, .ratio_p99] | map(tostring) | join(\" \") end", key, i);
+	if (jq(line, sizeof(line), json, filter) || !strcmp(line, "none"))
+		return -1;
+	n = sscanf(line, "%llu %llu %31s %llu %llu %llu %llu %llu %llu "
+		   "%llu %llu %llu %llu %llu %llu %lf %lf",
+		   &v->page_size, &v->threads, v->placement,
+		   &v->pcram.p50, &v->pcram.p99, &v->pcram.max, &v->pcram.fps,
+		   &v->pcram.per_run, &v->pcram.served,
+		   &v->floor.p50, &v->floor.p99, &v->floor.max, &v->floor.fps,
+		   &v->floor.per_run, &v->floor.served,
+		   &v->ratio_p50, &v->ratio_p99);
+	return n == 17 ? 0 : -2;
+}
+
+/* Printed with four decimals: off by half a unit of the last at most. */
+static bool ratio_matches(double shown, unsigned long long a, unsigned long long b)
+{
+	return b && fabs(shown - (double)a / (double)b) <= 0.00005 + 1e-9;
+}
+
+static void check_side(struct __test_metadata *_metadata, const char *what,
+		       const struct side_vals *s, unsigned long long rounds)
+{
+	EXPECT_LT(0, s->p50) TH_LOG("%s", what);
+	EXPECT_LE(s->p50, s->p99) TH_LOG("%s", what);
+	EXPECT_LE(s->p99, s->max) TH_LOG("%s", what);
+	EXPECT_LT(0, s->fps) TH_LOG("%s", what);
+	EXPECT_LT(0, s->per_run) TH_LOG("%s", what);
+	/* Every page of every round went through this side's handler. */
+	EXPECT_EQ(s->per_run * rounds, s->served) TH_LOG("%s", what);
+}
+
+static int check_rows(struct __test_metadata *_metadata, const char *json,
+		      const char *key, unsigned long long page_size,
+		      unsigned long long rounds)
+{
+	static const unsigned long long threads[] = { 1, 2, 4, 16 };
+	struct row_vals v;
+	char what[96];
+	int i;
+
+	for (i = 0; !get_row(json, key, i, &v); i++) {
+		snprintf(what, sizeof(what), "%s row %d (%llu threads, %s)", key, i,
+			 v.threads, v.placement);
+		EXPECT_EQ(page_size, v.page_size) TH_LOG("%s", what);
+		if (i < 4) {
+			EXPECT_EQ(threads[i], v.threads) TH_LOG("%s", what);
+		}
+		check_side(_metadata, what, &v.pcram, rounds);
+		check_side(_metadata, what, &v.floor, rounds);
+		EXPECT_EQ(v.pcram.per_run, v.floor.per_run) TH_LOG("%s", what);
+		EXPECT_TRUE(ratio_matches(v.ratio_p50, v.pcram.p50, v.floor.p50))
+			TH_LOG("%s: ratio_p50 %f, p50 %llu / %llu", what, v.ratio_p50,
+			       v.pcram.p50, v.floor.p50);
+		EXPECT_TRUE(ratio_matches(v.ratio_p99, v.pcram.p99, v.floor.p99))
+			TH_LOG("%s: ratio_p99 %f, p99 %llu / %llu", what, v.ratio_p99,
+			       v.pcram.p99, v.floor.p99);
+	}
+	return i;
+}
+
+TEST_F_TIMEOUT(bench, fault_json, BENCH_TIMEOUT)
+{
+	const char *json = self->r.out;
+	unsigned long long rounds;
+	struct utsname uts;
+	struct row_vals top;
+	char val[512];
+	double r50, r99;
+	int n;
+
+	ASSERT_EQ(0, run(&self->r, BENCH " -j")) TH_LOG("%s", self->r.err);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, "type")) TH_LOG("not JSON: %s", json);
+	ASSERT_STREQ("object", val);
+	/* Exactly one object, on one line: a second document is a second line. */
+	EXPECT_EQ(json + strlen(json) - 1, strchr(json, '\n')) TH_LOG("%s", json);
+
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			"[\"benchmark\", \"kernel\", \"ratio_p50\", \"ratio_p99\", \"ratio_of\", "
+			"\"target\", \"placement\", \"rounds\", \"cpus\", \"clocksource\", "
+			"\"clock_read_ns\", \"4k\", \"2m\", \"fault_threads\"] - keys | join(\",\")"));
+	EXPECT_STREQ("", val) TH_LOG("keys missing");
+
+	uname(&uts);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, ".kernel"));
+	EXPECT_STREQ(uts.release, val);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, ".rounds"));
+	rounds = strtoull(val, NULL, 10);
+	EXPECT_LT(0, rounds);
+
+	/* The placement is stated, and the rows use one that was measured. */
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			".placement.rows as $p | [.placement.measured[] | select(.name == $p)"
+			" | .handler_cpu >= 0 and .fault_cpu >= 0] | .[0]"));
+	EXPECT_STREQ("true", val);
+
+	n = check_rows(_metadata, json, "4k", 4096, rounds);
+	EXPECT_LE(4, n);
+
+	/* The top-level ratios are those of the row they name. */
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			"[.ratio_of.page_size, .ratio_of.threads, .ratio_of.placement] | "
+			"map(tostring) | join(\" \")"));
+	EXPECT_STREQ("4096 1 same-cpu", val);
+	ASSERT_EQ(0, get_row(json, "4k", 0, &top));
+	EXPECT_STREQ("same-cpu", top.placement);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, "[.ratio_p50, .ratio_p99] | map(tostring) | join(\" \")"));
+	ASSERT_EQ(2, sscanf(val, "%lf %lf", &r50, &r99));
+	EXPECT_LT(0, r50);
+	EXPECT_LT(0, r99);
+	EXPECT_TRUE(ratio_matches(r50, top.pcram.p50, top.floor.p50))
+		TH_LOG("ratio_p50 %f, p50 %llu / %llu", r50, top.pcram.p50, top.floor.p50);
+	EXPECT_TRUE(ratio_matches(r99, top.pcram.p99, top.floor.p99))
+		TH_LOG("ratio_p99 %f, p99 %llu / %llu", r99, top.pcram.p99, top.floor.p99);
+
+	/* "met" says what the ratios say, whatever they are. */
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			"(.ratio_p50 <= .target.ratio_p50 and .ratio_p99 <= .target.ratio_p99)"
+			" == .target.met"));
+	EXPECT_STREQ("true", val);
+
+	/* 2 MiB: rows when huge pages are free, else null and the reason. */
+	if (free_2m_pages() > 0) {
+		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\".skipped"));
+		EXPECT_STREQ("null", val);
+		EXPECT_EQ(4, check_rows(_metadata, json, "2m", 2 << 20, rounds));
+	} else {
+		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\".rows"));
+		EXPECT_STREQ("null", val);
+		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\".skipped"));
+		EXPECT_NE(NULL, strstr(val, "huge pages")) TH_LOG("%s", val);
+	}
+
+	/* Fault threads 1, 2 and 4, each with every request served. */
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			".fault_threads.pcram | map(.fault_threads | tostring) | join(\" \")"));
+	EXPECT_STREQ("1 2 4", val);
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			".rounds as $r | .fault_threads as $f | $f.floor.faults_read =="
+			" $f.floor.faults_per_run * $r and ([$f.pcram[] | .p50_ns > 0 and"
+			" .p99_ns >= .p50_ns and .max_ns >= .p99_ns and .faults_per_s > 0 and"
+			" .requests == $f.floor.faults_per_run * $r] | all)"));
+	EXPECT_STREQ("true", val) TH_LOG("fault_threads: %s", json);
+}
+
+TEST_F_TIMEOUT(bench, fault_text, BENCH_TIMEOUT)
+{
+	ASSERT_EQ(0, run(&self->r, BENCH)) TH_LOG("%s", self->r.err);
+	EXPECT_NE(NULL, strstr(self->r.out, "placement (the same for both sides):"));
+	EXPECT_NE(NULL, strstr(self->r.out, "same-cpu  handler and faulting threads all on CPU"));
+	EXPECT_NE(NULL, strstr(self->r.out, "\ntarget (4K, 1 thread, same-cpu): ratio_p50 "));
+	EXPECT_TRUE(strstr(self->r.out, ": met\n") || strstr(self->r.out, ": NOT met\n"))
+		TH_LOG("%s", self->r.out);
+	if (free_2m_pages() > 0) {
+		EXPECT_NE(NULL, strstr(self->r.out, "\n2M         1  same-cpu"));
+	} else {
+		EXPECT_NE(NULL, strstr(self->r.out, "2M rows skipped: no free 2 MiB huge pages"));
+	}
+}
+
+TEST_F(bench, bad_usage_refused)
+{
+	EXPECT_EQ(2, run(&self->r, "pcram bench"));
+	EXPECT_NE(NULL, strstr(self->r.err, "usage: pcram bench fault"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench frobnicate"));
+	EXPECT_NE(NULL, strstr(self->r.err, "unknown benchmark 'frobnicate'"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench fault -n 0"));
+	EXPECT_NE(NULL, strstr(self->r.err, "-n 0"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench fault -r 102"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench fault extra"));
+	EXPECT_EQ(0, run(&self->r, "pcram bench --help"));
+	EXPECT_NE(NULL, strstr(self->r.out, "usage: pcram bench fault"));
+}
+
+/* As cli_test does for the older commands: usage line in pcram(8)'s SYNOPSIS. */
+TEST_F(bench, usage_matches_man_page)
+{
+	const char *man = getenv("PCRAM_MANPAGE");
+	static char page[65536];
+	char line[512], *synopsis_end;
+
+	if (!man)
+		SKIP(return, "PCRAM_MANPAGE (path of pcram.8) is not set");
+	read_whole(man, page, sizeof(page));
+	ASSERT_NE(0, page[0]) TH_LOG("cannot read %s", man);
+	synopsis_end = strstr(page, "\n.SH DESCRIPTION");
+	ASSERT_NE(NULL, synopsis_end);
+	*synopsis_end = '\0';
+	ASSERT_EQ(0, run(&self->r, "pcram help bench"));
+	ASSERT_EQ(0, strncmp(self->r.out, "usage: ", 7));
+	snprintf(line, sizeof(line), "\n%.*s\n", (int)strcspn(self->r.out + 7, "\n"),
+		 self->r.out + 7);
+	EXPECT_NE(NULL, strstr(page, line)) TH_LOG("pcram(8) SYNOPSIS lacks: %s", line + 1);
+}
+
+TEST_HARNESS_MAIN

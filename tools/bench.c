@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * pcram bench: measurements that print each figure beside its floor,
+ * measured in the same run. A table of benchmarks, one file each, so that
+ * later ones ('bench migrate', 'bench batch') are one more entry.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench.h"
+#include "pcram.h"
+
+/* ---- bench ---------------------------------------------------------------------------------- */
+
+static const struct {
+	const char *name;
+	int (*main)(int argc, char **argv);
+} benches[] = {
+	{ "fault", bench_fault_main },
+};
+
+int bench_main(int argc, char **argv)
+{
+	if (argc < 2)
+		return usage("bench", stderr);
+	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		return usage("bench", stdout);
+	for (size_t i = 0; i < sizeof(benches) / sizeof(benches[0]); i++)
+		if (!strcmp(argv[1], benches[i].name))
+			return benches[i].main(argc - 1, argv + 1);
+	fail("bench", "unknown benchmark '%s'", argv[1]);
+	return usage("bench", stderr);
+}
