@@ -52,11 +52,14 @@ TESTS := $(TEST_SRCS:%.c=$(B)/%)
 HOST_TESTS := $(patsubst %.sh,$(B)/%,$(wildcard selftests/*/*_test.sh))
 HARNESS := $(B)/linux-src/tools/testing/selftests/kselftest_harness.h
 
+EXAMPLES := $(patsubst Documentation/examples/%.c,$(B)/examples/%, \
+	$(wildcard Documentation/examples/*.c))
+
 KMOD := kmod/pcram.ko
 
 all: userspace kmod
 
-userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS) $(HOST_TESTS)
+userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS) $(HOST_TESTS) $(EXAMPLES)
 
 help:
 	@echo 'pcram targets:'
@@ -76,12 +79,12 @@ deps:
 
 # ---- library ---------------------------------------------------------------
 
-$(B)/lib/%.pic.o: lib/%.c lib/internal.h lib/include/pcram.h
+$(B)/lib/%.pic.o: lib/%.c $(wildcard lib/*.h) lib/include/pcram.h
 	$(quiet) CC $@
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(PCRAM_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(B)/lib/%.o: lib/%.c lib/internal.h lib/include/pcram.h
+$(B)/lib/%.o: lib/%.c $(wildcard lib/*.h) lib/include/pcram.h
 	$(quiet) CC $@
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(PCRAM_CFLAGS) -fvisibility=hidden -c $< -o $@
@@ -125,7 +128,7 @@ linux-src: $(HARNESS)
 $(HARNESS):
 	$(Q)scripts/linux-src $(B)/linux-src
 
-$(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(HARNESS) $(LIB_SO) kmod/include/uapi/linux/pcram.h
+$(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h selftests/*/*.h) $(HARNESS) $(LIB_SO) kmod/include/uapi/linux/pcram.h
 	$(quiet) CC $@
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(PCRAM_CFLAGS) -Wno-unused-parameter -Wno-sign-compare -Iselftests \
@@ -136,6 +139,14 @@ $(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h) $(HARNESS) $(LIB_SO) k
 $(B)/selftests/%: selftests/%.sh
 	$(quiet) INSTALL $@
 	$(Q)install -D -m 0755 $< $@
+
+# ---- Documentation/examples: programs linked to the shared library --------
+
+$(B)/examples/%: Documentation/examples/%.c $(LIB_SO)
+	$(quiet) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(PCRAM_CFLAGS) $< -o $@ -L$(B)/lib -Wl,-rpath,$(abspath $(B)/lib) \
+		-lpcram -lpthread $(LDFLAGS)
 
 # ---- pcram.ko ---------------------------------------------------------------
 
@@ -187,7 +198,7 @@ vmrun: userspace kmod
 
 install: $(LIB_SO) $(LIB_A) $(TOOL)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/pkgconfig \
-		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man8
+		$(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(TOOL) $(DESTDIR)$(BINDIR)/pcram
 	install -m 0755 $(LIB_SO) $(DESTDIR)$(LIBDIR)/
 	ln -sf libpcram.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libpcram.so
@@ -195,9 +206,10 @@ install: $(LIB_SO) $(LIB_A) $(TOOL)
 	$(pc_subst) > $(DESTDIR)$(LIBDIR)/pkgconfig/libpcram.pc
 	install -m 0644 lib/include/pcram.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 Documentation/pcram.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 Documentation/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 
 clean:
-	rm -rf $(B)/lib $(B)/tools $(B)/selftests $(B)/pcram $(B)/vm $(RESULTS)
+	rm -rf $(B)/lib $(B)/tools $(B)/selftests $(B)/examples $(B)/pcram $(B)/vm $(RESULTS)
 	-$(MAKE) -C kmod clean >/dev/null 2>&1
 
 distclean: clean
