@@ -50,7 +50,7 @@ struct dst_block {
 	bool relock;		/* was mlocked: mlock again at cleanup */
 	uint8_t *alias;		/* shared: our own mapping of .fd */
 
-	counter_t faults, requests, pages_placed, bytes_placed, zero_pages;
+	counter_t faults, requests, pages_placed, zero_pages;
 	_Atomic int64_t missing;
 };
 
@@ -125,8 +125,8 @@ struct pcram_dst {
 	unsigned int nr_tids;
 
 	struct {
-		counter_t faults, duplicates, stale, requests, provider_errors;
-		counter_t pages_placed, bytes_placed, zero_pages, eexist;
+		/* faults, requests, pages and bytes placed: per block. */
+		counter_t duplicates, stale, provider_errors, eexist;
 		counter_t eagain, retries, wakes, poisoned, outside, events;
 		counter_t untracked;
 	} st;
@@ -160,7 +160,6 @@ static inline void cnt_add(counter_t *c, uint64_t v)
 }
 
 uint64_t dst_now_ns(void);
-void dst_hist_add(struct dst_hist *h, uint64_t v);
 int dst_track_alloc(struct pcram_dst *dst);
 void dst_track_free(struct pcram_dst *dst);
 /* The fault thread asked for @addr at @t_read/@t_request on behalf of @tid. */

@@ -190,17 +190,13 @@ static void mark_received(struct pcram_dst *dst, struct dst_block *b,
 	atomic_fetch_sub(&b->missing, newly);
 }
 
-static void count_placed(struct pcram_dst *dst, struct dst_block *b,
+static void count_placed(struct dst_block *b,
 			 uint64_t pages, bool zero)
 {
-	cnt_add(&dst->st.pages_placed, pages);
-	cnt_add(&dst->st.bytes_placed, pages << b->page_shift);
+	/* Per block only: the totals and bytes are summed when read. */
 	cnt_add(&b->pages_placed, pages);
-	cnt_add(&b->bytes_placed, pages << b->page_shift);
-	if (zero) {
-		cnt_add(&dst->st.zero_pages, pages);
+	if (zero)
 		cnt_add(&b->zero_pages, pages);
-	}
 }
 
 /* The block of a page-aligned @host, or an error in *err. */
@@ -384,7 +380,7 @@ static int place_one(struct pcram_dst *dst, void *host, const void *src,
 	} else if (op == SINGLE_POISON) {
 		cnt_add(&dst->st.poisoned, 1);
 	} else {
-		count_placed(dst, b, 1, op == SINGLE_ZERO);
+		count_placed(b, 1, op == SINGLE_ZERO);
 	}
 	/* The bit this call took stays: the page is in, whoever put it. */
 	if (claimed)
@@ -487,7 +483,7 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 				return i;
 			}
 			if (ret == PLACED)
-				count_placed(dst, b, 1, zero);
+				count_placed(b, 1, zero);
 			else
 				cnt_add(&dst->st.eexist, 1);
 			if (claimed)
@@ -513,7 +509,7 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 	if (ret == PLACED) {
 		for (unsigned int i = 0; i < n; i++)
 			ops[i].result = PLACED;
-		count_placed(dst, b, n, zero);
+		count_placed(b, n, zero);
 		mark_received(dst, b, page, n, t);
 		return n;
 	}
@@ -543,7 +539,7 @@ one_by_one:
 			return i;
 		}
 		if (ret == PLACED)
-			count_placed(dst, b, 1, zero);
+			count_placed(b, 1, zero);
 		else
 			cnt_add(&dst->st.eexist, 1);
 		mark_received(dst, b, page + i, 1, t);

@@ -19,19 +19,24 @@ uint64_t dst_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-void dst_hist_add(struct dst_hist *h, uint64_t v)
+/*
+ * Every writer holds track_lock, so plain loads and stores do: readers
+ * take no lock and see each counter whole. An atomic read-modify-write
+ * each would cost ~20 locked operations a fault, which under emulation
+ * (TCG) is a measurable share of the whole round trip.
+ */
+static void hist_add_locked(struct dst_hist *h, uint64_t v)
 {
 	unsigned int i = v > 1 ? 63 - __builtin_clzll(v) : 0;
-	uint64_t max = atomic_load_explicit(&h->max, memory_order_relaxed);
 
-	cnt_add(&h->bucket[i], 1);
-	cnt_add(&h->count, 1);
-	cnt_add(&h->sum, v);
-	while (v > max &&
-	       !atomic_compare_exchange_weak_explicit(&h->max, &max, v,
-						      memory_order_relaxed,
-						      memory_order_relaxed))
-		;
+#define BUMP(c, by) atomic_store_explicit(&(c), \
+	atomic_load_explicit(&(c), memory_order_relaxed) + (by), memory_order_relaxed)
+	BUMP(h->bucket[i], 1);
+	BUMP(h->count, 1);
+	BUMP(h->sum, v);
+#undef BUMP
+	if (v > atomic_load_explicit(&h->max, memory_order_relaxed))
+		atomic_store_explicit(&h->max, v, memory_order_relaxed);
 }
 
 static void hist_read(const struct dst_hist *h, struct pcram_hist *out)
@@ -138,8 +143,8 @@ void dst_track_request(struct pcram_dst *dst, uint64_t addr, uint64_t t_read,
 {
 	unsigned int mask = DST_PENDING_SLOTS - 1, i = hash64(addr, mask);
 
-	dst_hist_add(&dst->h_read_req, t_request - t_read);
 	pthread_mutex_lock(&dst->track_lock);
+	hist_add_locked(&dst->h_read_req, t_request - t_read);
 	for (unsigned int n = 0; n < DST_PENDING_SLOTS; n++, i = (i + 1) & mask) {
 		struct dst_pending *p = &dst->pending[i];
 
@@ -220,6 +225,13 @@ void dst_track_placed(struct pcram_dst *dst, uint64_t addr,
 		p = dst->pending[i];
 		pending_delete(dst, (unsigned int)i);
 	}
+	if (p.addr) {
+		/* A page can arrive before its request was handed out. */
+		hist_add_locked(&dst->h_req_arr, t_arrival > p.t_request ?
+				t_arrival - p.t_request : 0);
+		hist_add_locked(&dst->h_arr_placed, t_placed - t_arrival);
+		hist_add_locked(&dst->h_fault_placed, t_placed - p.t_read);
+	}
 	if (p.addr && p.tid) {
 		struct dst_thread_slot *s = tid_slot(dst, p.tid, true);
 		uint64_t blocked = t_placed - p.t_read;
@@ -232,13 +244,6 @@ void dst_track_placed(struct pcram_dst *dst, uint64_t addr,
 		}
 	}
 	pthread_mutex_unlock(&dst->track_lock);
-	if (!p.addr)
-		return;
-	/* A page can arrive before its request was handed out. */
-	dst_hist_add(&dst->h_req_arr, t_arrival > p.t_request ?
-		     t_arrival - p.t_request : 0);
-	dst_hist_add(&dst->h_arr_placed, t_placed - t_arrival);
-	dst_hist_add(&dst->h_fault_placed, t_placed - p.t_read);
 }
 
 /* ---- public --------------------------------------------------------------------- */
@@ -251,20 +256,27 @@ int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *st)
 	if (!dst || !st)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
-	st->faults = LOAD(dst->st.faults);
 	st->duplicates = LOAD(dst->st.duplicates);
 	st->stale = LOAD(dst->st.stale);
-	st->requests = LOAD(dst->st.requests);
 	st->provider_errors = LOAD(dst->st.provider_errors);
-	st->pages_placed = LOAD(dst->st.pages_placed);
-	st->bytes_placed = LOAD(dst->st.bytes_placed);
-	st->zero_pages = LOAD(dst->st.zero_pages);
 	st->eexist = LOAD(dst->st.eexist);
 	st->eagain = LOAD(dst->st.eagain);
 	st->retries = LOAD(dst->st.retries);
 	st->wakes = LOAD(dst->st.wakes);
 	st->poisoned = LOAD(dst->st.poisoned);
 	st->outside = LOAD(dst->st.outside);
+	/* Counted once, per block, on the fault path; totalled here. */
+	st->faults = st->outside;
+	for (unsigned int i = 0; i < dst->nr_blocks; i++) {
+		const struct dst_block *b = &dst->blocks[i];
+		uint64_t placed = LOAD(b->pages_placed);
+
+		st->faults += LOAD(b->faults);
+		st->requests += LOAD(b->requests);
+		st->pages_placed += placed;
+		st->bytes_placed += placed << b->page_shift;
+		st->zero_pages += LOAD(b->zero_pages);
+	}
 	st->events = LOAD(dst->st.events);
 	st->untracked = LOAD(dst->st.untracked);
 	st->pages_missing = pcram_dst_pages_missing(dst);
@@ -336,7 +348,7 @@ int pcram_dst_block_stats(const struct pcram_dst *dst, unsigned int index,
 		.faults = LOAD(b->faults),
 		.requests = LOAD(b->requests),
 		.pages_placed = LOAD(b->pages_placed),
-		.bytes_placed = LOAD(b->bytes_placed),
+		.bytes_placed = LOAD(b->pages_placed) << b->page_shift,
 		.zero_pages = LOAD(b->zero_pages),
 		.pages_missing = (uint64_t)atomic_load(&b->missing),
 	};
