@@ -474,6 +474,7 @@ int pcram_dst_set_provider(struct pcram_dst *dst,
 		return -EINVAL;
 	if (dst->state >= DST_NOTIFY)
 		return wrong_stage(dst, "set_provider");
+	dst_image_free(dst);	/* a provider replaces the image's */
 	dst->provider = *provider;
 	return 0;
 }
@@ -538,7 +539,13 @@ void dst_forget_range(struct pcram_dst *dst, uint64_t start, uint64_t end)
 		bend = bstart + b->length;
 		first = blk_page(b, a);
 		last = blk_page(b, (end < bend ? end : bend) - 1);
-		forget_pages(dst, b, first, last - first + 1);
+		/*
+		 * MADV_DONTNEED on a shared mapping only unmaps: the data stays
+		 * in the file and comes back by MINOR fault and CONTINUE.
+		 * Asking the source again would overwrite newer data.
+		 */
+		if (!b->shared)
+			forget_pages(dst, b, first, last - first + 1);
 		a = bend;
 	}
 }
@@ -669,6 +676,12 @@ int pcram_dst_discard_range(struct pcram_dst *dst, const char *block,
 		return dst_error(dst, -EDEADLK,
 				 "discard_range: called from a fault thread");
 
+	/*
+	 * Before and after: a hole punched in a file sends no event, so a
+	 * touch right after it must already find the page not received; a
+	 * placement racing the discard may set a bit again in between.
+	 */
+	forget_pages(dst, b, start >> b->page_shift, length >> b->page_shift);
 	ret = empty_range(dst, b, start, length);
 	if (ret)
 		return ret;

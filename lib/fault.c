@@ -58,7 +58,9 @@ static void handle_fault(struct fault_ctx *fc, const struct uffd_msg *msg,
 
 	/*
 	 * Already placed: the placement's wake released this thread, or will
-	 * (a batch wakes after its copies). Nothing to ask for.
+	 * (a batch wakes after its copies). Known gap: a bit that outlives
+	 * its page (a MINOR fault after reclaim of a shared page, a REMOVE
+	 * read by another fault thread) leaves the thread waiting.
 	 */
 	if (bit_test(b->received, page)) {
 		cnt_add(&dst->st.stale, 1);
@@ -83,6 +85,9 @@ static void handle_fault(struct fault_ctx *fc, const struct uffd_msg *msg,
 	/* The first message of a read is handed out as it is read. */
 	fc->ft->t_request = first ? t_read : dst_now_ns();
 	dst_track_request(dst, page_addr, t_read, fc->ft->t_request, tid);
+	/* Placed between the bit and the record: the record would linger. */
+	if (!bit_test(b->requested, page))
+		dst_track_drop(dst, page_addr);
 
 	fc->ft->in_request = true;
 	ret = dst->provider.request(dst, &req, dst->provider.opaque);
@@ -92,6 +97,7 @@ static void handle_fault(struct fault_ctx *fc, const struct uffd_msg *msg,
 	if (ret == -EAGAIN) {
 		/* The thread faults again and is seen again. */
 		bit_test_clear(b->requested, page);
+		dst_track_drop(dst, page_addr);
 		cnt_add(&dst->st.retries, 1);
 		dst_wake(dst, page_addr, b->page_size);
 		return;

@@ -141,10 +141,13 @@ int pcram_dst_tmp_page(struct pcram_dst *dst, uint64_t page_size, void **page)
 	}
 	if (!dst->pages[s].tmp)
 		dst->pages[s].tmp = map_anon(page_size, PROT_READ | PROT_WRITE);
-	if (!dst->pages[s].tmp)
+	if (!dst->pages[s].tmp) {
+		if (!dst->pages[s].zero)
+			dst->pages[s].size = 0;	/* the slot was new: free it */
 		ret = dst_error(dst, -ENOMEM, "tmp_page: out of memory");
-	else
+	} else {
 		*page = dst->pages[s].tmp;
+	}
 out:
 	pthread_mutex_unlock(&dst->pages_lock);
 	return ret;
@@ -155,7 +158,7 @@ out:
 /*
  * When did the page of a single placement arrive? Only requested pages
  * are timed; a fault thread placing inside its provider call reuses the
- * request's time. 0: not timed (mark_received takes the placed time).
+ * request's time. 0: not timed (the placed time is taken instead).
  */
 static uint64_t arrival_time(struct pcram_dst *dst, struct dst_block *b,
 			     uint64_t page)
@@ -170,24 +173,25 @@ static uint64_t arrival_time(struct pcram_dst *dst, struct dst_block *b,
 	return dst_now_ns();
 }
 
-/* Pages [first, first + n) of @b are in. */
-static void mark_received(struct pcram_dst *dst, struct dst_block *b,
-			  uint64_t first, uint64_t n, uint64_t t_arrival)
+/*
+ * Pages [first, first + n) of @b are in, and their received bits were
+ * taken by this call: count them, close their latency records.
+ */
+static void settle(struct pcram_dst *dst, struct dst_block *b, uint64_t first,
+		   uint64_t n, uint64_t t_arrival)
 {
 	uint64_t t_placed = 0;
-	int64_t newly = 0;
 
+	atomic_fetch_sub(&b->missing, (int64_t)n);
 	for (uint64_t p = first; p < first + n; p++) {
-		newly += !bit_test_set(b->received, p);
-		if (bit_test_clear(b->requested, p)) {
-			if (!t_placed)
-				t_placed = dst_now_ns();
-			dst_track_placed(dst, (uint64_t)(uintptr_t)b->host +
-					 (p << b->page_shift),
-					 t_arrival ? t_arrival : t_placed, t_placed);
-		}
+		if (!bit_test_clear(b->requested, p))
+			continue;
+		if (!t_placed)
+			t_placed = dst_now_ns();
+		dst_track_placed(dst, (uint64_t)(uintptr_t)b->host +
+				 (p << b->page_shift),
+				 t_arrival ? t_arrival : t_placed, t_placed);
 	}
-	atomic_fetch_sub(&b->missing, newly);
 }
 
 static void count_placed(struct dst_block *b,
@@ -366,7 +370,9 @@ static int place_one(struct pcram_dst *dst, void *host, const void *src,
 	}
 
 	if (ret < 0) {
+		/* A fault dropped while the bit was held must come back. */
 		bit_test_clear(b->received, page);
+		dst_wake(dst, addr, b->page_size);
 		if (ret == -EAGAIN)
 			cnt_add(&dst->st.eagain, 1);
 		return dst_error(dst, ret, "%s: block %s at %#" PRIx64 ": %s",
@@ -464,6 +470,7 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 {
 	uint64_t addr = (uint64_t)(uintptr_t)ops[0].host, page, done = 0;
 	bool zero = ops[0].type == PCRAM_OP_ZERO;
+	unsigned int claimed;
 	int ret;
 
 	page = blk_page(b, addr);
@@ -478,6 +485,8 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 			ops[i].result = ret;
 			if (ret < 0) {
 				bit_test_clear(b->received, page + i);
+				dst_wake(dst, (uint64_t)(uintptr_t)ops[i].host,
+					 b->page_size);
 				dst_error(dst, ret, "place_batch: block %s: %s",
 					  b->name, strerror(-ret));
 				return i;
@@ -495,33 +504,47 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 		return n;
 	}
 
-	/* A page in already (or poisoned) is never written again. */
-	ret = -EEXIST;
-	for (unsigned int i = 0; i < n; i++)
-		if (bit_test(b->received, page + i))
-			goto one_by_one;
-	if (ops[0].type == PCRAM_OP_COPY)
-		ret = do_copy(dst, b, addr, ops[0].src, n, false, &done);
-	else if (ops[0].type == PCRAM_OP_ZERO)
-		ret = do_zero(dst, b, addr, n, false, &done);
-	else
-		ret = do_continue(dst, b, addr, n, false, &done);
-	if (ret == PLACED) {
-		for (unsigned int i = 0; i < n; i++)
-			ops[i].result = PLACED;
-		count_placed(b, n, zero);
-		mark_received(dst, b, page, n, t);
-		return n;
+	/*
+	 * Take every page's received bit before the ioctl, as place_one
+	 * does: a discard after the wake must find bits to clear. A page in
+	 * already (or poisoned) is never written again: those go one by one.
+	 */
+	for (claimed = 0; claimed < n; claimed++)
+		if (bit_test_set(b->received, page + claimed))
+			break;
+	if (claimed == n) {
+		if (ops[0].type == PCRAM_OP_COPY)
+			ret = do_copy(dst, b, addr, ops[0].src, n, false, &done);
+		else if (ops[0].type == PCRAM_OP_ZERO)
+			ret = do_zero(dst, b, addr, n, false, &done);
+		else
+			ret = do_continue(dst, b, addr, n, false, &done);
+		if (ret == PLACED) {
+			for (unsigned int i = 0; i < n; i++)
+				ops[i].result = PLACED;
+			count_placed(b, n, zero);
+			settle(dst, b, page, n, t);
+			return n;
+		}
+		/* Pages [done, n) were not placed: their bits go back. */
+		for (unsigned int i = done; i < n; i++)
+			bit_test_clear(b->received, page + i);
+	} else {
+		for (unsigned int i = 0; i < claimed; i++)
+			bit_test_clear(b->received, page + i);
+		done = 0;
 	}
+
 	/* Some page was there already, or something failed: one by one. */
-one_by_one:
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t a = addr + ((uint64_t)i << b->page_shift), d;
 
 		if (i < done) {
 			ret = PLACED;
-		} else if (bit_test(b->received, page + i)) {
-			ret = ALREADY;
+		} else if (bit_test_set(b->received, page + i)) {
+			ops[i].result = ALREADY;
+			cnt_add(&dst->st.eexist, 1);
+			continue;
 		} else if (ops[i].type == PCRAM_OP_COPY) {
 			ret = do_copy(dst, b, a, ops[i].src, 1, false, &d);
 		} else if (ops[i].type == PCRAM_OP_ZERO) {
@@ -531,6 +554,8 @@ one_by_one:
 		}
 		ops[i].result = ret;
 		if (ret < 0) {
+			bit_test_clear(b->received, page + i);
+			dst_wake(dst, a, b->page_size);
 			if (ret == -EAGAIN)
 				cnt_add(&dst->st.eagain, 1);
 			dst_error(dst, ret, "place_batch: block %s at %#" PRIx64 ": %s",
@@ -542,7 +567,7 @@ one_by_one:
 			count_placed(b, 1, zero);
 		else
 			cnt_add(&dst->st.eexist, 1);
-		mark_received(dst, b, page + i, 1, t);
+		settle(dst, b, page + i, 1, t);
 	}
 	return n;
 }

@@ -336,16 +336,18 @@ int pcram_dst_discard_range(struct pcram_dst *dst, const char *block,
  * Open a userfaultfd, hand-shake, start the fault threads and register
  * every block (MISSING on private ones; on shared ones MISSING and, where
  * the kernel has MINOR faults for them, MINOR too), checking the ioctls
- * each needs. From here on, touches of missing pages
- * go to the provider. -EOPNOTSUPP with a message when a block's memory
- * cannot be watched here; nothing stays registered or running then.
+ * each needs. From here on, touches of missing pages go to the provider.
+ * -EOPNOTSUPP with a message when a block's memory cannot be watched
+ * here, or UFFDIO_REGISTER's own error (-EBUSY: another userfaultfd has
+ * the range); nothing stays registered or running then.
  */
 int pcram_dst_enable_notify(struct pcram_dst *dst);
 /*
  * Unregister, restore THP and mlock, stop the fault threads, close the
  * userfaultfd. Safe at every stage and a second time. Pages that never
- * arrived read as the empty memory they are (zeros, or a hole). -EDEADLK
- * from a fault thread (a provider callback): it cannot join itself;
+ * arrived read as the empty memory they are (zeros, or a hole). No
+ * placement may run on another thread meanwhile. -EDEADLK from a fault
+ * thread (a provider callback): it cannot join itself;
  * pcram_dst_free() must not be called there either.
  */
 int pcram_dst_cleanup(struct pcram_dst *dst);
