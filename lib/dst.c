@@ -176,14 +176,12 @@ static const char *type_name(enum pcram_block_type t)
 }
 
 /* The mapping must be what the block says it is. */
+/* @ret and @vi: what vma_info() said of the block's range. */
 static int check_mapping(struct pcram_dst *dst, const struct pcram_block *blk,
-			 uint64_t page_size)
+			 uint64_t page_size, int ret, const struct vma_info *vi)
 {
 	uint64_t start = (uint64_t)(uintptr_t)blk->host;
-	struct vma_info vi;
-	int ret;
 
-	ret = vma_info(start, blk->length, &vi);
 	if (ret == -ENOENT)
 		return dst_error(dst, -ENOENT,
 				 "block %s: [%#" PRIx64 ", +%#" PRIx64 ") is not all mapped",
@@ -191,36 +189,36 @@ static int check_mapping(struct pcram_dst *dst, const struct pcram_block *blk,
 	if (ret)
 		return dst_error(dst, ret, "block %s: reading /proc/self/smaps: %s",
 				 blk->name, strerror(-ret));
-	if (!vi.writable)
+	if (!vi->writable)
 		return dst_error(dst, -EINVAL, "block %s: mapping is not writable",
 				 blk->name);
-	if (vi.kernel_page_size != page_size)
+	if (vi->kernel_page_size != page_size)
 		return dst_error(dst, -EINVAL,
 				 "block %s: mapped with %" PRIu64 "-byte pages, declared %" PRIu64,
-				 blk->name, vi.kernel_page_size, page_size);
+				 blk->name, vi->kernel_page_size, page_size);
 
 	switch (blk->type) {
 	case PCRAM_BLOCK_ANON:
 	case PCRAM_BLOCK_ANON_THP:
-		if (vi.any_shared || vi.any_hugetlb || vi.any_file)
+		if (vi->any_shared || vi->any_hugetlb || vi->any_file)
 			return dst_error(dst, -EINVAL,
 					 "block %s: declared %s but the mapping is not private anonymous memory",
 					 blk->name, type_name(blk->type));
 		break;
 	case PCRAM_BLOCK_HUGETLB:
-		if (!vi.all_hugetlb || vi.any_shared)
+		if (!vi->all_hugetlb || vi->any_shared)
 			return dst_error(dst, -EINVAL,
 					 "block %s: declared hugetlb but the mapping is not private hugetlbfs",
 					 blk->name);
 		break;
 	case PCRAM_BLOCK_SHMEM:
-		if (!vi.all_shared || vi.any_hugetlb)
+		if (!vi->all_shared || vi->any_hugetlb)
 			return dst_error(dst, -EINVAL,
 					 "block %s: declared shmem but the mapping is not a shared shmem mapping",
 					 blk->name);
 		break;
 	case PCRAM_BLOCK_HUGETLB_SHARED:
-		if (!vi.all_shared || !vi.all_hugetlb)
+		if (!vi->all_shared || !vi->all_hugetlb)
 			return dst_error(dst, -EINVAL,
 					 "block %s: declared hugetlb-shared but the mapping is not shared hugetlbfs",
 					 blk->name);
@@ -231,12 +229,11 @@ static int check_mapping(struct pcram_dst *dst, const struct pcram_block *blk,
 
 /* The file of a shared or file-backed block: the right filesystem, big enough. */
 static int check_fd(struct pcram_dst *dst, const struct pcram_block *blk,
-		    uint64_t page_size)
+		    uint64_t page_size, const struct vma_info *vi)
 {
 	struct statfs sfs;
 	struct stat st;
 	long want = is_hugetlb_type(blk->type) ? HUGETLBFS_MAGIC : TMPFS_MAGIC;
-	struct vma_info vi;
 
 	if (blk->fd < 0) {
 		if (is_shared_type(blk->type))
@@ -264,10 +261,8 @@ static int check_fd(struct pcram_dst *dst, const struct pcram_block *blk,
 				 "block %s: .fd is %" PRId64 " bytes, shorter than .fd_offset + .length",
 				 blk->name, (int64_t)st.st_size);
 	/* The alias and the holes must hit the pages mapped at .host. */
-	if (vma_info((uint64_t)(uintptr_t)blk->host, blk->length, &vi))
-		return dst_error(dst, -ENOENT, "block %s: range not mapped", blk->name);
-	if (vi.inode != (uint64_t)st.st_ino || vi.dev_major != major(st.st_dev) ||
-	    vi.dev_minor != minor(st.st_dev) || vi.file_offset != blk->fd_offset)
+	if (vi->inode != (uint64_t)st.st_ino || vi->dev_major != major(st.st_dev) ||
+	    vi->dev_minor != minor(st.st_dev) || vi->file_offset != blk->fd_offset)
 		return dst_error(dst, -EINVAL,
 				 "block %s: .fd at .fd_offset %#" PRIx64 " is not the file mapped at .host",
 				 blk->name, blk->fd_offset);
@@ -282,7 +277,7 @@ int pcram_dst_add_block(struct pcram_dst *dst, const struct pcram_block *blk)
 	unsigned int pos;
 	size_t name_len;
 	struct vma_info vi;
-	int ret;
+	int ret, vi_ret;
 
 	if (!dst)
 		return -EINVAL;
@@ -307,10 +302,11 @@ int pcram_dst_add_block(struct pcram_dst *dst, const struct pcram_block *blk)
 		return dst_error(dst, -EINVAL, "block %s: empty or wrapping range",
 				 blk->name);
 
+	/* One read of smaps serves every check below. */
+	vi_ret = vma_info(start, blk->length, &vi);
 	page_size = blk->page_size;
 	if (!page_size) {
-		ret = vma_info(start, blk->length, &vi);
-		page_size = ret ? base : vi.kernel_page_size;
+		page_size = vi_ret ? base : vi.kernel_page_size;
 		if (!page_size)
 			return dst_error(dst, -EINVAL,
 					 "block %s: the range mixes page sizes",
@@ -345,10 +341,10 @@ int pcram_dst_add_block(struct pcram_dst *dst, const struct pcram_block *blk)
 		return dst_error(dst, -EBUSY, "block %s overlaps block %s",
 				 blk->name, dst->blocks[pos].name);
 
-	ret = check_mapping(dst, blk, page_size);
+	ret = check_mapping(dst, blk, page_size, vi_ret, &vi);
 	if (ret)
 		return ret;
-	ret = check_fd(dst, blk, page_size);
+	ret = check_fd(dst, blk, page_size, &vi);
 	if (ret)
 		return ret;
 
@@ -638,11 +634,6 @@ int pcram_dst_prepare_discard(struct pcram_dst *dst)
 	return 0;
 }
 
-static bool on_fault_thread(struct pcram_dst *dst)
-{
-	return dst_current_fault_thread(dst) != NULL;
-}
-
 PCRAM_EXPORT
 int pcram_dst_discard_range(struct pcram_dst *dst, const char *block,
 			    uint64_t start, uint64_t length)
@@ -672,7 +663,7 @@ int pcram_dst_discard_range(struct pcram_dst *dst, const char *block,
 	 * MADV_DONTNEED on a registered range waits until a fault thread has
 	 * read the REMOVE event: from a fault thread it would wait forever.
 	 */
-	if (dst->state == DST_NOTIFY && on_fault_thread(dst))
+	if (dst->state == DST_NOTIFY && dst_current_fault_thread(dst))
 		return dst_error(dst, -EDEADLK,
 				 "discard_range: called from a fault thread");
 
@@ -880,7 +871,7 @@ int pcram_dst_cleanup(struct pcram_dst *dst)
 	if (dst->state == DST_CLEANED)
 		return 0;
 	/* A fault thread cannot join itself. */
-	if (dst->state == DST_NOTIFY && on_fault_thread(dst))
+	if (dst->state == DST_NOTIFY && dst_current_fault_thread(dst))
 		return dst_error(dst, -EDEADLK, "cleanup: called from a fault thread");
 	if (dst->state == DST_NOTIFY)
 		close_notify(dst, &err);
