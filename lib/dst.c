@@ -80,6 +80,7 @@ int pcram_dst_new(struct pcram_dst **out, const struct pcram_dst_options *opts)
 	dst->nr_fault_threads = opts->fault_threads ? opts->fault_threads : 1;
 	dst->uffd = -1;
 	dst->quit_fd = -1;
+	dst->pagemap_fd = -1;
 	pthread_mutex_init(&dst->ready_lock, NULL);
 	pthread_cond_init(&dst->ready_cond, NULL);
 	pthread_mutex_init(&dst->pages_lock, NULL);
@@ -101,6 +102,7 @@ static void block_release(struct dst_block *b)
 		close(b->fd);
 	free((void *)b->received);
 	free((void *)b->requested);
+	free((void *)b->placing);
 }
 
 PCRAM_EXPORT
@@ -372,7 +374,8 @@ int pcram_dst_add_block(struct pcram_dst *dst, const struct pcram_block *blk)
 	nwords = (nb->nr_pages + BITS_PER_WORD - 1) / BITS_PER_WORD;
 	nb->received = calloc(nwords, sizeof(unsigned long));
 	nb->requested = calloc(nwords, sizeof(unsigned long));
-	if (!nb->received || !nb->requested) {
+	nb->placing = calloc(nwords, sizeof(unsigned long));
+	if (!nb->received || !nb->requested || !nb->placing) {
 		ret = dst_error(dst, -ENOMEM, "out of memory");
 		goto undo;
 	}
@@ -810,7 +813,9 @@ static void close_notify(struct pcram_dst *dst, int *first_err)
 		close(dst->uffd);
 	if (dst->quit_fd >= 0)
 		close(dst->quit_fd);
-	dst->uffd = dst->quit_fd = -1;
+	if (dst->pagemap_fd >= 0)
+		close(dst->pagemap_fd);
+	dst->uffd = dst->quit_fd = dst->pagemap_fd = -1;
 }
 
 PCRAM_EXPORT
@@ -835,6 +840,13 @@ int pcram_dst_enable_notify(struct pcram_dst *dst)
 	dst->quit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dst->quit_fd < 0) {
 		ret = dst_error(dst, -errno, "enable_notify: eventfd: %s",
+				strerror(errno));
+		goto fail;
+	}
+	/* Tells a refault of a page that is gone from a stale message. */
+	dst->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (dst->pagemap_fd < 0) {
+		ret = dst_error(dst, -errno, "enable_notify: /proc/self/pagemap: %s",
 				strerror(errno));
 		goto fail;
 	}

@@ -38,9 +38,15 @@ struct dst_block {
 	uint64_t fd_offset;
 	uint64_t nr_pages;
 
-	/* 1 bit a page, word-atomic: arrived, and asked for. */
+	/*
+	 * 1 bit a page, word-atomic: arrived, asked for, and being placed.
+	 * A placement takes "placing" before "received" and drops it after
+	 * its ioctl, so a fault thread that finds a page received but not
+	 * placing knows the ioctl is over (see page_claim()).
+	 */
 	_Atomic unsigned long *received;
 	_Atomic unsigned long *requested;
+	_Atomic unsigned long *placing;
 
 	bool shared;		/* SHMEM, HUGETLB_SHARED */
 	bool minor;		/* registered MINOR too: place by CONTINUE */
@@ -102,6 +108,7 @@ struct pcram_dst {
 
 	int uffd;
 	int quit_fd;
+	int pagemap_fd;		/* /proc/self/pagemap, for refaults */
 	enum pcram_opener opener;
 	uint64_t features;
 	struct dst_fault_thread threads[PCRAM_MAX_FAULT_THREADS];
@@ -126,7 +133,7 @@ struct pcram_dst {
 
 	struct {
 		/* faults, requests, pages and bytes placed: per block. */
-		counter_t duplicates, stale, provider_errors, eexist;
+		counter_t duplicates, stale, refaults, provider_errors, eexist;
 		counter_t eagain, retries, wakes, poisoned, outside, events;
 		counter_t untracked;
 	} st;
@@ -152,6 +159,8 @@ void dst_pages_free(struct pcram_dst *dst);
 /* Only the zero pages: a failed enable_notify keeps nothing it made. */
 void dst_zero_pages_free(struct pcram_dst *dst);
 int dst_wake(struct pcram_dst *dst, uint64_t addr, uint64_t len);
+/* Zeros at a shared block's page whose file lost it; waiters woken. */
+int dst_zero_fill(struct pcram_dst *dst, struct dst_block *b, uint64_t addr);
 
 /* stats.c */
 static inline void cnt_add(counter_t *c, uint64_t v)
@@ -206,6 +215,30 @@ static inline bool bit_test_clear(_Atomic unsigned long *map, uint64_t nr)
 
 	return atomic_fetch_and_explicit(&map[nr / BITS_PER_WORD], ~m,
 					 memory_order_acq_rel) & m;
+}
+
+/*
+ * Take page @p for a placement: false when it is in already, or another
+ * placement holds it (that one wakes its waiters when done). A true
+ * return must be followed by page_release() once the ioctl is over.
+ */
+static inline bool page_claim(struct dst_block *b, uint64_t p)
+{
+	if (bit_test(b->received, p) || bit_test_set(b->placing, p))
+		return false;
+	if (bit_test_set(b->received, p)) {
+		bit_test_clear(b->placing, p);
+		return false;
+	}
+	return true;
+}
+
+/* The claim's ioctl is over: the page is in (@in), or missing still. */
+static inline void page_release(struct dst_block *b, uint64_t p, bool in)
+{
+	if (!in)
+		bit_test_clear(b->received, p);
+	bit_test_clear(b->placing, p);
 }
 
 static inline uint64_t blk_page(const struct dst_block *b, uint64_t addr)

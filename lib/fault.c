@@ -15,6 +15,10 @@
 
 #define MSGS_PER_READ 64
 
+/* /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAP (1ULL << 62)
+
 static void report(struct pcram_dst *dst, const struct pcram_event *ev)
 {
 	if (dst->provider.event)
@@ -27,6 +31,77 @@ struct fault_ctx {
 	unsigned int index;
 	const struct dst_block *last;	/* block of the last request */
 };
+
+/* Is the page at @addr mapped (or swapped) in this process? */
+static bool page_mapped(struct pcram_dst *dst, uint64_t addr)
+{
+	uint64_t entry;
+	off_t off = (off_t)(addr / (uint64_t)sysconf(_SC_PAGESIZE)) * 8;
+
+	/* Unreadable: say mapped, the old answer (the thread may wait). */
+	if (pread(dst->pagemap_fd, &entry, sizeof(entry), off) != sizeof(entry))
+		return true;
+	return entry & (PM_PRESENT | PM_SWAP);
+}
+
+/*
+ * A fault on a page marked received. Mostly a stale message: the
+ * placement's wake released the thread, or will (a batch wakes after its
+ * copies). But the page can also have gone since it was placed, and then
+ * no wake is coming:
+ *  - a MINOR fault: a shared page's mapping went (MADV_DONTNEED, reclaim)
+ *    while the file keeps the data. CONTINUE maps it again.
+ *  - a MISSING fault on a shared page: the file lost it (MADV_REMOVE, a
+ *    hole punched by someone else), so it reads as zeros, as the file says.
+ *  - a MISSING fault on a private page: MADV_DONTNEED, whose REMOVE event
+ *    another fault thread has not handled yet. The page is missing again:
+ *    forget it and ask for it (returns false).
+ * Returns true when the fault is dealt with.
+ */
+static bool refault(struct pcram_dst *dst, struct dst_block *b, uint64_t page,
+		    uint64_t page_addr, const struct uffd_msg *msg)
+{
+	int ret;
+
+	/* Being placed: that placement wakes the thread when done. */
+	if (bit_test(b->placing, page))
+		goto stale;
+	if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR) {
+		struct uffdio_continue c = {
+			.range = { .start = page_addr, .len = b->page_size },
+		};
+
+		ret = ioctl(dst->uffd, UFFDIO_CONTINUE, &c) ? -errno : 0;
+		goto remapped;
+	}
+	/*
+	 * The placement is over; the faulting address still mapped means a
+	 * stale message. (Asked there, not at the page's start: a THP block
+	 * can lose 4 KiB of a huge page.)
+	 */
+	if (page_mapped(dst, msg->arg.pagefault.address))
+		goto stale;
+	if (b->shared) {
+		ret = dst_zero_fill(dst, b, page_addr);
+		goto remapped;
+	}
+	if (bit_test_set(b->placing, page))
+		goto stale;	/* placed again meanwhile */
+	if (bit_test_clear(b->received, page))
+		atomic_fetch_add(&b->missing, 1);
+	bit_test_clear(b->placing, page);
+	return false;	/* counted as the request (or duplicate) it becomes */
+
+remapped:
+	cnt_add(&dst->st.refaults, 1);
+	/* EEXIST: mapped by another thread's refault; wake regardless. */
+	if (ret)
+		dst_wake(dst, page_addr, b->page_size);
+	return true;
+stale:
+	cnt_add(&dst->st.stale, 1);
+	return true;
+}
 
 static void handle_fault(struct fault_ctx *fc, const struct uffd_msg *msg,
 			 uint64_t t_read, bool first)
@@ -56,16 +131,9 @@ static void handle_fault(struct fault_ctx *fc, const struct uffd_msg *msg,
 	page = blk_page(b, addr);
 	page_addr = (uint64_t)(uintptr_t)b->host + (page << b->page_shift);
 
-	/*
-	 * Already placed: the placement's wake released this thread, or will
-	 * (a batch wakes after its copies). Known gap: a bit that outlives
-	 * its page (a MINOR fault after reclaim of a shared page, a REMOVE
-	 * read by another fault thread) leaves the thread waiting.
-	 */
-	if (bit_test(b->received, page)) {
-		cnt_add(&dst->st.stale, 1);
+	if (bit_test(b->received, page) &&
+	    refault(dst, b, page, page_addr, msg))
 		return;
-	}
 	if (bit_test_set(b->requested, page)) {
 		cnt_add(&dst->st.duplicates, 1);
 		return;

@@ -301,10 +301,23 @@ static int do_continue(struct pcram_dst *dst, struct dst_block *b,
 }
 
 /*
+ * A received page of a shared block whose file lost it: zeros, as the
+ * file reads now. The ioctl refuses (EEXIST) if the page came back.
+ */
+int dst_zero_fill(struct pcram_dst *dst, struct dst_block *b, uint64_t addr)
+{
+	uint64_t done;
+	int ret = do_zero(dst, b, addr, 1, true, &done);
+
+	return ret < 0 ? ret : 0;
+}
+
+/*
  * Shared blocks registered MINOR: the data goes into the page cache
- * through the alias, then CONTINUE maps it. The caller has taken the
- * page's received bit, so no second placement can overwrite the page
- * once the guest may be writing to it. @src NULL: zeros.
+ * through the alias, then CONTINUE maps it. The caller has claimed the
+ * page, so no second placement can overwrite the page once the guest
+ * may be writing to it, and no fault thread maps it half written.
+ * @src NULL: zeros.
  */
 static int place_alias(struct pcram_dst *dst, struct dst_block *b,
 		       uint64_t page, const void *src, bool wake)
@@ -351,7 +364,7 @@ static int place_one(struct pcram_dst *dst, void *host, const void *src,
 	page = blk_page(b, addr);
 	t = arrival_time(dst, b, page);
 
-	claimed = !bit_test_set(b->received, page);
+	claimed = page_claim(b, page);
 	if (!claimed) {
 		ret = ALREADY;
 	} else if (op == SINGLE_POISON) {
@@ -369,9 +382,10 @@ static int place_one(struct pcram_dst *dst, void *host, const void *src,
 		ret = do_zero(dst, b, addr, 1, true, &done);
 	}
 
+	if (claimed)
+		page_release(b, page, ret >= 0);
 	if (ret < 0) {
-		/* A fault dropped while the bit was held must come back. */
-		bit_test_clear(b->received, page);
+		/* A fault dropped while the page was claimed must come back. */
 		dst_wake(dst, addr, b->page_size);
 		if (ret == -EAGAIN)
 			cnt_add(&dst->st.eagain, 1);
@@ -477,14 +491,15 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 	if (b->minor && ops[0].type != PCRAM_OP_CONTINUE) {
 		/* Through the alias: page by page. */
 		for (unsigned int i = 0; i < n; i++) {
-			bool claimed = !bit_test_set(b->received, page + i);
+			bool claimed = page_claim(b, page + i);
 
 			ret = claimed ? place_alias(dst, b, page + i,
 						    zero ? NULL : ops[i].src, false) :
 			      ALREADY;
 			ops[i].result = ret;
+			if (claimed)
+				page_release(b, page + i, ret >= 0);
 			if (ret < 0) {
-				bit_test_clear(b->received, page + i);
 				dst_wake(dst, (uint64_t)(uintptr_t)ops[i].host,
 					 b->page_size);
 				dst_error(dst, ret, "place_batch: block %s: %s",
@@ -505,12 +520,13 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 	}
 
 	/*
-	 * Take every page's received bit before the ioctl, as place_one
-	 * does: a discard after the wake must find bits to clear. A page in
-	 * already (or poisoned) is never written again: those go one by one.
+	 * Claim every page before the ioctl, as place_one does: a discard
+	 * after the wake must find bits to clear. A page in already (or
+	 * poisoned, or being placed) is never written again: those go one
+	 * by one.
 	 */
 	for (claimed = 0; claimed < n; claimed++)
-		if (bit_test_set(b->received, page + claimed))
+		if (!page_claim(b, page + claimed))
 			break;
 	if (claimed == n) {
 		if (ops[0].type == PCRAM_OP_COPY)
@@ -519,6 +535,8 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 			ret = do_zero(dst, b, addr, n, false, &done);
 		else
 			ret = do_continue(dst, b, addr, n, false, &done);
+		for (unsigned int i = 0; i < n; i++)
+			page_release(b, page + i, ret == PLACED || i < done);
 		if (ret == PLACED) {
 			for (unsigned int i = 0; i < n; i++)
 				ops[i].result = PLACED;
@@ -526,12 +544,10 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 			settle(dst, b, page, n, t);
 			return n;
 		}
-		/* Pages [done, n) were not placed: their bits go back. */
-		for (unsigned int i = done; i < n; i++)
-			bit_test_clear(b->received, page + i);
+		/* Pages [done, n) were not placed: released as missing above. */
 	} else {
 		for (unsigned int i = 0; i < claimed; i++)
-			bit_test_clear(b->received, page + i);
+			page_release(b, page + i, false);
 		done = 0;
 	}
 
@@ -541,20 +557,21 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 
 		if (i < done) {
 			ret = PLACED;
-		} else if (bit_test_set(b->received, page + i)) {
+		} else if (!page_claim(b, page + i)) {
 			ops[i].result = ALREADY;
 			cnt_add(&dst->st.eexist, 1);
 			continue;
-		} else if (ops[i].type == PCRAM_OP_COPY) {
-			ret = do_copy(dst, b, a, ops[i].src, 1, false, &d);
-		} else if (ops[i].type == PCRAM_OP_ZERO) {
-			ret = do_zero(dst, b, a, 1, false, &d);
 		} else {
-			ret = do_continue(dst, b, a, 1, false, &d);
+			if (ops[i].type == PCRAM_OP_COPY)
+				ret = do_copy(dst, b, a, ops[i].src, 1, false, &d);
+			else if (ops[i].type == PCRAM_OP_ZERO)
+				ret = do_zero(dst, b, a, 1, false, &d);
+			else
+				ret = do_continue(dst, b, a, 1, false, &d);
+			page_release(b, page + i, ret >= 0);
 		}
 		ops[i].result = ret;
 		if (ret < 0) {
-			bit_test_clear(b->received, page + i);
 			dst_wake(dst, a, b->page_size);
 			if (ret == -EAGAIN)
 				cnt_add(&dst->st.eagain, 1);

@@ -258,6 +258,7 @@ int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *st)
 	memset(st, 0, sizeof(*st));
 	st->duplicates = LOAD(dst->st.duplicates);
 	st->stale = LOAD(dst->st.stale);
+	st->refaults = LOAD(dst->st.refaults);
 	st->provider_errors = LOAD(dst->st.provider_errors);
 	st->eexist = LOAD(dst->st.eexist);
 	st->eagain = LOAD(dst->st.eagain);

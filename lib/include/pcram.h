@@ -430,6 +430,9 @@ struct pcram_dst_stats {
 	uint64_t faults;	/* page fault messages read */
 	uint64_t duplicates;	/* ... for a page already requested */
 	uint64_t stale;		/* ... for a page already placed (woken) */
+	uint64_t refaults;	/* ... for a shared page placed, then gone
+				 * from the mapping: mapped again here
+				 * (CONTINUE, or zeros if the file lost it) */
 	uint64_t requests;	/* requests handed to the provider */
 	uint64_t provider_errors;
 	uint64_t pages_placed;	/* pages placed by COPY/CONTINUE/ZERO */

@@ -394,7 +394,7 @@ static void check_all_placed(struct __test_metadata *_metadata,
 	struct pcram_dst_stats st;
 	long diff;
 
-	SETTLE(feed_settled(self->feed));
+	SETTLE(feed_settled(self->feed) && faults_sorted(self->dst));
 	st = stats_of(self->dst);
 
 	EXPECT_CROWD_READ_RIGHT(self->crowd);
@@ -402,7 +402,8 @@ static void check_all_placed(struct __test_metadata *_metadata,
 	EXPECT_EQ(-1, diff) TH_LOG("region differs from the source at %ld", diff);
 	EXPECT_EQ(0, self->feed->base.errors)
 		TH_LOG("provider placement failed: %d", self->feed->base.last_error);
-	EXPECT_EQ(st.faults, st.requests + st.duplicates + st.stale + st.outside);
+	EXPECT_EQ(st.faults, st.requests + st.duplicates + st.stale + st.refaults +
+		  st.outside);
 	EXPECT_GE(st.faults, st.requests);
 	EXPECT_EQ(self->pages, st.requests);
 	EXPECT_EQ(self->pages, st.pages_placed);
@@ -720,6 +721,184 @@ TEST_F_TIMEOUT(crowd, per_thread_stats, 60)
 	EXPECT_EQ(next, st.fault_to_placed.count);
 }
 
+/* ==== pages that go after they were placed ================================ */
+
+/* A thread that copies a page out, faulting it in. */
+struct page_copier {
+	pthread_t thread;
+	const uint8_t *page;
+	uint8_t *out;
+	size_t len;
+};
+
+static void *page_copier_main(void *arg)
+{
+	struct page_copier *pc = arg;
+
+	memcpy(pc->out, pc->page, pc->len);
+	return NULL;
+}
+
+/*
+ * Copy @len bytes at @page into @out on another thread, waiting at most
+ * DEADLINE_MS: 0, or -ETIMEDOUT with the thread still blocked in its
+ * fault. Then cleanup releases it, so it is joined before returning.
+ */
+static int copy_out(struct pcram_dst *dst, const uint8_t *page, uint8_t *out,
+		    size_t len)
+{
+	struct page_copier pc = { .page = page, .out = out, .len = len };
+	struct timespec end = realtime_after_ms(DEADLINE_MS);
+	int ret;
+
+	ret = pthread_create(&pc.thread, NULL, page_copier_main, &pc);
+	if (ret)
+		return -ret;
+	if (!pthread_timedjoin_np(pc.thread, NULL, &end))
+		return 0;
+	pcram_dst_cleanup(dst);
+	pthread_join(pc.thread, NULL);
+	return -ETIMEDOUT;
+}
+
+static bool is_shared(const struct test_region *r)
+{
+	return r->type == PCRAM_BLOCK_SHMEM || r->type == PCRAM_BLOCK_HUGETLB_SHARED;
+}
+
+static int join_ms(pthread_t thread, int ms)
+{
+	struct timespec end = realtime_after_ms(ms);
+
+	return pthread_timedjoin_np(thread, NULL, &end);
+}
+
+/* A thread that reads one byte of a page, faulting it in. */
+static void *byte_reader_main(void *arg)
+{
+	return (void *)(uintptr_t)*(const volatile uint8_t *)arg;
+}
+
+/*
+ * The guest writes a placed page, then drops it with MADV_DONTNEED; many
+ * rounds, two fault threads, a slow provider. Private memory: the REMOVE
+ * event forgets the page and the next touch fetches it from the source
+ * again. Each round another thread faults a fresh page just before the
+ * MADV_DONTNEED, so that one fault thread can read that fault and the
+ * REMOVE in one read(), sit in the provider, and the other fault thread
+ * read the refault before the REMOVE is handled. Shared memory: the file
+ * keeps the guest's data, the next touch is a MINOR fault on a received
+ * page, and the engine maps it again with CONTINUE. No touch may stay
+ * blocked.
+ */
+TEST_F_TIMEOUT(crowd, dontneed_then_touch_again, 120)
+{
+	struct pcram_dst_options opts = { .fault_threads = 2 };
+	size_t ps = self->r.page_size, n = self->pages < 8 ? self->pages : 8;
+	unsigned int rounds = ps > 4096 ? 24 : 400;
+	bool shared = is_shared(&self->r);
+	int expect[8];		/* -1: the source's page; else the guest's byte */
+	struct pcram_dst_stats st;
+	uint8_t *out, *want;
+
+	ONE_GIG_ELSEWHERE();
+	NEED_PAGES(n + rounds);
+	self->feed->delay_us = 1000;
+	START(&opts, 1);
+	if (!(stats_of(self->dst).features & UFFD_FEATURE_EVENT_REMOVE))
+		SKIP(return, "the kernel gives no UFFD_FEATURE_EVENT_REMOVE");
+	out = malloc(ps);
+	want = malloc(ps);
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, want);
+	for (size_t p = 0; p < n; p++)
+		expect[p] = -1;
+
+	for (unsigned int round = 0; round < rounds; round++) {
+		size_t p = round % n;
+		uint8_t *host = self->r.host + p * ps;
+		uint8_t fill = (uint8_t)(round | 1);
+		pthread_t other;
+		long diff;
+
+		ASSERT_EQ(0, copy_out(self->dst, host, out, ps))
+			TH_LOG("round %u: the touch of page %zu stayed blocked", round, p);
+		if (expect[p] < 0)
+			memcpy(want, self->src + p * ps, ps);
+		else
+			memset(want, expect[p], ps);
+		diff = first_diff(out, want, ps);
+		ASSERT_EQ(-1, diff) TH_LOG("round %u: page %zu differs at %ld", round, p, diff);
+		memset(host, fill, ps);
+		ASSERT_EQ(0, pthread_create(&other, NULL, byte_reader_main,
+					    self->r.host + (n + round) * ps));
+		ASSERT_EQ(0, madvise(host, ps, MADV_DONTNEED));
+		expect[p] = shared ? fill : -1;
+		ASSERT_EQ(0, join_ms(other, DEADLINE_MS)) TH_LOG("round %u: a fresh page stayed blocked", round);
+	}
+	SETTLE(feed_settled(self->feed) && faults_sorted(self->dst));
+	st = stats_of(self->dst);
+	if (shared) {
+		/* Asked for once; every later touch mapped the file's page again. */
+		EXPECT_EQ(n + rounds, st.requests);
+		EXPECT_EQ(rounds - n, st.refaults);
+	} else {
+		/*
+		 * A placement while the kernel delivers the REMOVE may fail
+		 * with EAGAIN (mmap_changing); the provider passes that on,
+		 * and the thread faults and is asked for again.
+		 */
+		EXPECT_EQ(2 * rounds + self->feed->base.errors, st.requests);
+		EXPECT_EQ(0, st.refaults);
+	}
+	EXPECT_EQ(0, st.provider_errors);
+	if (self->feed->base.errors) {
+		EXPECT_EQ(-EAGAIN, self->feed->base.last_error);
+	}
+	free(out);
+	free(want);
+}
+
+/*
+ * MADV_REMOVE frees a shared page from the file itself: the data is gone,
+ * and the next touch must read zeros (as the file does), not hang on a
+ * page the engine had marked received, and not fetch old data again.
+ */
+TEST_F_TIMEOUT(crowd, madv_remove_then_touch_reads_zeros, 60)
+{
+	size_t ps = self->r.page_size;
+	uint8_t *host = self->r.host, *out, *zeros;
+	struct pcram_dst_stats st;
+
+	if (!is_shared(&self->r))
+		SKIP(return, "MADV_REMOVE frees a file's pages: shared memory only");
+	NEED_PAGES(2);
+	START(NULL, 1);
+	out = malloc(ps);
+	zeros = calloc(1, ps);
+	ASSERT_NE(NULL, out);
+	ASSERT_NE(NULL, zeros);
+
+	ASSERT_EQ(0, copy_out(self->dst, host, out, ps)) TH_LOG("first touch stayed blocked");
+	EXPECT_EQ(-1, first_diff(out, self->src, ps));
+	memset(host, 0x5a, ps);
+	ASSERT_EQ(0, madvise(host, ps, MADV_REMOVE)) TH_LOG("MADV_REMOVE: %s", strerror(errno));
+	ASSERT_EQ(0, copy_out(self->dst, host, out, ps))
+		TH_LOG("the touch after MADV_REMOVE stayed blocked");
+	EXPECT_EQ(-1, first_diff(out, zeros, ps));
+	EXPECT_EQ(1, pcram_dst_page_received(self->dst, host));
+
+	/* The next page still comes from the source. */
+	ASSERT_EQ(0, copy_out(self->dst, host + ps, out, ps));
+	EXPECT_EQ(-1, first_diff(out, self->src + ps, ps));
+	SETTLE(feed_settled(self->feed));
+	st = stats_of(self->dst);
+	EXPECT_EQ(2, st.requests);
+	EXPECT_EQ(1, st.refaults);
+	free(out);
+	free(zeros);
+}
+
 /* ==== events and errors: anonymous memory ================================ */
 
 #define EV_PAGES 16
@@ -794,12 +973,6 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-static int join_ms(pthread_t thread, int ms)
-{
-	struct timespec end = realtime_after_ms(ms);
-
-	return pthread_timedjoin_np(thread, NULL, &end);
-}
 
 /*
  * mremap() of part of a block: a REMAP event, then a touch at the new

@@ -627,7 +627,8 @@ TEST_F_TIMEOUT(life, touch_is_served_by_the_provider, 120)
 		EXPECT_EQ(my_tid(), self->pp.first.tid);
 	}
 	EXPECT_LE(1, st.faults);
-	EXPECT_EQ(st.faults, st.requests + st.duplicates + st.stale + st.outside);
+	EXPECT_EQ(st.faults, st.requests + st.duplicates + st.stale + st.refaults +
+		  st.outside);
 	EXPECT_EQ(1, st.requests);
 	EXPECT_EQ(1, st.pages_placed);
 	EXPECT_EQ(ps, st.bytes_placed);

@@ -89,6 +89,19 @@ static inline struct pcram_dst_stats stats_of(const struct pcram_dst *dst)
 	return st;
 }
 
+/*
+ * Has every fault read been sorted into one kind? A fault thread counts a
+ * fault when it reads it, and its kind a moment later: after the last
+ * toucher is done it may still be sorting a stale message.
+ */
+static inline bool faults_sorted(const struct pcram_dst *dst)
+{
+	struct pcram_dst_stats st = stats_of(dst);
+
+	return st.faults == st.requests + st.duplicates + st.stale +
+			    st.refaults + st.outside;
+}
+
 /* ---- content ------------------------------------------------------------ */
 
 /*
