@@ -494,6 +494,135 @@ struct pcram_block_stats {
 int pcram_dst_block_stats(const struct pcram_dst *dst, unsigned int index,
 			  struct pcram_block_stats *st);
 
+/* ==== Migration over TCP: source ======================================= */
+
+/*
+ * The source of a live postcopy migration serves its RAM blocks over two
+ * connections from the destination (Documentation/wire-protocol.rst):
+ * "bulk" carries the background push in address order, "urgent" the pages
+ * the destination faulted on, so that a requested page never waits
+ * behind the bulk stream. Pages that are all zeros go as a flag.
+ */
+struct pcram_src;
+
+struct pcram_src_block {
+	const char *name;	/* unique, 1..PCRAM_BLOCK_NAME_MAX bytes */
+	const void *host;	/* readable for the whole migration */
+	uint64_t length;	/* a multiple of .page_size */
+	uint64_t page_size;	/* 4 KiB .. 1 GiB, a power of two */
+};
+
+struct pcram_src_options {
+	unsigned int flags;		/* none yet: 0 */
+	/*
+	 * Called once, before the switchover message goes out: the VM
+	 * (whatever writes the blocks) must stop now. NULL: nothing writes.
+	 */
+	void (*switchover)(void *opaque);
+	void *opaque;
+};
+
+struct pcram_src_stats {
+	uint64_t pages_pushed;		/* background pages sent (bulk) */
+	uint64_t pages_requested;	/* pages sent because they were asked for */
+	uint64_t zero_pages;		/* ... of all those, sent as a zero flag */
+	uint64_t bytes_sent;		/* page data bytes */
+	uint64_t requests;		/* REQUEST messages served */
+	uint64_t discard_ranges;	/* ranges discarded at switchover */
+	uint64_t discard_commands;	/* DISCARD messages they took (<= 12 each) */
+	uint64_t resumes;		/* connections taken after the first */
+	uint64_t verified_equal;	/* pages whose checksums matched */
+	uint64_t verified_differ;
+};
+
+int pcram_src_new(struct pcram_src **src, const struct pcram_src_options *opts);
+void pcram_src_free(struct pcram_src *src);
+const char *pcram_src_strerror(const struct pcram_src *src);
+int pcram_src_add_block(struct pcram_src *src, const struct pcram_src_block *blk);
+
+/*
+ * Serve one pair of connections (either order; each says which it is)
+ * until the destination has every page: 0. A connection that breaks
+ * returns -ECONNRESET (or the error) and keeps the state: call again
+ * with a new pair to resume, and only what is missing is sent.
+ */
+int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b);
+int pcram_src_stats(const struct pcram_src *src, struct pcram_src_stats *st);
+
+/* ==== Migration over TCP: destination ================================== */
+
+/*
+ * Drives a struct pcram_dst from a remote source: requests go out on the
+ * urgent connection, pages are placed as they come (in batches from the
+ * bulk stream, at once from the urgent one).
+ */
+struct pcram_in;
+
+struct pcram_remote_block {
+	char name[PCRAM_BLOCK_NAME_MAX + 1];
+	uint64_t length;
+	uint64_t page_size;
+};
+
+struct pcram_in_options {
+	unsigned int flags;		/* PCRAM_IN_F_* */
+	/* Called when the source switches over: start the vCPUs. */
+	void (*switchover)(void *opaque);
+	void *opaque;
+};
+
+/* Send every page's checksum when complete; the source compares. */
+#define PCRAM_IN_F_VERIFY	(1U << 0)
+#define PCRAM_IN_F_ALL		PCRAM_IN_F_VERIFY
+
+int pcram_in_new(struct pcram_in **in, const struct pcram_in_options *opts);
+void pcram_in_free(struct pcram_in *in);
+const char *pcram_in_strerror(const struct pcram_in *in);
+
+/*
+ * Greet the source over two connected sockets and learn its blocks:
+ * their count, up to @max of them copied to @blocks.
+ */
+int pcram_in_connect(struct pcram_in *in, int bulk_fd, int urgent_fd,
+		     struct pcram_remote_block *blocks, unsigned int max);
+
+/*
+ * Start: @dst has a block of the same name, length and page size for
+ * each remote block, has had incoming_init (and prepare_discard), and no
+ * provider. This sets the provider, enables notification and starts the
+ * receivers.
+ */
+int pcram_in_start(struct pcram_in *in, struct pcram_dst *dst);
+
+/*
+ * Wait until every page is in (0; the migration is complete), the source
+ * fails it (its error), or a connection breaks (-ECONNRESET: faults keep
+ * queueing; reconnect with pcram_in_resume()). @timeout_ms < 0: forever;
+ * -ETIMEDOUT when it passes.
+ */
+int pcram_in_wait(struct pcram_in *in, int timeout_ms);
+
+/*
+ * After -ECONNRESET: a new pair of connections. The received bitmap goes
+ * to the source, the outstanding requests are sent again, and the
+ * receivers start over.
+ */
+int pcram_in_resume(struct pcram_in *in, int bulk_fd, int urgent_fd);
+
+struct pcram_in_stats {
+	uint64_t pages_bulk;		/* pages placed from the bulk stream */
+	uint64_t pages_urgent;		/* ... from the urgent one */
+	uint64_t zero_pages;
+	uint64_t batches;		/* place_batch calls for bulk pages */
+	uint64_t discards;		/* ranges discarded */
+	uint64_t resumes;
+	uint64_t verified_equal;	/* from the source's closing message */
+	uint64_t switchover_ns;		/* CLOCK_MONOTONIC of the switchover */
+	uint64_t complete_ns;		/* ... of the last page in */
+};
+
+int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *st);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
+/*
+ * The wire protocol: big-endian, length-prefixed messages. The parser
+ * refuses anything the specification does not allow, naming the message
+ * and the field, before any of it is used.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "wire.h"
+
+/* ---- bytes ------------------------------------------------------------ */
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = v >> 8;
+	p[1] = v;
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, v >> 16);
+	put16(p + 2, v);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, v >> 32);
+	put32(p + 4, v);
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)get16(p) << 16 | get16(p + 2);
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+/* ---- limits --------------------------------------------------------------- */
+
+static const char *const type_names[__WIRE_MAX] = {
+	[WIRE_HELLO] = "HELLO", [WIRE_BLOCKS] = "BLOCKS",
+	[WIRE_RECEIVED] = "RECEIVED", [WIRE_READY] = "READY",
+	[WIRE_DISCARD] = "DISCARD", [WIRE_PAGE] = "PAGE", [WIRE_ZERO] = "ZERO",
+	[WIRE_REQUEST] = "REQUEST", [WIRE_SWITCHOVER] = "SWITCHOVER",
+	[WIRE_COMPLETE] = "COMPLETE", [WIRE_CHECKSUM] = "CHECKSUM",
+	[WIRE_SHUTDOWN] = "SHUTDOWN",
+};
+
+/* Payload length bounds, by type. */
+static const struct { uint64_t min, max; } len_bounds[__WIRE_MAX] = {
+	[WIRE_HELLO] = { 24, 24 },
+	[WIRE_BLOCKS] = { 12 + 1 + 1 + 16,
+			  12 + WIRE_MAX_BLOCKS * (1 + WIRE_NAME_MAX + 16) },
+	[WIRE_RECEIVED] = { 16 + 1, 16 + WIRE_BITMAP_MAX_BITS / 8 },
+	[WIRE_READY] = { 0, 0 },
+	[WIRE_DISCARD] = { 8 + 16, 8 + 16 * WIRE_DISCARD_MAX },
+	[WIRE_PAGE] = { WIRE_PAGE_HDR + WIRE_MIN_PAGE,
+			WIRE_PAGE_HDR + WIRE_MAX_PAGE },
+	[WIRE_ZERO] = { 16, 16 },
+	[WIRE_REQUEST] = { 17, 17 + WIRE_NAME_MAX },
+	[WIRE_SWITCHOVER] = { 0, 0 },
+	[WIRE_COMPLETE] = { 0, 0 },
+	[WIRE_CHECKSUM] = { 16 + 8, 16 + 8 * WIRE_CHECKSUM_MAX },
+	[WIRE_SHUTDOWN] = { 6, 6 + WIRE_TEXT_MAX },
+};
+
+const char *wire_type_name(unsigned int type)
+{
+	return type > 0 && type < __WIRE_MAX ? type_names[type] : "unknown";
+}
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EPROTO;
+}
+
+int wire_parse_hdr(const uint8_t raw[WIRE_HDR_LEN], struct wire_hdr *h,
+		   char *err, size_t errlen)
+{
+	h->type = get16(raw);
+	h->flags = get16(raw + 2);
+	h->len = get32(raw + 4);
+	if (h->type == 0 || h->type >= __WIRE_MAX)
+		return bad(err, errlen, "message type %u is unknown", h->type);
+	if (h->flags)
+		return bad(err, errlen, "%s: flags %#x are unknown",
+			   wire_type_name(h->type), h->flags);
+	if (h->len < len_bounds[h->type].min || h->len > len_bounds[h->type].max)
+		return bad(err, errlen, "%s: payload of %u bytes (allowed %" PRIu64 "..%" PRIu64 ")",
+			   wire_type_name(h->type), h->len,
+			   len_bounds[h->type].min, len_bounds[h->type].max);
+	return 0;
+}
+
+/* ---- parsing ---------------------------------------------------------------- */
+
+static bool pow2(uint64_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+static bool name_ok(const uint8_t *p, unsigned int len)
+{
+	for (unsigned int i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* Block @idx of @t, or NULL with the reason in @err. */
+static const struct wire_block *table_block(const struct wire_table *t,
+					    uint32_t idx, const char *what,
+					    char *err, size_t errlen)
+{
+	if (!t || !t->nr_blocks) {
+		bad(err, errlen, "%s before BLOCKS", what);
+		return NULL;
+	}
+	if (idx >= t->nr_blocks) {
+		bad(err, errlen, "%s: block %u of %u", what, idx, t->nr_blocks);
+		return NULL;
+	}
+	return &t->blocks[idx];
+}
+
+/* [off, off + len) lies in @b, aligned to its pages, len > 0. */
+static int range_ok(const struct wire_block *b, uint64_t off, uint64_t len,
+		    const char *what, char *err, size_t errlen)
+{
+	if (!len)
+		return bad(err, errlen, "%s: empty range in block %s", what, b->name);
+	if ((off | len) & (b->page_size - 1))
+		return bad(err, errlen, "%s: range %#" PRIx64 "+%#" PRIx64
+			   " is not aligned to block %s's %" PRIu64 "-byte pages",
+			   what, off, len, b->name, b->page_size);
+	if (off >= b->length || len > b->length - off)
+		return bad(err, errlen, "%s: range %#" PRIx64 "+%#" PRIx64
+			   " ends past block %s (%#" PRIx64 " bytes)",
+			   what, off, len, b->name, b->length);
+	return 0;
+}
+
+static int parse_blocks(const uint8_t *p, uint32_t len, struct wire_msg *m,
+			char *err, size_t errlen)
+{
+	uint32_t pos = 12, n = get32(p + 8);
+
+	m->blocks.session = get64(p);
+	if (n == 0 || n > WIRE_MAX_BLOCKS)
+		return bad(err, errlen, "BLOCKS: %u blocks (allowed 1..%u)", n,
+			   WIRE_MAX_BLOCKS);
+	for (uint32_t i = 0; i < n; i++) {
+		struct wire_block *b = &m->blocks.blocks[i];
+		unsigned int nl;
+
+		if (len - pos < 1)
+			return bad(err, errlen, "BLOCKS: block %u is cut short", i);
+		nl = p[pos++];
+		if (!nl || len - pos < nl + 16U)
+			return bad(err, errlen, "BLOCKS: block %u: %s", i,
+				   nl ? "cut short" : "empty name");
+		if (!name_ok(p + pos, nl))
+			return bad(err, errlen, "BLOCKS: block %u: name has control bytes", i);
+		memcpy(b->name, p + pos, nl);
+		b->name[nl] = '\0';
+		pos += nl;
+		b->length = get64(p + pos);
+		b->page_size = get64(p + pos + 8);
+		pos += 16;
+		if (!pow2(b->page_size) || b->page_size < WIRE_MIN_PAGE ||
+		    b->page_size > WIRE_MAX_PAGE)
+			return bad(err, errlen, "BLOCKS: block %s: page size %" PRIu64,
+				   b->name, b->page_size);
+		if (!b->length || b->length & (b->page_size - 1))
+			return bad(err, errlen, "BLOCKS: block %s: length %#" PRIx64
+				   " is not a whole number of pages", b->name, b->length);
+		for (uint32_t k = 0; k < i; k++)
+			if (!strcmp(m->blocks.blocks[k].name, b->name))
+				return bad(err, errlen, "BLOCKS: block name %s twice", b->name);
+	}
+	if (pos != len)
+		return bad(err, errlen, "BLOCKS: %u bytes after the last block", len - pos);
+	m->blocks.nr = n;
+	return 0;
+}
+
+static int parse_received(const uint8_t *p, uint32_t len,
+			  const struct wire_table *t, struct wire_msg *m,
+			  char *err, size_t errlen)
+{
+	const struct wire_block *b;
+	uint64_t pages;
+	uint32_t nbits;
+
+	m->received.block = get32(p);
+	m->received.first = get64(p + 4);
+	nbits = m->received.nbits = get32(p + 12);
+	m->received.bits = p + 16;
+	b = table_block(t, m->received.block, "RECEIVED", err, errlen);
+	if (!b)
+		return -EPROTO;
+	pages = b->length / b->page_size;
+	if (!nbits || nbits > WIRE_BITMAP_MAX_BITS || len != 16 + (nbits + 7) / 8)
+		return bad(err, errlen, "RECEIVED: %u bits in %u bytes", nbits, len - 16);
+	if (m->received.first % 8 || m->received.first >= pages ||
+	    nbits > pages - m->received.first)
+		return bad(err, errlen, "RECEIVED: bits %" PRIu64 "+%u outside block %s's %" PRIu64
+			   " pages (or not at a byte)", m->received.first, nbits,
+			   b->name, pages);
+	if (nbits % 8 && (p[len - 1] >> (nbits % 8)))
+		return bad(err, errlen, "RECEIVED: bits set past the count");
+	return 0;
+}
+
+static int parse_discard(const uint8_t *p, uint32_t len,
+			 const struct wire_table *t, struct wire_msg *m,
+			 char *err, size_t errlen)
+{
+	const struct wire_block *b;
+	uint32_t n;
+
+	m->discard.block = get32(p);
+	n = m->discard.count = get32(p + 4);
+	if (!n || n > WIRE_DISCARD_MAX || len != 8 + 16 * n)
+		return bad(err, errlen, "DISCARD: %u ranges in %u bytes", n, len);
+	b = table_block(t, m->discard.block, "DISCARD", err, errlen);
+	if (!b)
+		return -EPROTO;
+	for (uint32_t i = 0; i < n; i++) {
+		struct wire_range *r = &m->discard.r[i];
+
+		r->start = get64(p + 8 + 16 * i);
+		r->length = get64(p + 16 + 16 * i);
+		if (range_ok(b, r->start, r->length, "DISCARD", err, errlen))
+			return -EPROTO;
+	}
+	return 0;
+}
+
+static int parse_request(const uint8_t *p, uint32_t len, struct wire_msg *m,
+			 char *err, size_t errlen)
+{
+	unsigned int nl = p[16];
+
+	m->request.offset = get64(p);
+	m->request.length = get64(p + 8);
+	if (len != 17 + nl)
+		return bad(err, errlen, "REQUEST: name of %u bytes in %u", nl, len - 17);
+	if (!name_ok(p + 17, nl))
+		return bad(err, errlen, "REQUEST: block name has control bytes");
+	m->request.name_len = nl;
+	memcpy(m->request.name, p + 17, nl);
+	m->request.name[nl] = '\0';
+	/* The block is resolved (and the range checked) by the receiver. */
+	if (!m->request.length || m->request.length > WIRE_MAX_PAGE)
+		return bad(err, errlen, "REQUEST: length %" PRIu64, m->request.length);
+	return 0;
+}
+
+int wire_parse(const struct wire_hdr *h, const uint8_t *p,
+	       const struct wire_table *t, struct wire_msg *m,
+	       char *err, size_t errlen)
+{
+	const struct wire_block *b;
+	uint32_t len = h->len;
+
+	m->type = h->type;
+	switch (h->type) {
+	case WIRE_HELLO:
+		if (get64(p) != WIRE_MAGIC)
+			return bad(err, errlen, "HELLO: bad magic %#" PRIx64 " (not a pcram peer)",
+				   get64(p));
+		m->hello.version = get16(p + 8);
+		m->hello.channel = p[10];
+		m->hello.base_page = get32(p + 12);
+		m->hello.session = get64(p + 16);
+		if (m->hello.version != WIRE_VERSION)
+			return bad(err, errlen, "HELLO: protocol version %u, this side speaks %u",
+				   m->hello.version, WIRE_VERSION);
+		if (m->hello.channel > WIRE_URGENT || p[11])
+			return bad(err, errlen, "HELLO: channel %u, flags %#x",
+				   m->hello.channel, p[11]);
+		if (!pow2(m->hello.base_page) || m->hello.base_page < WIRE_MIN_PAGE)
+			return bad(err, errlen, "HELLO: base page size %u", m->hello.base_page);
+		return 0;
+	case WIRE_BLOCKS:
+		return parse_blocks(p, len, m, err, errlen);
+	case WIRE_RECEIVED:
+		return parse_received(p, len, t, m, err, errlen);
+	case WIRE_DISCARD:
+		return parse_discard(p, len, t, m, err, errlen);
+	case WIRE_PAGE:
+		m->page.block = get32(p);
+		m->page.offset = get64(p + 8);
+		m->page.len = len - WIRE_PAGE_HDR;
+		if (get32(p + 4))
+			return bad(err, errlen, "PAGE: flags %#x are unknown", get32(p + 4));
+		b = table_block(t, m->page.block, "PAGE", err, errlen);
+		if (!b)
+			return -EPROTO;
+		if (m->page.len != b->page_size)
+			return bad(err, errlen, "PAGE: %" PRIu64 " bytes for block %s's %" PRIu64
+				   "-byte pages", m->page.len, b->name, b->page_size);
+		return range_ok(b, m->page.offset, m->page.len, "PAGE", err, errlen);
+	case WIRE_ZERO:
+		m->zero.block = get32(p);
+		m->zero.npages = get32(p + 4);
+		m->zero.offset = get64(p + 8);
+		b = table_block(t, m->zero.block, "ZERO", err, errlen);
+		if (!b)
+			return -EPROTO;
+		return range_ok(b, m->zero.offset, m->zero.npages * b->page_size,
+				"ZERO", err, errlen);
+	case WIRE_REQUEST:
+		return parse_request(p, len, m, err, errlen);
+	case WIRE_CHECKSUM:
+		m->checksum.block = get32(p);
+		m->checksum.first = get64(p + 4);
+		m->checksum.count = get32(p + 12);
+		m->checksum.sums = p + 16;
+		if (!m->checksum.count || len != 16 + 8ULL * m->checksum.count)
+			return bad(err, errlen, "CHECKSUM: %u sums in %u bytes",
+				   m->checksum.count, len - 16);
+		b = table_block(t, m->checksum.block, "CHECKSUM", err, errlen);
+		if (!b)
+			return -EPROTO;
+		if (m->checksum.first >= b->length / b->page_size ||
+		    m->checksum.count > b->length / b->page_size - m->checksum.first)
+			return bad(err, errlen, "CHECKSUM: pages %" PRIu64 "+%u outside block %s",
+				   m->checksum.first, m->checksum.count, b->name);
+		return 0;
+	case WIRE_SHUTDOWN: {
+		uint16_t tl = get16(p + 4);
+
+		m->shutdown.status = (int32_t)get32(p);
+		if (len != 6U + tl)
+			return bad(err, errlen, "SHUTDOWN: text of %u bytes in %u", tl, len - 6);
+		if (m->shutdown.status > 0 || m->shutdown.status < -4095)
+			return bad(err, errlen, "SHUTDOWN: status %d", m->shutdown.status);
+		memcpy(m->shutdown.text, p + 6, tl);
+		m->shutdown.text[tl] = '\0';
+		/* Shown to a person: printable only. */
+		for (unsigned int i = 0; i < tl; i++)
+			if ((uint8_t)m->shutdown.text[i] < 0x20)
+				m->shutdown.text[i] = '?';
+		return 0;
+	}
+	default:	/* READY, SWITCHOVER, COMPLETE: no payload */
+		return 0;
+	}
+}
+
+/* ---- encoding ------------------------------------------------------------------ */
+
+static size_t put_hdr(uint8_t *buf, size_t cap, enum wire_type type, uint64_t len)
+{
+	if (cap < WIRE_HDR_LEN + len || len > UINT32_MAX)
+		return 0;
+	put16(buf, type);
+	put16(buf + 2, 0);
+	put32(buf + 4, (uint32_t)len);
+	return WIRE_HDR_LEN;
+}
+
+size_t wire_put_hello(uint8_t *buf, size_t cap, uint8_t channel,
+		      uint32_t base_page, uint64_t session)
+{
+	uint8_t *p = buf + WIRE_HDR_LEN;
+
+	if (!put_hdr(buf, cap, WIRE_HELLO, 24))
+		return 0;
+	put64(p, WIRE_MAGIC);
+	put16(p + 8, WIRE_VERSION);
+	p[10] = channel;
+	p[11] = 0;
+	put32(p + 12, base_page);
+	put64(p + 16, session);
+	return WIRE_HDR_LEN + 24;
+}
+
+size_t wire_put_blocks(uint8_t *buf, size_t cap, uint64_t session,
+		       const struct wire_block *b, unsigned int n)
+{
+	uint64_t len = 12;
+	uint8_t *p = buf + WIRE_HDR_LEN;
+
+	for (unsigned int i = 0; i < n; i++)
+		len += 1 + strlen(b[i].name) + 16;
+	if (!put_hdr(buf, cap, WIRE_BLOCKS, len))
+		return 0;
+	put64(p, session);
+	put32(p + 8, n);
+	p += 12;
+	for (unsigned int i = 0; i < n; i++) {
+		size_t nl = strlen(b[i].name);
+
+		*p++ = (uint8_t)nl;
+		memcpy(p, b[i].name, nl);
+		p += nl;
+		put64(p, b[i].length);
+		put64(p + 8, b[i].page_size);
+		p += 16;
+	}
+	return WIRE_HDR_LEN + len;
+}
+
+size_t wire_put_received(uint8_t *buf, size_t cap, uint32_t block,
+			 uint64_t first, uint32_t nbits, const uint8_t *bits)
+{
+	uint64_t bytes = (nbits + 7) / 8;
+	uint8_t *p = buf + WIRE_HDR_LEN;
+
+	if (!put_hdr(buf, cap, WIRE_RECEIVED, 16 + bytes))
+		return 0;
+	put32(p, block);
+	put64(p + 4, first);
+	put32(p + 12, nbits);
+	memcpy(p + 16, bits, bytes);
+	return WIRE_HDR_LEN + 16 + bytes;
+}
+
+size_t wire_put_empty(uint8_t *buf, size_t cap, enum wire_type type)
+{
+	return put_hdr(buf, cap, type, 0);
+}
+
+size_t wire_put_discard(uint8_t *buf, size_t cap, uint32_t block,
+			const struct wire_range *r, uint32_t count)
+{
+	uint8_t *p = buf + WIRE_HDR_LEN;
+
+	if (!put_hdr(buf, cap, WIRE_DISCARD, 8 + 16ULL * count))
+		return 0;
+	put32(p, block);
+	put32(p + 4, count);
+	for (uint32_t i = 0; i < count; i++) {
+		put64(p + 8 + 16 * i, r[i].start);
+		put64(p + 16 + 16 * i, r[i].length);
+	}
+	return WIRE_HDR_LEN + 8 + 16 * count;
+}
+
+size_t wire_put_page_hdr(uint8_t *buf, size_t cap, uint32_t block,
+			 uint64_t offset, uint64_t len)
+{
+	uint8_t *p = buf + WIRE_HDR_LEN;
+
+	if (cap < WIRE_HDR_LEN + WIRE_PAGE_HDR || len > UINT32_MAX - WIRE_PAGE_HDR)
+		return 0;
+	put16(buf, WIRE_PAGE);
+	put16(buf + 2, 0);
+	put32(buf + 4, (uint32_t)(WIRE_PAGE_HDR + len));
+	put32(p, block);
+	put32(p + 4, 0);
+	put64(p + 8, offset);
+	return WIRE_HDR_LEN + WIRE_PAGE_HDR;
+}
+
+size_t wire_put_zero(uint8_t *buf, size_t cap, uint32_t block,
+		     uint64_t offset, uint32_t npages)
+{
+	uint8_t *p = buf + WIRE_HDR_LEN;
+
+	if (!put_hdr(buf, cap, WIRE_ZERO, 16))
+		return 0;
+	put32(p, block);
+	put32(p + 4, npages);
+	put64(p + 8, offset);
+	return WIRE_HDR_LEN + 16;
+}
+
+size_t wire_put_request(uint8_t *buf, size_t cap, const char *name,
+			uint64_t offset, uint64_t length)
+{
+	size_t nl = name ? strlen(name) : 0;
+	uint8_t *p = buf + WIRE_HDR_LEN;
+
+	if (nl > WIRE_NAME_MAX || !put_hdr(buf, cap, WIRE_REQUEST, 17 + nl))
+		return 0;
+	put64(p, offset);
+	put64(p + 8, length);
+	p[16] = (uint8_t)nl;
+	memcpy(p + 17, name ? name : "", nl);
+	return WIRE_HDR_LEN + 17 + nl;
+}
+
+size_t wire_put_checksum(uint8_t *buf, size_t cap, uint32_t block,
+			 uint64_t first, const uint64_t *sums, uint32_t count)
+{
+	uint8_t *p = buf + WIRE_HDR_LEN;
+
+	if (!put_hdr(buf, cap, WIRE_CHECKSUM, 16 + 8ULL * count))
+		return 0;
+	put32(p, block);
+	put64(p + 4, first);
+	put32(p + 12, count);
+	for (uint32_t i = 0; i < count; i++)
+		put64(p + 16 + 8 * i, sums[i]);
+	return WIRE_HDR_LEN + 16 + 8ULL * count;
+}
+
+size_t wire_put_shutdown(uint8_t *buf, size_t cap, int32_t status,
+			 const char *text)
+{
+	size_t tl = text ? strnlen(text, WIRE_TEXT_MAX) : 0;
+	uint8_t *p = buf + WIRE_HDR_LEN;
+
+	if (!put_hdr(buf, cap, WIRE_SHUTDOWN, 6 + tl))
+		return 0;
+	put32(p, (uint32_t)status);
+	put16(p + 4, (uint16_t)tl);
+	memcpy(p + 6, text ? text : "", tl);
+	return WIRE_HDR_LEN + 6 + tl;
+}
+
+uint64_t wire_page_sum(const void *page, uint64_t len)
+{
+	const uint64_t *w = page;
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (uint64_t i = 0; i < len / 8; i++) {
+		h ^= w[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* ---- I/O ------------------------------------------------------------------------- */
+
+int wire_read_full(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = read(fd, p, len);
+
+		if (n == 0)
+			return -EPIPE;
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int wire_writev_full(int fd, const void *a, size_t alen, const void *b,
+		     size_t blen)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)a, .iov_len = alen },
+		{ .iov_base = (void *)b, .iov_len = blen },
+	};
+	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+	int i = 0;
+
+	while (i < 2) {
+		ssize_t n;
+
+		if (!iov[i].iov_len) {
+			i++;
+			continue;
+		}
+		mh.msg_iov = &iov[i];
+		mh.msg_iovlen = 2 - i;
+		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		while (n > 0 && i < 2) {
+			size_t take = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
+
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + take;
+			iov[i].iov_len -= take;
+			n -= (ssize_t)take;
+			if (!iov[i].iov_len)
+				i++;
+		}
+	}
+	return 0;
+}
+
+int wire_write_full(int fd, const void *buf, size_t len)
+{
+	return wire_writev_full(fd, buf, len, NULL, 0);
+}

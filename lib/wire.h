@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * The migration wire protocol: message layouts, encoders and a parser
+ * that checks every length, offset, name and count before anything uses
+ * them. Documentation/wire-protocol.rst is the specification.
+ */
+#ifndef PCRAM_WIRE_H
+#define PCRAM_WIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_MAGIC		0x5043524d57495245ULL	/* "PCRMWIRE" */
+#define WIRE_VERSION		1
+#define WIRE_HDR_LEN		8
+#define WIRE_MAX_BLOCKS		1024
+#define WIRE_NAME_MAX		255
+#define WIRE_DISCARD_MAX	12	/* ranges a DISCARD carries, as the seed */
+#define WIRE_MIN_PAGE		4096ULL
+#define WIRE_MAX_PAGE		(1ULL << 30)
+#define WIRE_BITMAP_MAX_BITS	(1U << 20)	/* bits a RECEIVED carries */
+#define WIRE_CHECKSUM_MAX	8192		/* page sums a CHECKSUM carries */
+#define WIRE_TEXT_MAX		1024
+#define WIRE_PAGE_HDR		16	/* PAGE payload before the data */
+
+enum wire_type {
+	WIRE_HELLO = 1,
+	WIRE_BLOCKS,
+	WIRE_RECEIVED,
+	WIRE_READY,
+	WIRE_DISCARD,
+	WIRE_PAGE,
+	WIRE_ZERO,
+	WIRE_REQUEST,
+	WIRE_SWITCHOVER,
+	WIRE_COMPLETE,
+	WIRE_CHECKSUM,
+	WIRE_SHUTDOWN,
+	__WIRE_MAX
+};
+
+enum wire_channel { WIRE_BULK = 0, WIRE_URGENT = 1 };
+
+struct wire_hdr {
+	uint16_t type;
+	uint16_t flags;
+	uint32_t len;		/* payload bytes after the header */
+};
+
+struct wire_block {
+	char name[WIRE_NAME_MAX + 1];
+	uint64_t length;
+	uint64_t page_size;
+};
+
+/* What a parser checks a message against. */
+struct wire_table {
+	const struct wire_block *blocks;
+	unsigned int nr_blocks;
+};
+
+struct wire_range {
+	uint64_t start, length;
+};
+
+struct wire_msg {
+	enum wire_type type;
+	union {
+		struct {
+			uint16_t version;
+			uint8_t channel;
+			uint32_t base_page;
+			uint64_t session;
+		} hello;
+		struct {
+			uint64_t session;
+			unsigned int nr;
+			struct wire_block *blocks;	/* caller's array, WIRE_MAX_BLOCKS */
+		} blocks;
+		struct {
+			uint32_t block;
+			uint64_t first;
+			uint32_t nbits;
+			const uint8_t *bits;		/* points into the payload */
+		} received;
+		struct {
+			uint32_t block;
+			uint32_t count;
+			struct wire_range r[WIRE_DISCARD_MAX];
+		} discard;
+		struct {
+			uint32_t block;
+			uint64_t offset;
+			uint64_t len;			/* data bytes that follow */
+		} page;
+		struct {
+			uint32_t block;
+			uint32_t npages;
+			uint64_t offset;
+		} zero;
+		struct {
+			uint64_t offset, length;
+			uint8_t name_len;		/* 0: the last request's block */
+			char name[WIRE_NAME_MAX + 1];
+		} request;
+		struct {
+			uint32_t block;
+			uint64_t first;
+			uint32_t count;
+			const uint8_t *sums;		/* count big-endian u64s */
+		} checksum;
+		struct {
+			int32_t status;
+			char text[WIRE_TEXT_MAX + 1];
+		} shutdown;
+	};
+};
+
+const char *wire_type_name(unsigned int type);
+
+/*
+ * Check a header: a known type, no flags, a length that type can have.
+ * 0, or -EPROTO with the reason in @err.
+ */
+int wire_parse_hdr(const uint8_t raw[WIRE_HDR_LEN], struct wire_hdr *h,
+		   char *err, size_t errlen);
+
+/*
+ * Parse a payload of @h->len bytes (for PAGE only its first WIRE_PAGE_HDR
+ * bytes: the data is read by the caller straight into place). @t: the
+ * blocks, for every message that names one (NULL before BLOCKS). 0, or
+ * -EPROTO with the reason in @err; nothing is used before it passes.
+ */
+int wire_parse(const struct wire_hdr *h, const uint8_t *payload,
+	       const struct wire_table *t, struct wire_msg *m,
+	       char *err, size_t errlen);
+
+/* Encoders: a whole message into @buf; the bytes written, or 0 if @cap is short. */
+size_t wire_put_hello(uint8_t *buf, size_t cap, uint8_t channel,
+		      uint32_t base_page, uint64_t session);
+size_t wire_put_blocks(uint8_t *buf, size_t cap, uint64_t session,
+		       const struct wire_block *b, unsigned int n);
+size_t wire_put_received(uint8_t *buf, size_t cap, uint32_t block,
+			 uint64_t first, uint32_t nbits, const uint8_t *bits);
+size_t wire_put_empty(uint8_t *buf, size_t cap, enum wire_type type);
+size_t wire_put_discard(uint8_t *buf, size_t cap, uint32_t block,
+			const struct wire_range *r, uint32_t count);
+/* The header and fixed part of a PAGE; @len data bytes follow. */
+size_t wire_put_page_hdr(uint8_t *buf, size_t cap, uint32_t block,
+			 uint64_t offset, uint64_t len);
+size_t wire_put_zero(uint8_t *buf, size_t cap, uint32_t block,
+		     uint64_t offset, uint32_t npages);
+size_t wire_put_request(uint8_t *buf, size_t cap, const char *name,
+			uint64_t offset, uint64_t length);
+size_t wire_put_checksum(uint8_t *buf, size_t cap, uint32_t block,
+			 uint64_t first, const uint64_t *sums, uint32_t count);
+size_t wire_put_shutdown(uint8_t *buf, size_t cap, int32_t status,
+			 const char *text);
+
+/* A page's checksum, the same on both sides (FNV-1a over 64-bit words). */
+uint64_t wire_page_sum(const void *page, uint64_t len);
+
+/* Whole reads and writes on a stream socket: 0, or -errno (-EPIPE at EOF). */
+int wire_read_full(int fd, void *buf, size_t len);
+int wire_write_full(int fd, const void *buf, size_t len);
+int wire_writev_full(int fd, const void *a, size_t alen, const void *b,
+		     size_t blen);
+
+#endif /* PCRAM_WIRE_H */
