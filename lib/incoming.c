@@ -151,33 +151,16 @@ static int read_hdr(struct pcram_in *in, int fd, struct wire_hdr *h)
 	return ret;
 }
 
-/* A whole small message (not PAGE). */
+/* A whole message other than PAGE; a malformed one is the error. */
 static int read_msg(struct pcram_in *in, int fd, const struct wire_table *t,
 		    uint8_t *buf, size_t cap, struct wire_msg *m)
 {
-	struct wire_hdr h;
 	char err[256];
-	int ret = read_hdr(in, fd, &h);
+	int ret = wire_read_msg(fd, t, buf, cap, m, err, sizeof(err));
 
-	if (ret)
-		return ret;
-	if (h.type == WIRE_PAGE || h.len > cap)
-		return in_error(in, -EPROTO, "malformed message from the source: %s of %u bytes here",
-				wire_type_name(h.type), h.len);
-	ret = wire_read_full(fd, buf, h.len);
-	if (ret)
-		return ret;
-	ret = wire_parse(&h, buf, t, m, err, sizeof(err));
-	if (ret)
+	if (ret == -EPROTO)
 		in_error(in, ret, "malformed message from the source: %s", err);
 	return ret;
-}
-
-static void send_shutdown(int fd, int status, const char *text)
-{
-	uint8_t buf[WIRE_HDR_LEN + 6 + WIRE_TEXT_MAX];
-
-	wire_write_full(fd, buf, wire_put_shutdown(buf, sizeof(buf), status, text));
 }
 
 /* ---- placing ------------------------------------------------------------------ */
@@ -419,7 +402,7 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 			 urgent ? "urgent" : "bulk", strerror(-ret));
 	pthread_mutex_unlock(&in->lock);
 	if (ret == -EPROTO)
-		send_shutdown(fd, -EPROTO, in->error);
+		wire_send_shutdown(fd, -EPROTO, in->error);
 	munmap(one, in->max_page);
 	if (bt.buf)
 		munmap(bt.buf, BATCH_PAGES * BATCH_MAX_PAGE);

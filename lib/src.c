@@ -259,31 +259,6 @@ static int serve_request(struct pcram_src *src, const struct wire_msg *m,
 	return 0;
 }
 
-/* Read @h's payload into @buf (@cap bytes) and parse it. */
-static int read_msg(int fd, const struct wire_table *t, uint8_t *buf, size_t cap,
-		    struct wire_msg *m, char *err, size_t errlen)
-{
-	uint8_t raw[WIRE_HDR_LEN];
-	struct wire_hdr h;
-	int ret;
-
-	ret = wire_read_full(fd, raw, sizeof(raw));
-	if (ret)
-		return ret;
-	ret = wire_parse_hdr(raw, &h, err, errlen);
-	if (ret)
-		return ret;
-	if (h.len > cap) {
-		snprintf(err, errlen, "%s: %u bytes, more than this side takes",
-			 wire_type_name(h.type), h.len);
-		return -EPROTO;
-	}
-	ret = wire_read_full(fd, buf, h.len);
-	if (ret)
-		return ret;
-	return wire_parse(&h, buf, t, m, err, errlen);
-}
-
 struct urgent_ctx {
 	struct pcram_src *src;
 	int ret;
@@ -300,7 +275,7 @@ static void *urgent_main(void *arg)
 
 	while (!atomic_load(&src->stop)) {
 		struct wire_msg m;
-		int ret = read_msg(src->urgent, &t, buf, sizeof(buf), &m, u->err,
+		int ret = wire_read_msg(src->urgent, &t, buf, sizeof(buf), &m, u->err,
 				   sizeof(u->err));
 
 		if (!ret && m.type != WIRE_REQUEST) {
@@ -416,19 +391,11 @@ static uint64_t new_session(void)
 		(uint64_t)getpid() << 16) | 1;
 }
 
-static int send_shutdown(int fd, int status, const char *text)
-{
-	uint8_t buf[WIRE_HDR_LEN + 6 + WIRE_TEXT_MAX];
-	size_t n = wire_put_shutdown(buf, sizeof(buf), status, text);
-
-	return wire_write_full(fd, buf, n);
-}
-
 /* A protocol error: tell the peer what was wrong with its message, fail. */
 static int refuse(struct pcram_src *src, int fd, int ret, const char *what)
 {
 	if (ret == -EPROTO) {
-		send_shutdown(fd, -EPROTO, what);
+		wire_send_shutdown(fd, -EPROTO, what);
 		return src_error(src, -EPROTO, "malformed message from the destination: %s", what);
 	}
 	if (ret == -EPIPE || ret == -ECONNRESET)
@@ -454,7 +421,7 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b)
 	for (int i = 0; i < 2; i++) {
 		struct wire_msg m;
 
-		ret = read_msg(fds[i], NULL, buf, cap, &m, err, sizeof(err));
+		ret = wire_read_msg(fds[i], NULL, buf, cap, &m, err, sizeof(err));
 		if (!ret && m.type != WIRE_HELLO) {
 			snprintf(err, sizeof(err), "%s before HELLO", wire_type_name(m.type));
 			ret = -EPROTO;
@@ -509,7 +476,7 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b)
 		struct wire_msg m;
 		struct src_block *b;
 
-		ret = read_msg(src->bulk, &t, buf, cap, &m, err, sizeof(err));
+		ret = wire_read_msg(src->bulk, &t, buf, cap, &m, err, sizeof(err));
 		if (!ret && m.type != WIRE_RECEIVED && m.type != WIRE_READY) {
 			snprintf(err, sizeof(err), "%s before READY", wire_type_name(m.type));
 			ret = -EPROTO;
@@ -544,7 +511,7 @@ static int bulk_read_loop(struct pcram_src *src, char *err, size_t errlen)
 	for (;;) {
 		struct wire_msg m;
 
-		ret = read_msg(src->bulk, &t, buf, cap, &m, err, errlen);
+		ret = wire_read_msg(src->bulk, &t, buf, cap, &m, err, errlen);
 		if (ret)
 			break;
 		if (m.type == WIRE_COMPLETE)
@@ -639,7 +606,7 @@ int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b)
 
 	snprintf(text, sizeof(text), "complete: %" PRIu64 " pages verified equal, %" PRIu64 " differ",
 		 (uint64_t)src->st.equal, (uint64_t)src->st.differ);
-	send_shutdown(src->bulk, src->st.differ ? -EIO : 0, text);
+	wire_send_shutdown(src->bulk, src->st.differ ? -EIO : 0, text);
 	if (src->st.differ)
 		return src_error(src, -EIO, "%s", text);
 	return 0;

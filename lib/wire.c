@@ -612,3 +612,32 @@ int wire_write_full(int fd, const void *buf, size_t len)
 {
 	return wire_writev_full(fd, buf, len, NULL, 0);
 }
+
+int wire_read_msg(int fd, const struct wire_table *t, uint8_t *buf, size_t cap,
+		  struct wire_msg *m, char *err, size_t errlen)
+{
+	uint8_t raw[WIRE_HDR_LEN];
+	struct wire_hdr h;
+	int ret;
+
+	ret = wire_read_full(fd, raw, sizeof(raw));
+	if (ret)
+		return ret;
+	ret = wire_parse_hdr(raw, &h, err, errlen);
+	if (ret)
+		return ret;
+	/* A PAGE's data goes straight into place: wire_parse() its header. */
+	if (h.type == WIRE_PAGE || h.len > cap)
+		return bad(err, errlen, "%s of %u bytes here", wire_type_name(h.type), h.len);
+	ret = wire_read_full(fd, buf, h.len);
+	if (ret)
+		return ret;
+	return wire_parse(&h, buf, t, m, err, errlen);
+}
+
+int wire_send_shutdown(int fd, int32_t status, const char *text)
+{
+	uint8_t buf[WIRE_HDR_LEN + 6 + WIRE_TEXT_MAX];
+
+	return wire_write_full(fd, buf, wire_put_shutdown(buf, sizeof(buf), status, text));
+}

@@ -167,4 +167,13 @@ int wire_write_full(int fd, const void *buf, size_t len);
 int wire_writev_full(int fd, const void *a, size_t alen, const void *b,
 		     size_t blen);
 
+/*
+ * Read one whole message other than PAGE (its payload at most @cap bytes,
+ * into @buf) and parse it: 0, -EPROTO with @err, or a read's -errno.
+ */
+int wire_read_msg(int fd, const struct wire_table *t, uint8_t *buf, size_t cap,
+		  struct wire_msg *m, char *err, size_t errlen);
+/* Tell the peer why it is left: a SHUTDOWN with @status and @text. */
+int wire_send_shutdown(int fd, int32_t status, const char *text);
+
 #endif /* PCRAM_WIRE_H */
