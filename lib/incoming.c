@@ -60,6 +60,7 @@ struct pcram_in {
 
 	struct {
 		_Atomic uint64_t bulk, urgent, zero, batches, discards, resumes;
+		_Atomic uint64_t precopy, rewritten;
 	} st;
 	uint64_t verified_equal;
 	uint64_t switchover_ns, complete_ns;
@@ -196,6 +197,35 @@ static void check_all_in(struct pcram_in *in)
 	pthread_mutex_unlock(&in->lock);
 }
 
+/*
+ * A page placed already and sent again: before the switchover that is
+ * precopy sending what the VM wrote since, and nothing runs here yet, so
+ * the new data simply goes over the old. After it, the same data again.
+ */
+static void again(struct pcram_in *in, void *host, const void *data, uint64_t len)
+{
+	if (atomic_load(&in->switched))
+		return;
+	if (data)
+		memcpy(host, data, len);
+	else
+		memset(host, 0, len);
+	atomic_fetch_add(&in->st.rewritten, 1);
+}
+
+/* Page size at @host: every page of a batch is in a block it was checked against. */
+static uint64_t page_size_at(struct pcram_in *in, const void *host)
+{
+	for (unsigned int d = 0; d < in->dst->nr_blocks; d++) {
+		struct dst_block *b = &in->dst->blocks[d];
+
+		if ((const uint8_t *)host >= b->host &&
+		    (const uint8_t *)host < b->host + b->length)
+			return b->page_size;
+	}
+	return 0;
+}
+
 struct batch {
 	struct pcram_place_op ops[BATCH_PAGES];
 	unsigned int n;
@@ -211,6 +241,10 @@ static int flush(struct pcram_in *in, struct batch *bt)
 
 		if (ret < 0)
 			return in_error(in, ret, "placing: %s", pcram_dst_strerror(in->dst));
+		for (unsigned int i = done; i < done + (unsigned int)ret; i++)
+			if (bt->ops[i].result == 1)
+				again(in, bt->ops[i].host, bt->ops[i].src,
+				      page_size_at(in, bt->ops[i].host));
 		done += (unsigned int)ret;
 		if (done < bt->n) {
 			/* Stopped at an op: EAGAIN is retried, others fail. */
@@ -251,6 +285,8 @@ static int take_page(struct pcram_in *in, int fd, const struct wire_msg *m,
 			.type = PCRAM_OP_COPY, .host = host, .src = slot,
 		};
 		atomic_fetch_add(&in->st.bulk, 1);
+		if (!atomic_load(&in->switched))
+			atomic_fetch_add(&in->st.precopy, 1);
 		if (bt->n == BATCH_PAGES || !more_waiting(fd))
 			return flush(in, bt);
 		return 0;
@@ -261,7 +297,11 @@ static int take_page(struct pcram_in *in, int fd, const struct wire_msg *m,
 	ret = place(in, host, one);
 	if (ret < 0)
 		return in_error(in, ret, "placing: %s", pcram_dst_strerror(in->dst));
+	if (ret == 1)
+		again(in, host, one, m->page.len);
 	atomic_fetch_add(urgent ? &in->st.urgent : &in->st.bulk, 1);
+	if (!atomic_load(&in->switched))
+		atomic_fetch_add(&in->st.precopy, 1);
 	return 0;
 }
 
@@ -270,13 +310,17 @@ static int take_zero(struct pcram_in *in, const struct wire_msg *m, bool urgent)
 	uint64_t ps = in->remote[m->zero.block].page_size;
 
 	for (uint32_t i = 0; i < m->zero.npages; i++) {
-		int ret = place(in, host_of(in, m->zero.block, m->zero.offset + i * ps),
-				NULL);
+		uint8_t *host = host_of(in, m->zero.block, m->zero.offset + i * ps);
+		int ret = place(in, host, NULL);
 
 		if (ret < 0)
 			return in_error(in, ret, "placing zeros: %s",
 					pcram_dst_strerror(in->dst));
+		if (ret == 1)
+			again(in, host, NULL, ps);
 	}
+	if (!atomic_load(&in->switched))
+		atomic_fetch_add(&in->st.precopy, m->zero.npages);
 	atomic_fetch_add(&in->st.zero, m->zero.npages);
 	atomic_fetch_add(urgent ? &in->st.urgent : &in->st.bulk, m->zero.npages);
 	return 0;
@@ -397,7 +441,8 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 	}
 	/* The first error is the story: the other receiver stops because of it. */
 	pthread_mutex_lock(&in->lock);
-	if (ret < 0 && ret != -EPROTO && !in->final && !in->conn_err)
+	if (ret < 0 && ret != -EPROTO && !in->final && !in->conn_err &&
+	    !(urgent && ret == -EPIPE && in->completing))
 		in_error(in, -ECONNRESET, "the %s connection broke: %s",
 			 urgent ? "urgent" : "bulk", strerror(-ret));
 	pthread_mutex_unlock(&in->lock);
@@ -416,6 +461,15 @@ static void *rx_main(void *arg)
 	int ret = rx_loop(in, a->urgent);
 
 	pthread_mutex_lock(&in->lock);
+	/*
+	 * After COMPLETE the source closes when it has sent SHUTDOWN on
+	 * bulk: the urgent connection may see the end first. Not an error;
+	 * the bulk receiver reads the SHUTDOWN.
+	 */
+	if (ret == -EPIPE && a->urgent && in->completing) {
+		pthread_mutex_unlock(&in->lock);
+		return NULL;
+	}
 	if (ret < 0 && !in->conn_err)
 		in->conn_err = ret == -EPROTO ? -EPROTO : -ECONNRESET;
 	pthread_cond_broadcast(&in->cond);
@@ -608,7 +662,9 @@ static int send_received(struct pcram_in *in)
 		}
 	}
 	if (!ret)
-		ret = wire_write_full(in->bulk, buf, wire_put_empty(buf, cap, WIRE_READY));
+		ret = wire_write_full(in->bulk, buf,
+				      wire_put_ready(buf, cap, atomic_load(&in->switched) ?
+						     WIRE_READY_F_SWITCHED : 0));
 	if (ret)
 		in_error(in, ret, "sending the received bitmap: %s", strerror(-ret));
 out:
@@ -823,6 +879,96 @@ int pcram_in_wait(struct pcram_in *in, int timeout_ms)
 	return ret;
 }
 
+/* ---- giving up -------------------------------------------------------------------------- */
+
+/*
+ * Pages [first, first + n) of @b, on a kernel without UFFDIO_POISON: an
+ * empty memfd mapped over them, so a touch is past the file's end, which
+ * is SIGBUS too. The block's mapping is split there.
+ */
+static int poison_by_mapping(struct pcram_dst *dst, struct dst_block *b,
+			     uint64_t first, uint64_t n)
+{
+	struct uffdio_range wake = {
+		(uintptr_t)b->host + (first << b->page_shift), n << b->page_shift,
+	};
+	int fd = memfd_create("pcram-lost", MFD_CLOEXEC);
+	void *p;
+
+	if (fd < 0)
+		return -errno;
+	p = mmap((void *)(uintptr_t)wake.start, wake.len, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED)
+		return -errno;
+	for (uint64_t k = 0; k < n; k++)
+		if (!bit_test_set(b->received, first + k))
+			atomic_fetch_sub(&b->missing, 1);
+	/* The threads blocked there fault again, on the new mapping. */
+	ioctl(dst->uffd, UFFDIO_WAKE, &wake);
+	return 0;
+}
+
+static int64_t poison_missing(struct pcram_in *in)
+{
+	struct pcram_dst *dst = in->dst;
+	int64_t n = 0;
+
+	for (unsigned int d = 0; d < dst->nr_blocks; d++) {
+		struct dst_block *b = &dst->blocks[d];
+
+		for (uint64_t p = 0; p < b->nr_pages; p++) {
+			uint64_t run = 0;
+			int ret;
+
+			if (bit_test(b->received, p))
+				continue;
+			ret = pcram_dst_poison(dst, b->host + (p << b->page_shift));
+			if (ret >= 0) {
+				n += !ret;
+				continue;
+			}
+			if (ret != -EOPNOTSUPP)
+				return in_error(in, ret, "abandon: poisoning: %s",
+						pcram_dst_strerror(dst));
+			while (p + run < b->nr_pages && !bit_test(b->received, p + run))
+				run++;
+			ret = poison_by_mapping(dst, b, p, run);
+			if (ret)
+				return in_error(in, ret, "abandon: mapping over %s+%#" PRIx64
+						": %s", b->name, p << b->page_shift, strerror(-ret));
+			n += (int64_t)run;
+			p += run - 1;
+		}
+	}
+	return n;
+}
+
+PCRAM_EXPORT
+int pcram_in_abandon(struct pcram_in *in, unsigned int flags)
+{
+	int64_t n = 0;
+
+	if (!in || (flags & ~PCRAM_IN_ABANDON_F_ALL))
+		return -EINVAL;
+	if (!in->dst)
+		return in_error(in, -ENOTCONN, "abandon: never started");
+	stop_receivers(in);
+	pthread_mutex_lock(&in->lock);
+	if (in->final == IN_COMPLETE) {
+		pthread_mutex_unlock(&in->lock);
+		return in_error(in, -EALREADY, "abandon: the migration is complete");
+	}
+	if (!in->final)
+		in->final = -ENOTCONN;
+	pthread_cond_broadcast(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	if (flags & PCRAM_IN_ABANDON_POISON)
+		n = poison_missing(in);
+	return n > INT32_MAX ? INT32_MAX : (int)n;
+}
+
 PCRAM_EXPORT
 int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *st)
 {
@@ -832,6 +978,7 @@ int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *st)
 		.pages_bulk = in->st.bulk, .pages_urgent = in->st.urgent,
 		.zero_pages = in->st.zero, .batches = in->st.batches,
 		.discards = in->st.discards, .resumes = in->st.resumes,
+		.pages_precopy = in->st.precopy, .pages_rewritten = in->st.rewritten,
 		.verified_equal = in->verified_equal,
 		.switchover_ns = in->switchover_ns, .complete_ns = in->complete_ns,
 	};

@@ -18,51 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "internal.h"
-#include "wire.h"
+#include "src.h"
 
-#define BITS_PER_WORD (8 * sizeof(unsigned long))
-#define ZERO_RUN_MAX 4096	/* pages one ZERO message covers */
-
-struct src_block {
-	struct wire_block w;
-	const uint8_t *host;
-	unsigned int shift;
-	uint64_t npages;
-	/* Sent since the destination last told us what it has. */
-	_Atomic unsigned long *sent;
-};
-
-typedef _Atomic uint64_t counter_t;
-
-struct pcram_src {
-	struct src_block *blocks;
-	struct wire_block *wblocks;	/* for the parser */
-	unsigned int nr_blocks;
-	struct pcram_src_options opts;
-	uint64_t session;
-	bool switched;
-	unsigned int serves;
-
-	char error[256];
-	pthread_mutex_t error_lock;
-
-	/* One serve() at a time. */
-	int bulk, urgent;
-	_Atomic bool stop;
-	/* The last requested page: block << 40 | page, plus 1; 0: none. */
-	_Atomic uint64_t hint;
-
-	struct {
-		counter_t pushed, requested, zero, bytes, requests;
-		counter_t discard_ranges, discard_commands, resumes, equal, differ;
-	} st;
-};
-
-static int src_error(struct pcram_src *src, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int src_error(struct pcram_src *src, int err, const char *fmt, ...)
+int src_error(struct pcram_src *src, int err, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -79,14 +37,17 @@ int pcram_src_new(struct pcram_src **out, const struct pcram_src_options *opts)
 {
 	struct pcram_src *src;
 
-	if (!out || (opts && opts->flags))
+	if (!out || (opts && (opts->flags & ~PCRAM_SRC_F_ALL)))
 		return -EINVAL;
+	if (opts && opts->precopy_rounds && !opts->switchover)
+		return -EINVAL;	/* precopy is for a running VM: it must stop */
 	src = calloc(1, sizeof(*src));
 	if (!src)
 		return -ENOMEM;
 	if (opts)
 		src->opts = *opts;
 	src->bulk = src->urgent = -1;
+	src->tracker.uffd = src->tracker.pagemap = -1;
 	pthread_mutex_init(&src->error_lock, NULL);
 	*out = src;
 	return 0;
@@ -97,8 +58,11 @@ void pcram_src_free(struct pcram_src *src)
 {
 	if (!src)
 		return;
-	for (unsigned int i = 0; i < src->nr_blocks; i++)
+	precopy_free(src);
+	for (unsigned int i = 0; i < src->nr_blocks; i++) {
 		free((void *)src->blocks[i].sent);
+		free(src->blocks[i].dirty);
+	}
 	free(src->blocks);
 	free(src->wblocks);
 	pthread_mutex_destroy(&src->error_lock);
@@ -162,26 +126,44 @@ int pcram_src_add_block(struct pcram_src *src, const struct pcram_src_block *blk
 	nb->npages = blk->length / blk->page_size;
 	nb->sent = calloc((nb->npages + BITS_PER_WORD - 1) / BITS_PER_WORD,
 			  sizeof(unsigned long));
-	if (!nb->sent)
+	nb->dirty = calloc((nb->npages + BITS_PER_WORD - 1) / BITS_PER_WORD,
+			   sizeof(unsigned long));
+	if (!nb->sent || !nb->dirty) {
+		free((void *)nb->sent);
+		free(nb->dirty);
 		return -ENOMEM;
+	}
 	nw[src->nr_blocks] = nb->w;
 	src->nr_blocks++;
 	return 0;
 }
 
-static bool sent_test_set(struct src_block *b, uint64_t p)
+bool sent_test_set(struct src_block *b, uint64_t p)
 {
 	unsigned long m = 1UL << (p % BITS_PER_WORD);
 
 	return atomic_fetch_or(&b->sent[p / BITS_PER_WORD], m) & m;
 }
 
-static bool sent_test(struct src_block *b, uint64_t p)
+bool sent_test(struct src_block *b, uint64_t p)
 {
 	return atomic_load(&b->sent[p / BITS_PER_WORD]) & (1UL << (p % BITS_PER_WORD));
 }
 
-static bool page_is_zero(const uint8_t *p, uint64_t len)
+void sent_clear(struct src_block *b, uint64_t p)
+{
+	atomic_fetch_and(&b->sent[p / BITS_PER_WORD], ~(1UL << (p % BITS_PER_WORD)));
+}
+
+uint64_t src_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+bool page_is_zero(const uint8_t *p, uint64_t len)
 {
 	const uint64_t *w = (const uint64_t *)p;
 
@@ -191,8 +173,7 @@ static bool page_is_zero(const uint8_t *p, uint64_t len)
 	return true;
 }
 
-/* One page on @fd: as data, or as a zero flag. */
-static int send_page(struct pcram_src *src, int fd, unsigned int bi, uint64_t p)
+int send_page(struct pcram_src *src, int fd, unsigned int bi, uint64_t p)
 {
 	struct src_block *b = &src->blocks[bi];
 	const uint8_t *data = b->host + (p << b->shift);
@@ -298,8 +279,7 @@ static void *urgent_main(void *arg)
 
 /* ---- the bulk connection: the push ------------------------------------------ */
 
-/* Zero pages from @p on, not sent yet, at most ZERO_RUN_MAX: claimed. */
-static uint32_t zero_run(struct src_block *b, uint64_t p)
+uint32_t zero_run(struct src_block *b, uint64_t p)
 {
 	uint32_t n = 1;
 
@@ -398,15 +378,20 @@ static int refuse(struct pcram_src *src, int fd, int ret, const char *what)
 		wire_send_shutdown(fd, -EPROTO, what);
 		return src_error(src, -EPROTO, "malformed message from the destination: %s", what);
 	}
-	if (ret == -EPIPE || ret == -ECONNRESET)
+	if (ret == -EPIPE || ret == -ECONNRESET || ret == -ECONNABORTED ||
+	    ret == -ETIMEDOUT || ret == -EHOSTUNREACH || ret == -ENETUNREACH)
 		return src_error(src, -ECONNRESET, "the destination went away: %s",
 				 what[0] ? what : "connection closed");
 	return src_error(src, ret, "%s: %s", what[0] ? what : "connection", strerror(-ret));
 }
 
-/* HELLO on both, then BLOCKS, RECEIVED..., READY on bulk. */
-static int handshake(struct pcram_src *src, int fd_a, int fd_b)
+/*
+ * HELLO on both, then BLOCKS, RECEIVED..., READY on bulk. @dst_switched:
+ * the destination says it has switched over already.
+ */
+static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switched)
 {
+	bool restarted = false;
 	struct wire_table t = { src->wblocks, src->nr_blocks };
 	int fds[2] = { fd_a, fd_b }, ret;
 	uint64_t session = 0;
@@ -446,6 +431,8 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b)
 		else
 			src->urgent = fds[i];
 	}
+	/* A destination resuming with a source that knows nothing of it. */
+	restarted = !src->session && session;
 	if (!src->session)
 		src->session = session ? session : new_session();
 	free(buf);
@@ -485,13 +472,25 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b)
 			ret = refuse(src, src->bulk, ret, err);
 			goto out;
 		}
-		if (m.type == WIRE_READY)
+		if (m.type == WIRE_READY) {
+			*dst_switched = m.ready.flags & WIRE_READY_F_SWITCHED;
 			break;
+		}
 		b = &src->blocks[m.received.block];
 		for (uint32_t k = 0; k < m.received.nbits; k++)
 			if (m.received.bits[k / 8] & (1U << (k % 8)))
 				sent_test_set(b, m.received.first + k);
 	}
+	/*
+	 * A restarted source has no dirty history: what a destination that
+	 * has not switched over holds may be older than our RAM.
+	 */
+	if (restarted && !*dst_switched)
+		for (unsigned int i = 0; i < src->nr_blocks; i++)
+			for (uint64_t p = 0; p < src->blocks[i].npages; p++)
+				if (sent_test(&src->blocks[i], p))
+					src->blocks[i].dirty[p / BITS_PER_WORD] |=
+						1UL << (p % BITS_PER_WORD);
 	ret = 0;
 out:
 	free(buf);
@@ -550,6 +549,7 @@ int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b)
 	struct urgent_ctx uc = { .src = src }, pc = { .src = src };
 	pthread_t urgent, push;
 	char err[512] = "", text[128];
+	bool dst_switched = false;
 	int ret;
 
 	if (!src || fd_a < 0 || fd_b < 0 || fd_a == fd_b)
@@ -558,22 +558,20 @@ int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b)
 		return src_error(src, -EINVAL, "serve: no blocks");
 	if (src->serves++)
 		atomic_fetch_add(&src->st.resumes, 1);
-	ret = handshake(src, fd_a, fd_b);
+	ret = handshake(src, fd_a, fd_b, &dst_switched);
 	if (ret)
 		return ret;
-
-	/* Every time: a resumed destination may have missed the first. */
-	{
-		uint8_t msg[WIRE_HDR_LEN];
-		size_t n = wire_put_empty(msg, sizeof(msg), WIRE_SWITCHOVER);
-
-		if (!src->switched && src->opts.switchover)
-			src->opts.switchover(src->opts.opaque);
-		src->switched = true;
-		ret = wire_write_full(src->bulk, msg, n);
-		if (ret)
-			return refuse(src, src->bulk, ret, "sending SWITCHOVER");
+	if (!src->switched && !dst_switched && src->opts.precopy_rounds) {
+		ret = precopy(src);
+		if (ret) {
+			if (ret != -ECONNRESET)
+				wire_send_shutdown(src->bulk, ret, src->error);
+			return ret;
+		}
 	}
+	ret = switchover(src, dst_switched);
+	if (ret)
+		return ret;
 
 	atomic_store(&src->stop, false);
 	atomic_store(&src->hint, 0);
@@ -623,7 +621,12 @@ int pcram_src_stats(const struct pcram_src *src, struct pcram_src_stats *st)
 		.zero_pages = src->st.zero,
 		.bytes_sent = src->st.bytes,
 		.requests = src->st.requests,
+		.precopy_rounds = src->rounds,
+		.pages_precopy = src->st.precopy,
+		.pages_dirtied = src->st.dirtied,
 		.discard_ranges = src->st.discard_ranges,
+		.dirty_tracking = src->tracking,
+		.stop_ns = src->stop_ns,
 		.discard_commands = src->st.discard_commands,
 		.resumes = src->st.resumes,
 		.verified_equal = src->st.equal,

@@ -67,7 +67,7 @@ static const struct { uint64_t min, max; } len_bounds[__WIRE_MAX] = {
 	[WIRE_BLOCKS] = { 12 + 1 + 1 + 16,
 			  12 + WIRE_MAX_BLOCKS * (1 + WIRE_NAME_MAX + 16) },
 	[WIRE_RECEIVED] = { 16 + 1, 16 + WIRE_BITMAP_MAX_BITS / 8 },
-	[WIRE_READY] = { 0, 0 },
+	[WIRE_READY] = { 4, 4 },
 	[WIRE_DISCARD] = { 8 + 16, 8 + 16 * WIRE_DISCARD_MAX },
 	[WIRE_PAGE] = { WIRE_PAGE_HDR + WIRE_MIN_PAGE,
 			WIRE_PAGE_HDR + WIRE_MAX_PAGE },
@@ -368,7 +368,13 @@ int wire_parse(const struct wire_hdr *h, const uint8_t *p,
 				m->shutdown.text[i] = '?';
 		return 0;
 	}
-	default:	/* READY, SWITCHOVER, COMPLETE: no payload */
+	case WIRE_READY:
+		m->ready.flags = get32(p);
+		if (m->ready.flags & ~WIRE_READY_F_ALL)
+			return bad(err, errlen, "READY: flags %#x are unknown",
+				   m->ready.flags & ~WIRE_READY_F_ALL);
+		return 0;
+	default:	/* SWITCHOVER, COMPLETE: no payload */
 		return 0;
 	}
 }
@@ -445,6 +451,14 @@ size_t wire_put_received(uint8_t *buf, size_t cap, uint32_t block,
 size_t wire_put_empty(uint8_t *buf, size_t cap, enum wire_type type)
 {
 	return put_hdr(buf, cap, type, 0);
+}
+
+size_t wire_put_ready(uint8_t *buf, size_t cap, uint32_t flags)
+{
+	if (!put_hdr(buf, cap, WIRE_READY, 4))
+		return 0;
+	put32(buf + WIRE_HDR_LEN, flags);
+	return WIRE_HDR_LEN + 4;
 }
 
 size_t wire_put_discard(uint8_t *buf, size_t cap, uint32_t block,

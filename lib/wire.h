@@ -42,6 +42,10 @@ enum wire_type {
 
 enum wire_channel { WIRE_BULK = 0, WIRE_URGENT = 1 };
 
+/* READY: the destination has switched over already (a resumed session). */
+#define WIRE_READY_F_SWITCHED	(1U << 0)
+#define WIRE_READY_F_ALL	WIRE_READY_F_SWITCHED
+
 struct wire_hdr {
 	uint16_t type;
 	uint16_t flags;
@@ -84,6 +88,9 @@ struct wire_msg {
 			uint32_t nbits;
 			const uint8_t *bits;		/* points into the payload */
 		} received;
+		struct {
+			uint32_t flags;			/* WIRE_READY_F_* */
+		} ready;
 		struct {
 			uint32_t block;
 			uint32_t count;
@@ -143,7 +150,9 @@ size_t wire_put_blocks(uint8_t *buf, size_t cap, uint64_t session,
 		       const struct wire_block *b, unsigned int n);
 size_t wire_put_received(uint8_t *buf, size_t cap, uint32_t block,
 			 uint64_t first, uint32_t nbits, const uint8_t *bits);
+/* SWITCHOVER, COMPLETE. */
 size_t wire_put_empty(uint8_t *buf, size_t cap, enum wire_type type);
+size_t wire_put_ready(uint8_t *buf, size_t cap, uint32_t flags);
 size_t wire_put_discard(uint8_t *buf, size_t cap, uint32_t block,
 			const struct wire_range *r, uint32_t count);
 /* The header and fixed part of a PAGE; @len data bytes follow. */

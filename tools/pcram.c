@@ -33,9 +33,47 @@ static const struct subcommand commands[] = {
 	{
 		.name = "demo",
 		.main = demo_main,
-		.synopsis = "pcram demo",
-		.summary = "migrate RAM between two processes on loopback (not built yet)",
-		.options = NULL,
+		.synopsis = "pcram demo [-j] [--size SIZE] [--page-size 4k|2m] [--vcpus N] [--pattern P] [--precopy-ms MS] [--dirty-rate PAGES]",
+		.summary = "migrate 1 GiB from a source process to this one over loopback TCP, and report",
+		.options = "  -j, --json           print the report as one JSON object\n"
+			   "  --size SIZE          RAM to migrate (default 1G)\n"
+			   "  --page-size 4k|2m    2m: anonymous huge pages on both sides\n"
+			   "  --vcpus N            vCPU threads reading during postcopy (default 4)\n"
+			   "  --pattern P          sequential, random (default) or zipf\n"
+			   "  --precopy-ms MS      precopy time budget (default 300; 0: none)\n"
+			   "  --dirty-rate PAGES   pages/s the source's workload writes in precopy (default 20000)\n",
+	},
+	{
+		.name = "serve",
+		.main = serve_main,
+		.synopsis = "pcram serve --listen ADDR (--image FILE | --size SIZE) [-j] [--page-size 4k|2m] [--precopy-rounds N] [--precopy-ms MS] [--dirty-rate PAGES] [--wait SECONDS] [--rate-limit MBPS]",
+		.summary = "be the source of a migration: serve RAM to 'pcram recv'",
+		.options = "  --listen ADDR        HOST:PORT, [V6]:PORT or :PORT to listen on\n"
+			   "  --image FILE         the RAM is this file, mapped shared (with --size: made anew)\n"
+			   "  --size SIZE          RAM of a synthetic pattern (or the new image's size)\n"
+			   "  --page-size 4k|2m    2m: anonymous huge pages (no --image)\n"
+			   "  --precopy-rounds N   passes before the switchover (default 5; 0: postcopy only)\n"
+			   "  --precopy-ms MS      ... for at most this long (default 500; 0: no limit)\n"
+			   "  --dirty-rate PAGES   pages/s a workload writes until the switchover (default 0)\n"
+			   "  --wait SECONDS       for a destination to connect or come back (default 30)\n"
+			   "  --rate-limit MBPS    pace each connection (SO_MAX_PACING_RATE)\n"
+			   "  -j, --json           print the report as one JSON object\n",
+	},
+	{
+		.name = "recv",
+		.main = recv_main,
+		.synopsis = "pcram recv --connect ADDR [-j] [-q] [--vcpus N] [--pattern sequential|random|zipf|trace:FILE] [--accesses N] [--source-timeout SECONDS] [--poison] [--no-verify]",
+		.summary = "be the destination of a migration from 'pcram serve'",
+		.options = "  --connect ADDR       HOST:PORT of 'pcram serve'\n"
+			   "  --vcpus N            vCPU threads reading from the switchover on (default 4)\n"
+			   "  --pattern P          sequential (default), random, zipf, or trace:FILE\n"
+			   "                       (one byte offset per line, decimal or 0x hex)\n"
+			   "  --accesses N         reads per vCPU (default: pages / vCPUs)\n"
+			   "  --source-timeout S   give up when the source is gone this long (default 10)\n"
+			   "  --poison             then poison the missing pages: readers get SIGBUS\n"
+			   "  --no-verify          skip the checksum of every page at the end\n"
+			   "  -q, --quiet          no progress bar\n"
+			   "  -j, --json           print the report as one JSON object\n",
 	},
 	{
 		.name = "bench",

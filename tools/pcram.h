@@ -21,6 +21,8 @@ struct subcommand {
 int probe_main(int argc, char **argv);
 int module_main(int argc, char **argv);
 int demo_main(int argc, char **argv);
+int serve_main(int argc, char **argv);
+int recv_main(int argc, char **argv);
 int bench_main(int argc, char **argv);
 
 extern const char *prog;

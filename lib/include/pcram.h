@@ -512,14 +512,44 @@ struct pcram_src_block {
 	uint64_t page_size;	/* 4 KiB .. 1 GiB, a power of two */
 };
 
+/* Track dirty pages with soft-dirty bits even where uffd-wp async works. */
+#define PCRAM_SRC_F_SOFT_DIRTY	(1U << 0)
+#define PCRAM_SRC_F_ALL		PCRAM_SRC_F_SOFT_DIRTY
+
 struct pcram_src_options {
-	unsigned int flags;		/* none yet: 0 */
+	unsigned int flags;		/* PCRAM_SRC_F_* */
+	/*
+	 * Precopy: while the VM still runs, up to @precopy_rounds passes
+	 * over the pages, the first sending every page, each later one the
+	 * pages written since they were sent; for at most @precopy_ms in
+	 * all (0: no time limit). It ends early when a pass finds nothing
+	 * written. Then the switchover: the pages written since they were
+	 * sent are discarded at the destination and come in postcopy.
+	 * 0 rounds: straight to postcopy.
+	 */
+	unsigned int precopy_rounds;
+	unsigned int precopy_ms;
 	/*
 	 * Called once, before the switchover message goes out: the VM
 	 * (whatever writes the blocks) must stop now. NULL: nothing writes.
 	 */
 	void (*switchover)(void *opaque);
+	/*
+	 * Soft-dirty tracking (kernels without uffd-wp async) reads the
+	 * bits, then clears them: a write in between would be missed. It
+	 * calls hold(opaque, true) before, and must return with the writers
+	 * stopped, and hold(opaque, false) after. Precopy on such a kernel
+	 * without @hold fails with -EOPNOTSUPP.
+	 */
+	void (*hold)(void *opaque, int stop);
 	void *opaque;
+};
+
+/* How the source finds the pages written during precopy. */
+enum pcram_dirty_tracking {
+	PCRAM_DIRTY_NONE,		/* no precopy (yet) */
+	PCRAM_DIRTY_UFFD_WP_ASYNC,	/* userfaultfd WP_ASYNC + PAGEMAP_SCAN (6.7) */
+	PCRAM_DIRTY_SOFT_DIRTY,		/* /proc/self/pagemap soft-dirty bits */
 };
 
 struct pcram_src_stats {
@@ -528,8 +558,13 @@ struct pcram_src_stats {
 	uint64_t zero_pages;		/* ... of all those, sent as a zero flag */
 	uint64_t bytes_sent;		/* page data bytes */
 	uint64_t requests;		/* REQUEST messages served */
+	uint64_t precopy_rounds;	/* passes made before the switchover */
+	uint64_t pages_precopy;		/* pages sent in them (again if written) */
+	uint64_t pages_dirtied;		/* pages found written after being sent */
 	uint64_t discard_ranges;	/* ranges discarded at switchover */
 	uint64_t discard_commands;	/* DISCARD messages they took (<= 12 each) */
+	enum pcram_dirty_tracking dirty_tracking;
+	uint64_t stop_ns;		/* CLOCK_MONOTONIC when the VM stopped */
 	uint64_t resumes;		/* connections taken after the first */
 	uint64_t verified_equal;	/* pages whose checksums matched */
 	uint64_t verified_differ;
@@ -609,12 +644,28 @@ int pcram_in_wait(struct pcram_in *in, int timeout_ms);
  */
 int pcram_in_resume(struct pcram_in *in, int bulk_fd, int urgent_fd);
 
+/*
+ * Give up on the source (it did not come back): the migration has
+ * failed, and wait and resume say so from now on. With
+ * PCRAM_IN_ABANDON_POISON every page not yet received is poisoned, so
+ * that the threads blocked on one, and any that touch one later, get
+ * SIGBUS instead of waiting forever: UFFDIO_POISON (Linux 6.6), or on an
+ * older kernel an empty file mapped over each run of such pages (which
+ * splits the block's mapping there). Without it they stay blocked until
+ * the caller ends them. Returns the pages poisoned.
+ */
+int pcram_in_abandon(struct pcram_in *in, unsigned int flags);
+#define PCRAM_IN_ABANDON_POISON	(1U << 0)
+#define PCRAM_IN_ABANDON_F_ALL	PCRAM_IN_ABANDON_POISON
+
 struct pcram_in_stats {
 	uint64_t pages_bulk;		/* pages placed from the bulk stream */
 	uint64_t pages_urgent;		/* ... from the urgent one */
 	uint64_t zero_pages;
 	uint64_t batches;		/* place_batch calls for bulk pages */
 	uint64_t discards;		/* ranges discarded */
+	uint64_t pages_precopy;		/* pages that came before the switchover */
+	uint64_t pages_rewritten;	/* ... again, written over the old copy */
 	uint64_t resumes;
 	uint64_t verified_equal;	/* from the source's closing message */
 	uint64_t switchover_ns;		/* CLOCK_MONOTONIC of the switchover */

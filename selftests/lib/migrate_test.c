@@ -236,6 +236,159 @@ TEST_F_TIMEOUT(mig, cut_and_resume, 120)
 	EXPECT_EQ(self->pages, ss.verified_equal);
 }
 
+/* A VM on the source: writes pages while it runs, held on request. */
+struct writer {
+	uint8_t *mem;
+	size_t pages, page_size;
+	pthread_mutex_t lock;	/* held by each write, and by hold() */
+	pthread_t thread;
+	bool stop;
+	uint64_t writes;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	uint64_t x = 88172645463325252ULL;
+
+	for (;;) {
+		pthread_mutex_lock(&w->lock);
+		if (w->stop) {
+			pthread_mutex_unlock(&w->lock);
+			return NULL;
+		}
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		/* A word somewhere in a page, never all zeros. */
+		((uint64_t *)(w->mem + (x % w->pages) * w->page_size))[(x >> 32) % 512] =
+			x | 1;
+		w->writes++;
+		pthread_mutex_unlock(&w->lock);
+		usleep(20);
+	}
+}
+
+static void writer_hold(void *opaque, int stop)
+{
+	struct writer *w = opaque;
+
+	if (stop)
+		pthread_mutex_lock(&w->lock);
+	else
+		pthread_mutex_unlock(&w->lock);
+}
+
+/* The VM stops, after a last few writes to pages precopy has sent. */
+static void writer_switchover(void *opaque)
+{
+	struct writer *w = opaque;
+
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	for (size_t p = 1; p < w->pages; p += w->pages / 8)
+		w->mem[p * w->page_size + 7] ^= 0x5a;
+	pthread_mutex_unlock(&w->lock);
+}
+
+/*
+ * Precopy with a VM writing all along: passes while it runs, then the
+ * switchover discards what it wrote since (those last few writes at
+ * least), and postcopy brings them: the destination ends with the
+ * source's final bytes, and the counts agree on both sides.
+ */
+static void precopy_with_writer(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
+				const FIXTURE_VARIANT(mig) *variant, unsigned int flags)
+{
+	struct test_region sr;
+	struct writer w = { .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct pcram_src_options so = {
+		.flags = flags, .precopy_rounds = 3, .switchover = writer_switchover,
+		.hold = writer_hold, .opaque = &w,
+	};
+	struct pcram_src_block sb = { .name = "pc.ram" };
+	struct pcram_src_stats ss;
+	struct pcram_in_stats is;
+	const char *why;
+	long diff;
+	int ret;
+
+	/* The source's RAM of the same kind: dirty tracking on each. */
+	why = region_map(&sr, variant->mem, self->pages);
+	ASSERT_EQ(NULL, why) TH_LOG("%s", why);
+	memcpy(sr.host, self->src, sr.length);
+	w.mem = sr.host;
+	w.pages = self->pages;
+	w.page_size = sr.page_size;
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, writer_main, &w));
+
+	sb.host = sr.host;
+	sb.length = sr.length;
+	sb.page_size = sr.page_size;
+	ASSERT_EQ(0, pcram_src_new(&self->s.src, &so));
+	ASSERT_EQ(0, pcram_src_add_block(self->s.src, &sb));
+	ASSERT_EQ(0, pairs(self->s.fds, self->dst_fds));
+	ASSERT_EQ(0, pthread_create(&self->s.thread, NULL, source_main, &self->s));
+	start_destination(_metadata, self, PCRAM_IN_F_VERIFY);
+	ret = pcram_in_wait(self->in, DEADLINE_MS);
+	pthread_join(self->s.thread, NULL);
+	/* Stopped by the switchover, or now if it never came. */
+	pthread_mutex_lock(&w.lock);
+	w.stop = true;
+	pthread_mutex_unlock(&w.lock);
+	pthread_join(w.thread, NULL);
+	if (ret == -EOPNOTSUPP && self->s.ret == -EOPNOTSUPP) {
+		region_unmap(&sr);
+		SKIP(return, "%s", pcram_src_strerror(self->s.src));
+	}
+	ASSERT_EQ(0, ret) TH_LOG("%s", pcram_in_strerror(self->in));
+	ASSERT_EQ(0, self->s.ret) TH_LOG("%s", pcram_src_strerror(self->s.src));
+
+	diff = first_diff(self->r.host, sr.host, sr.length);
+	EXPECT_EQ(-1, diff) TH_LOG("differs at %ld", diff);
+	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss));
+	ASSERT_EQ(0, pcram_in_stats(self->in, &is));
+	TH_LOG("tracking %d, %llu rounds, %llu precopy pages, %llu dirtied, %llu writes, "
+	       "%llu ranges in %llu discards", ss.dirty_tracking,
+	       (unsigned long long)ss.precopy_rounds, (unsigned long long)ss.pages_precopy,
+	       (unsigned long long)ss.pages_dirtied, (unsigned long long)w.writes,
+	       (unsigned long long)ss.discard_ranges, (unsigned long long)ss.discard_commands);
+	if (flags & PCRAM_SRC_F_SOFT_DIRTY) {
+		EXPECT_EQ(PCRAM_DIRTY_SOFT_DIRTY, ss.dirty_tracking);
+	} else {
+		EXPECT_NE(PCRAM_DIRTY_NONE, ss.dirty_tracking);
+	}
+	EXPECT_EQ(ss.pages_precopy, is.pages_precopy);
+	if ((sr.kind == MEM_HUGETLB || sr.kind == MEM_HUGETLB_SHARED) &&
+	    ss.dirty_tracking == PCRAM_DIRTY_SOFT_DIRTY) {
+		/* clear_refs skips hugetlbfs: such a block waits for postcopy. */
+		EXPECT_EQ(0, ss.pages_precopy);
+		EXPECT_EQ(0, ss.discard_ranges);
+	} else {
+		EXPECT_GE(ss.precopy_rounds, 1);
+		EXPECT_GE(ss.pages_precopy, self->pages);
+		/* The last writes at least: 8 pages, none next to another. */
+		EXPECT_GE(ss.pages_dirtied, 8);
+		EXPECT_GE(ss.discard_ranges, 8);
+	}
+	EXPECT_EQ(ss.discard_ranges, is.discards);
+	EXPECT_EQ((ss.discard_ranges + 11) / 12, ss.discard_commands);
+	EXPECT_EQ(self->pages, ss.verified_equal);
+	EXPECT_EQ(0, ss.verified_differ);
+	EXPECT_EQ(0, pcram_dst_pages_missing(self->dst));
+	region_unmap(&sr);
+}
+
+/* The best tracker here: uffd-wp async where the kernel has it. */
+TEST_F_TIMEOUT(mig, precopy_with_writer, 120)
+{
+	precopy_with_writer(_metadata, self, variant, 0);
+}
+
+/* Soft-dirty, which every kernel since 3.11 with MEM_SOFT_DIRTY has. */
+TEST_F_TIMEOUT(mig, precopy_with_writer_soft_dirty, 120)
+{
+	precopy_with_writer(_metadata, self, variant, PCRAM_SRC_F_SOFT_DIRTY);
+}
+
 /*
  * A source that sends a PAGE past the end of the block: the destination
  * refuses it, says why (to the caller and in a SHUTDOWN to the source),

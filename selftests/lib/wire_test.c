@@ -96,26 +96,32 @@ TEST(every_type_round_trips)
 	EXPECT_EQ(-EIO, m.shutdown.status);
 	EXPECT_STREQ("bad?text", m.shutdown.text);
 
-	for (int t = WIRE_READY; t <= WIRE_COMPLETE; t++) {
-		if (t != WIRE_READY && t != WIRE_SWITCHOVER && t != WIRE_COMPLETE)
-			continue;
+	for (int t = WIRE_SWITCHOVER; t <= WIRE_COMPLETE; t++) {
 		n = wire_put_empty(buf, sizeof(buf), t);
 		EXPECT_EQ(0, parse(buf, n, &m, err)) TH_LOG("%s: %s", wire_type_name(t), err);
 	}
+	n = wire_put_ready(buf, sizeof(buf), WIRE_READY_F_SWITCHED);
+	ASSERT_EQ(0, parse(buf, n, &m, err)) TH_LOG("%s", err);
+	EXPECT_EQ(WIRE_READY_F_SWITCHED, m.ready.flags);
 }
 
 TEST(header_refused)
 {
 	uint8_t buf[64];
-	size_t n = wire_put_empty(buf, sizeof(buf), WIRE_READY);
+	size_t n = wire_put_empty(buf, sizeof(buf), WIRE_SWITCHOVER);
 
 	buf[1] = 0;			/* type 0 */
 	REFUSED(buf, n, "type 0 is unknown");
 	buf[1] = __WIRE_MAX;
 	REFUSED(buf, n, "unknown");
-	n = wire_put_empty(buf, sizeof(buf), WIRE_READY);
-	buf[3] = 1;			/* flags */
+	n = wire_put_ready(buf, sizeof(buf), 0);
+	buf[3] = 1;			/* header flags */
 	REFUSED(buf, n, "READY: flags");
+	n = wire_put_ready(buf, sizeof(buf), 2);	/* an unknown READY flag */
+	REFUSED(buf, n, "READY: flags 0x2 are unknown");
+	n = wire_put_ready(buf, sizeof(buf), 0);
+	buf[7] = 0;			/* READY without its flags */
+	REFUSED(buf, n - 4, "READY: payload of 0 bytes");
 	n = wire_put_empty(buf, sizeof(buf), WIRE_COMPLETE);
 	buf[7] = 4;			/* a payload where none may be */
 	REFUSED(buf, n + 4, "COMPLETE: payload of 4 bytes");

@@ -12,7 +12,9 @@
 #include "common.h"
 #include "genl.h"
 
-static const char *const commands[] = { "probe", "module", "demo", "bench", "help" };
+static const char *const commands[] = {
+	"probe", "module", "demo", "serve", "recv", "bench", "help"
+};
 
 TEST(version_names_all_parts)
 {
@@ -74,16 +76,6 @@ TEST(usage_matches_man_page)
 		EXPECT_NE(NULL, strstr(page, line))
 			TH_LOG("pcram(8) SYNOPSIS lacks: %s", line + 1);
 	}
-}
-
-TEST(demo_says_it_is_not_built)
-{
-	struct cmd_result r;
-
-	EXPECT_EQ(1, run(&r, "pcram demo"));
-	EXPECT_STREQ("", r.out);
-	EXPECT_NE(NULL, strstr(r.err, "not built yet"));
-	EXPECT_NE(NULL, strstr(r.err, "Nothing was migrated"));
 }
 
 /* 'pcram probe -j' is JSON, and says what the kernel says. */

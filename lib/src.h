@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
+/*
+ * The source's state, shared by the serving code (src.c) and precopy
+ * (precopy.c).
+ */
+#ifndef PCRAM_SRC_H
+#define PCRAM_SRC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dirty.h"
+#include "internal.h"
+#include "wire.h"
+
+#define BITS_PER_WORD (8 * sizeof(unsigned long))
+#define ZERO_RUN_MAX 4096	/* pages one ZERO message covers */
+
+struct src_block {
+	struct wire_block w;
+	const uint8_t *host;
+	unsigned int shift;
+	uint64_t npages;
+	/* The destination has it: sent, or in its RECEIVED bitmap. */
+	_Atomic unsigned long *sent;
+	/* Written since it was sent: the destination's copy is stale.
+	 * Only the serving thread touches it. */
+	unsigned long *dirty;
+};
+
+typedef _Atomic uint64_t counter_t;
+
+struct pcram_src {
+	struct src_block *blocks;
+	struct wire_block *wblocks;	/* for the parser */
+	unsigned int nr_blocks;
+	struct pcram_src_options opts;
+	uint64_t session;
+	bool switched;		/* the VM has stopped */
+	unsigned int serves;
+
+	/* Precopy: armed at its first pass, stopped at the switchover. */
+	struct dirty tracker;
+	unsigned int rounds;
+	uint64_t precopy_end_ns;
+
+	char error[256];
+	pthread_mutex_t error_lock;
+
+	/* One serve() at a time. */
+	int bulk, urgent;
+	_Atomic bool stop;
+	/* The last requested page: block << 40 | page, plus 1; 0: none. */
+	_Atomic uint64_t hint;
+
+	struct {
+		counter_t pushed, requested, zero, bytes, requests;
+		counter_t discard_ranges, discard_commands, resumes, equal, differ;
+		counter_t precopy, dirtied;
+	} st;
+	enum pcram_dirty_tracking tracking;
+	uint64_t stop_ns;
+};
+
+int src_error(struct pcram_src *src, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+bool sent_test_set(struct src_block *b, uint64_t p);
+bool sent_test(struct src_block *b, uint64_t p);
+void sent_clear(struct src_block *b, uint64_t p);
+bool page_is_zero(const uint8_t *p, uint64_t len);
+/* Page @p of block @bi on @fd: as data, or as a zero flag. */
+int send_page(struct pcram_src *src, int fd, unsigned int bi, uint64_t p);
+/* Zero pages from @p on, not sent yet, at most ZERO_RUN_MAX: claimed. */
+uint32_t zero_run(struct src_block *b, uint64_t p);
+uint64_t src_now_ns(void);
+
+/*
+ * Precopy passes on bulk, until the options' limits: 0 or -errno (the
+ * message in src's error). Then the switchover: the VM stops, the last
+ * written pages are found and their discards sent.
+ */
+int precopy(struct pcram_src *src);
+int switchover(struct pcram_src *src, bool dst_switched);
+void precopy_free(struct pcram_src *src);
+
+#endif /* PCRAM_SRC_H */

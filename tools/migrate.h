@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * What 'pcram serve', 'pcram recv' and 'pcram demo' share: addresses,
+ * sizes, RAM, the report of a migration.
+ */
+#ifndef PCRAM_TOOLS_MIGRATE_H
+#define PCRAM_TOOLS_MIGRATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <pcram.h>
+
+/* "HOST:PORT", "[V6]:PORT" or ":PORT" (any address): 0, or -1 with @err. */
+int addr_listen(const char *addr, char *err, size_t errlen);
+int addr_connect(const char *addr, char *err, size_t errlen);
+/* The port a listening socket got (for port 0). */
+int addr_port(int fd);
+
+/* "512M", "1G", "4096", "2m": bytes; 0 on success, -1 if malformed. */
+int parse_size(const char *s, uint64_t *out);
+int parse_uint(const char *s, unsigned long max, unsigned long *out);
+
+/* A source's RAM: an image file mapped shared, or a synthetic pattern. */
+struct ram {
+	uint8_t *host;
+	uint64_t length;
+	uint64_t page_size;
+};
+
+/*
+ * @image: map it (MAP_SHARED: the workload's writes go to the file, and a
+ * source restarted from it serves them); with @size too, create it at
+ * that size with the pattern first. No @image: @size bytes of anonymous
+ * memory with the pattern. 0, or -1 with @err.
+ */
+int ram_open(struct ram *r, const char *image, uint64_t size, uint64_t page_size,
+	     char *err, size_t errlen);
+void ram_close(struct ram *r);
+/* The synthetic pattern: every 8th page zeros, the rest from the index. */
+void ram_fill(uint8_t *p, uint64_t first_page, uint64_t npages, uint64_t page_size);
+
+/* What the source reports (also over a pipe, in 'pcram demo'). */
+struct serve_report {
+	int ret;
+	char error[256];
+	struct pcram_src_stats st;
+	uint64_t start_ns, end_ns;	/* CLOCK_MONOTONIC */
+	uint64_t writes;		/* by the workload during precopy */
+};
+
+struct serve_conf {
+	int listen_fd;
+	const char *image;
+	uint64_t size, page_size;
+	unsigned int precopy_rounds, precopy_ms;
+	unsigned long dirty_rate;	/* pages/s written during precopy */
+	unsigned int wait_s;		/* for a destination to (re)connect */
+	uint64_t rate_limit;		/* bytes/s per connection, 0: none */
+	bool quiet;
+};
+
+int serve_run(const struct serve_conf *c, struct serve_report *rep);
+
+enum access_pattern { PATTERN_SEQUENTIAL, PATTERN_RANDOM, PATTERN_ZIPF, PATTERN_TRACE };
+
+struct recv_conf {
+	const char *connect;
+	unsigned int vcpus;
+	enum access_pattern pattern;
+	const char *trace;		/* PATTERN_TRACE: the file */
+	unsigned long accesses;		/* per vCPU; 0: pages / vcpus */
+	unsigned int source_timeout_s;
+	bool poison;
+	bool verify;
+	bool progress;			/* a live bar on stderr */
+};
+
+#define RECV_MAX_VCPUS 256
+
+struct recv_report {
+	int ret;
+	char error[512];
+	struct pcram_in_stats in;
+	struct pcram_dst_stats dst;
+	uint64_t pages, page_size, bytes;
+	uint64_t start_ns, end_ns;	/* connect .. last page in */
+	unsigned int vcpus;
+	struct {
+		uint64_t accesses, faults, blocked_ns, max_ns;
+		bool sigbus;		/* touched a poisoned page */
+	} vcpu[RECV_MAX_VCPUS];
+	uint64_t poisoned;
+};
+
+int recv_run(const struct recv_conf *c, struct recv_report *rep);
+
+/* The report: text for people, or JSON (-j). @src may be NULL, @in too. */
+void report_print(FILE *out, bool json, const struct serve_report *src,
+		  const struct recv_report *in);
+
+#endif /* PCRAM_TOOLS_MIGRATE_H */

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Addresses, sizes and the source's RAM for 'pcram serve', 'recv' and
+ * 'demo'.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "migrate.h"
+
+/* Split "HOST:PORT" / "[V6]:PORT" / ":PORT" into @host and @port. */
+static int split(const char *addr, char *host, size_t hl, char *port, size_t pl,
+		 char *err, size_t errlen)
+{
+	const char *colon = strrchr(addr, ':');
+	size_t n;
+
+	if (!colon || !colon[1]) {
+		snprintf(err, errlen, "'%s': give HOST:PORT", addr);
+		return -1;
+	}
+	n = (size_t)(colon - addr);
+	if (n && addr[0] == '[' && addr[n - 1] == ']') {
+		addr++;
+		n -= 2;
+	}
+	if (n >= hl || strlen(colon + 1) >= pl) {
+		snprintf(err, errlen, "'%s': too long", addr);
+		return -1;
+	}
+	memcpy(host, addr, n);
+	host[n] = 0;
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+static int resolve(const char *addr, bool passive, struct addrinfo **res, char *err,
+		   size_t errlen)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+		.ai_flags = passive ? AI_PASSIVE : 0,
+	};
+	char host[256], port[32];
+	int ret;
+
+	if (split(addr, host, sizeof(host), port, sizeof(port), err, errlen))
+		return -1;
+	ret = getaddrinfo(host[0] ? host : NULL, port, &hints, res);
+	if (ret) {
+		snprintf(err, errlen, "'%s': %s", addr, gai_strerror(ret));
+		return -1;
+	}
+	return 0;
+}
+
+int addr_listen(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo *res, *ai;
+	int fd = -1, one = 1, e = 0;
+
+	if (resolve(addr, true, &res, err, errlen))
+		return -1;
+	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 8)) {
+			e = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0)
+		snprintf(err, errlen, "listening on %s: %s", addr, strerror(e ? e : errno));
+	return fd;
+}
+
+int addr_connect(const char *addr, char *err, size_t errlen)
+{
+	struct addrinfo *res, *ai;
+	int fd = -1, one = 1, e = 0;
+
+	if (resolve(addr, false, &res, err, errlen))
+		return -1;
+	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			continue;
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen)) {
+			e = errno;
+			close(fd);
+			fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		snprintf(err, errlen, "connecting to %s: %s", addr, strerror(e ? e : errno));
+		return -1;
+	}
+	/* Requests are small and must not wait for more to come. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+int addr_port(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return -1;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v > max || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned int shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	case 't': case 'T': shift = 40; end++; break;
+	}
+	if (*end == 'i' && shift)
+		end++;
+	if (*end == 'B' || *end == 'b')
+		end++;
+	if (*end || v > (UINT64_MAX >> shift))
+		return -1;
+	*out = v << shift;
+	return 0;
+}
+
+/* A 64-bit mix: the pattern's words, the same on every run. */
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	return x | 1;
+}
+
+void ram_fill(uint8_t *p, uint64_t first_page, uint64_t npages, uint64_t page_size)
+{
+	for (uint64_t k = 0; k < npages; k++) {
+		uint64_t *w = (uint64_t *)(p + k * page_size), pg = first_page + k;
+
+		if (pg % 8 == 7) {
+			memset(w, 0, page_size);
+			continue;
+		}
+		/* One word in 64 varies: fast to make, never a zero page. */
+		for (uint64_t i = 0; i < page_size / 8; i++)
+			w[i] = i % 64 ? pg << 20 | i : mix(pg << 20 | i);
+	}
+}
+
+int ram_open(struct ram *r, const char *image, uint64_t size, uint64_t page_size,
+	     char *err, size_t errlen)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, fd = -1;
+	bool created = image && size;
+
+	memset(r, 0, sizeof(*r));
+	r->page_size = page_size;
+	if (page_size != 4096 && page_size != (2 << 20)) {
+		snprintf(err, errlen, "page size %llu: 4k or 2m",
+			 (unsigned long long)page_size);
+		return -1;
+	}
+	if (image) {
+		struct stat st;
+
+		fd = open(image, O_RDWR | O_CLOEXEC | (size ? O_CREAT | O_TRUNC : 0), 0600);
+		if (fd < 0 || fstat(fd, &st)) {
+			snprintf(err, errlen, "%s: %s", image, strerror(errno));
+			goto fail;
+		}
+		if (size && ftruncate(fd, (off_t)size)) {
+			snprintf(err, errlen, "%s: %s", image, strerror(errno));
+			goto fail;
+		}
+		if (!size)
+			size = (uint64_t)st.st_size;
+		if (!size || size % page_size) {
+			snprintf(err, errlen, "%s: %llu bytes, not a whole number of %llu-byte pages",
+				 image, (unsigned long long)size, (unsigned long long)page_size);
+			goto fail;
+		}
+		flags = MAP_SHARED;
+	} else if (!size || size % page_size) {
+		snprintf(err, errlen, "size %llu: a whole number of %llu-byte pages",
+			 (unsigned long long)size, (unsigned long long)page_size);
+		return -1;
+	} else if (page_size != 4096) {
+		flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
+	}
+	r->host = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
+	if (r->host == MAP_FAILED) {
+		snprintf(err, errlen, "mapping %llu bytes%s: %s", (unsigned long long)size,
+			 flags & MAP_HUGETLB ? " of 2 MiB pages (free huge pages: "
+			 "sysctl vm.nr_hugepages)" : "", strerror(errno));
+		r->host = NULL;
+		goto fail;
+	}
+	r->length = size;
+	/* Anonymous memory, or a new image: the pattern. */
+	if (!image || created)
+		ram_fill(r->host, 0, size / page_size, page_size);
+	if (fd >= 0)
+		close(fd);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+void ram_close(struct ram *r)
+{
+	if (r->host)
+		munmap(r->host, r->length);
+	r->host = NULL;
+}
