@@ -140,6 +140,8 @@ $(B)/selftests/%: selftests/%.sh
 	$(quiet) INSTALL $@
 	$(Q)install -D -m 0755 $< $@
 
+include selftests/fuzz/fuzz.mk
+
 # ---- Documentation/examples: programs linked to the shared library --------
 
 $(B)/examples/%: Documentation/examples/%.c $(LIB_SO)

@@ -122,10 +122,16 @@ static bool pow2(uint64_t v)
 	return v && !(v & (v - 1));
 }
 
+/* A byte that steers a terminal rather than showing a character. */
+static bool is_control(uint8_t c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
 static bool name_ok(const uint8_t *p, unsigned int len)
 {
 	for (unsigned int i = 0; i < len; i++)
-		if (p[i] < 0x20 || p[i] == 0x7f)
+		if (is_control(p[i]))
 			return false;
 	return true;
 }
@@ -364,7 +370,7 @@ int wire_parse(const struct wire_hdr *h, const uint8_t *p,
 		m->shutdown.text[tl] = '\0';
 		/* Shown to a person: printable only. */
 		for (unsigned int i = 0; i < tl; i++)
-			if ((uint8_t)m->shutdown.text[i] < 0x20)
+			if (is_control((uint8_t)m->shutdown.text[i]))
 				m->shutdown.text[i] = '?';
 		return 0;
 	}

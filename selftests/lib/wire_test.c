@@ -234,6 +234,31 @@ TEST(each_field_refused)
 	REFUSED(buf, n, "SHUTDOWN: text of 9 bytes");
 }
 
+/*
+ * A SHUTDOWN's text is shown to a person: every control byte, DEL too,
+ * arrives as '?'. (DEL passed through until wire_fuzz found it.)
+ */
+TEST(shutdown_text_has_no_control_bytes)
+{
+	char text[256];
+	uint8_t buf[512];
+	struct wire_msg m;
+	char err[256];
+	size_t n;
+
+	for (int c = 1; c < 256; c++)
+		text[c - 1] = (char)c;
+	text[255] = '\0';
+	n = wire_put_shutdown(buf, sizeof(buf), -EPROTO, text);
+	ASSERT_EQ(0, parse(buf, n, &m, err)) TH_LOG("%s", err);
+	ASSERT_EQ(255, strlen(m.shutdown.text));
+	for (int c = 1; c < 256; c++) {
+		char want = c < 0x20 || c == 0x7f ? '?' : (char)c;
+
+		EXPECT_EQ(want, m.shutdown.text[c - 1]) TH_LOG("byte %#x", c);
+	}
+}
+
 /* Messages that name a block, before any block is known. */
 TEST(block_messages_need_blocks)
 {
