@@ -404,7 +404,7 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switch
 	if (!buf)
 		return -ENOMEM;
 	for (int i = 0; i < 2; i++) {
-		struct wire_msg m;
+		struct wire_msg m = { .blocks.blocks = NULL };
 
 		ret = wire_read_msg(fds[i], NULL, buf, cap, &m, err, sizeof(err));
 		if (!ret && m.type != WIRE_HELLO) {

@@ -313,6 +313,9 @@ int wire_parse(const struct wire_hdr *h, const uint8_t *p,
 			return bad(err, errlen, "HELLO: base page size %u", m->hello.base_page);
 		return 0;
 	case WIRE_BLOCKS:
+		/* Only where the caller waits for it, with room for it. */
+		if (t || !m->blocks.blocks)
+			return bad(err, errlen, "BLOCKS: not expected here");
 		return parse_blocks(p, len, m, err, errlen);
 	case WIRE_RECEIVED:
 		return parse_received(p, len, t, m, err, errlen);

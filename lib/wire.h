@@ -136,8 +136,10 @@ int wire_parse_hdr(const uint8_t raw[WIRE_HDR_LEN], struct wire_hdr *h,
 /*
  * Parse a payload of @h->len bytes (for PAGE only its first WIRE_PAGE_HDR
  * bytes: the data is read by the caller straight into place). @t: the
- * blocks, for every message that names one (NULL before BLOCKS). 0, or
- * -EPROTO with the reason in @err; nothing is used before it passes.
+ * blocks, for every message that names one (NULL before BLOCKS). BLOCKS
+ * itself is refused unless @t is NULL and @m->blocks.blocks points to
+ * WIRE_MAX_BLOCKS entries: callers that do not expect it set it NULL.
+ * 0, or -EPROTO with the reason in @err; nothing is used before it passes.
  */
 int wire_parse(const struct wire_hdr *h, const uint8_t *payload,
 	       const struct wire_table *t, struct wire_msg *m,

@@ -199,6 +199,9 @@ static void check_fields(const struct wire_hdr *h, const uint8_t *pl,
 			CHECK(!control_byte((uint8_t)m->shutdown.text[i]));
 		break;
 	case WIRE_READY:
+		CHECK(h->len == 4);
+		CHECK(!(m->ready.flags & ~WIRE_READY_F_ALL));
+		break;
 	case WIRE_SWITCHOVER:
 	case WIRE_COMPLETE:
 		CHECK(h->len == 0);
@@ -247,6 +250,8 @@ static size_t encode(const struct wire_msg *m, uint8_t *buf, size_t cap)
 	}
 	case WIRE_SHUTDOWN:
 		return wire_put_shutdown(buf, cap, m->shutdown.status, m->shutdown.text);
+	case WIRE_READY:
+		return wire_put_ready(buf, cap, m->ready.flags);
 	default:
 		return wire_put_empty(buf, cap, m->type);
 	}
@@ -475,7 +480,7 @@ int main(int argc, char **argv)
 	add(&s, wire_put_received(at(&s), room(&s), 0, 8, 9, bits));
 	emit(dir, "received", &s, false);
 	start(&s, 0);
-	add(&s, wire_put_empty(at(&s), room(&s), WIRE_READY));
+	add(&s, wire_put_ready(at(&s), room(&s), 0));
 	emit(dir, "ready", &s, false);
 	start(&s, 0);
 	add(&s, wire_put_discard(at(&s), room(&s), 0, r, 2));
@@ -510,7 +515,7 @@ int main(int argc, char **argv)
 	start(&s, 1);
 	add(&s, wire_put_blocks(at(&s), room(&s), 7, remote, ARRAY_SIZE(remote)));
 	add(&s, wire_put_received(at(&s), room(&s), 1, 0, 1, bits + 1));
-	add(&s, wire_put_empty(at(&s), room(&s), WIRE_READY));
+	add(&s, wire_put_ready(at(&s), room(&s), 0));
 	add(&s, wire_put_discard(at(&s), room(&s), 0, r, 1));
 	add(&s, wire_put_empty(at(&s), room(&s), WIRE_SWITCHOVER));
 	add(&s, wire_put_request(at(&s), room(&s), "ram", 4096, 4096));

@@ -31,8 +31,10 @@ static int parse(const uint8_t *buf, size_t n, struct wire_msg *m, char *err)
 		return ret;
 	if (h.type != WIRE_PAGE && n != WIRE_HDR_LEN + h.len)
 		return -EPIPE;		/* the reader would wait for the rest */
+	/* BLOCKS comes first, when there is no table yet. */
 	m->blocks.blocks = into;
-	return wire_parse(&h, buf + WIRE_HDR_LEN, &table, m, err, 256);
+	return wire_parse(&h, buf + WIRE_HDR_LEN, h.type == WIRE_BLOCKS ? NULL : &table,
+			  m, err, 256);
 }
 
 #define REFUSED(buf, n, what) do {					\
@@ -272,6 +274,35 @@ TEST(block_messages_need_blocks)
 	EXPECT_EQ(-EPROTO, wire_parse(&h, buf + WIRE_HDR_LEN, NULL, &m, err, sizeof(err)));
 	EXPECT_NE(NULL, strstr(err, "ZERO before BLOCKS")) TH_LOG("%s", err);
 	(void)n;
+}
+
+/*
+ * BLOCKS where nobody waits for it: a second one (a table exists), or
+ * one read with no array to hold it (m.blocks.blocks NULL, as every
+ * reader but the destination's handshake leaves it): refused, nothing
+ * written anywhere.
+ */
+TEST(blocks_only_where_expected)
+{
+	static struct wire_block into[WIRE_MAX_BLOCKS];
+	struct wire_block one = { .name = "pc.ram", .length = 1 << 20, .page_size = 4096 };
+	struct wire_table t = { &one, 1 };
+	uint8_t buf[512];
+	struct wire_hdr h;
+	struct wire_msg m = { .blocks.blocks = NULL };
+	char err[256];
+	size_t n = wire_put_blocks(buf, sizeof(buf), 7, &one, 1);
+
+	ASSERT_NE(0, n);
+	ASSERT_EQ(0, wire_parse_hdr(buf, &h, err, sizeof(err)));
+	EXPECT_EQ(-EPROTO, wire_parse(&h, buf + WIRE_HDR_LEN, NULL, &m, err, sizeof(err)));
+	EXPECT_STREQ("BLOCKS: not expected here", err);
+	m.blocks.blocks = into;
+	EXPECT_EQ(-EPROTO, wire_parse(&h, buf + WIRE_HDR_LEN, &t, &m, err, sizeof(err)));
+	EXPECT_STREQ("BLOCKS: not expected here", err);
+	EXPECT_EQ(0, into[0].name[0]);
+	EXPECT_EQ(0, wire_parse(&h, buf + WIRE_HDR_LEN, NULL, &m, err, sizeof(err))) TH_LOG("%s", err);
+	EXPECT_STREQ("pc.ram", into[0].name);
 }
 
 TEST_HARNESS_MAIN
