@@ -181,13 +181,21 @@ static int soft_dirty_of(int pagemap, const void *p, bool *dirty)
 /* A page of our own: clean after clear_refs, dirty after a write? */
 static int soft_dirty_works(int pagemap, char *why, size_t whylen)
 {
-	volatile char *p = mmap(NULL, base_page(), PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* Between two PROT_NONE pages: no neighbour merges into its mapping. */
+	char *area = mmap(NULL, 3 * base_page(), PROT_NONE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	volatile char *p = area + base_page();
 	bool before = true, after = false;
 	int ret;
 
-	if (p == MAP_FAILED)
+	if (area == MAP_FAILED)
 		return -errno;
+	if (mprotect((void *)p, base_page(), PROT_READ | PROT_WRITE)) {
+		ret = -errno;
+		munmap(area, 3 * base_page());
+		return ret;
+	}
+	madvise((void *)p, base_page(), MADV_NOHUGEPAGE);
 	p[0] = 1;
 	ret = clear_refs();
 	if (!ret)
@@ -195,7 +203,7 @@ static int soft_dirty_works(int pagemap, char *why, size_t whylen)
 	p[0] = 2;
 	if (!ret)
 		ret = soft_dirty_of(pagemap, (const void *)p, &after);
-	munmap((void *)p, base_page());
+	munmap(area, 3 * base_page());
 	if (ret) {
 		snprintf(why + strlen(why), whylen - strlen(why),
 			 "; soft-dirty: /proc/self/clear_refs: %s", strerror(-ret));

@@ -213,17 +213,14 @@ static void again(struct pcram_in *in, void *host, const void *data, uint64_t le
 	atomic_fetch_add(&in->st.rewritten, 1);
 }
 
-/* Page size at @host: every page of a batch is in a block it was checked against. */
+/* Page size at @host, a page of a batch that was placed, so in a block. */
 static uint64_t page_size_at(struct pcram_in *in, const void *host)
 {
-	for (unsigned int d = 0; d < in->dst->nr_blocks; d++) {
-		struct dst_block *b = &in->dst->blocks[d];
+	unsigned int d = 0;
+	uint64_t off;
 
-		if ((const uint8_t *)host >= b->host &&
-		    (const uint8_t *)host < b->host + b->length)
-			return b->page_size;
-	}
-	return 0;
+	pcram_dst_lookup(in->dst, host, &d, &off);
+	return in->dst->blocks[d].page_size;
 }
 
 struct batch {
@@ -441,8 +438,14 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 	}
 	/* The first error is the story: the other receiver stops because of it. */
 	pthread_mutex_lock(&in->lock);
-	if (ret < 0 && ret != -EPROTO && !in->final && !in->conn_err &&
-	    !(urgent && ret == -EPIPE && in->completing))
+	/*
+	 * After COMPLETE the source closes when it has sent SHUTDOWN on
+	 * bulk: the urgent connection may see the end first. Not an error;
+	 * the bulk receiver reads the SHUTDOWN.
+	 */
+	if (urgent && ret == -EPIPE && in->completing)
+		ret = 0;
+	if (ret < 0 && ret != -EPROTO && !in->final && !in->conn_err)
 		in_error(in, -ECONNRESET, "the %s connection broke: %s",
 			 urgent ? "urgent" : "bulk", strerror(-ret));
 	pthread_mutex_unlock(&in->lock);
@@ -461,15 +464,6 @@ static void *rx_main(void *arg)
 	int ret = rx_loop(in, a->urgent);
 
 	pthread_mutex_lock(&in->lock);
-	/*
-	 * After COMPLETE the source closes when it has sent SHUTDOWN on
-	 * bulk: the urgent connection may see the end first. Not an error;
-	 * the bulk receiver reads the SHUTDOWN.
-	 */
-	if (ret == -EPIPE && a->urgent && in->completing) {
-		pthread_mutex_unlock(&in->lock);
-		return NULL;
-	}
 	if (ret < 0 && !in->conn_err)
 		in->conn_err = ret == -EPROTO ? -EPROTO : -ECONNRESET;
 	pthread_cond_broadcast(&in->cond);

@@ -79,13 +79,7 @@ int demo_main(int argc, char **argv)
 			rc.vcpus = (unsigned int)v;
 			break;
 		case 'P':
-			if (!strcmp(optarg, "sequential"))
-				rc.pattern = PATTERN_SEQUENTIAL;
-			else if (!strcmp(optarg, "random"))
-				rc.pattern = PATTERN_RANDOM;
-			else if (!strcmp(optarg, "zipf"))
-				rc.pattern = PATTERN_ZIPF;
-			else
+			if (parse_pattern(optarg, &rc.pattern, NULL))
 				return fail("demo", "--pattern '%s': sequential, random or zipf",
 					    optarg), EXIT_USAGE;
 			break;

@@ -64,6 +64,9 @@ int serve_run(const struct serve_conf *c, struct serve_report *rep);
 
 enum access_pattern { PATTERN_SEQUENTIAL, PATTERN_RANDOM, PATTERN_ZIPF, PATTERN_TRACE };
 
+/* "sequential", "random", "zipf", or with @trace "trace:FILE": 0, or -1. */
+int parse_pattern(const char *s, enum access_pattern *p, const char **trace);
+
 struct recv_conf {
 	const char *connect;
 	unsigned int vcpus;

@@ -166,6 +166,27 @@ int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+int parse_pattern(const char *s, enum access_pattern *p, const char **trace)
+{
+	static const char *const names[] = {
+		[PATTERN_SEQUENTIAL] = "sequential", [PATTERN_RANDOM] = "random",
+		[PATTERN_ZIPF] = "zipf",
+	};
+
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (names[i] && !strcmp(s, names[i])) {
+			*p = (enum access_pattern)i;
+			return 0;
+		}
+	}
+	if (trace && !strncmp(s, "trace:", 6) && s[6]) {
+		*p = PATTERN_TRACE;
+		*trace = s + 6;
+		return 0;
+	}
+	return -1;
+}
+
 /* A 64-bit mix: the pattern's words, the same on every run. */
 static uint64_t mix(uint64_t x)
 {

@@ -557,19 +557,9 @@ int recv_main(int argc, char **argv)
 			c.vcpus = (unsigned int)v;
 			break;
 		case 'p':
-			if (!strcmp(optarg, "sequential")) {
-				c.pattern = PATTERN_SEQUENTIAL;
-			} else if (!strcmp(optarg, "random")) {
-				c.pattern = PATTERN_RANDOM;
-			} else if (!strcmp(optarg, "zipf")) {
-				c.pattern = PATTERN_ZIPF;
-			} else if (!strncmp(optarg, "trace:", 6) && optarg[6]) {
-				c.pattern = PATTERN_TRACE;
-				c.trace = optarg + 6;
-			} else {
+			if (parse_pattern(optarg, &c.pattern, &c.trace))
 				return fail("recv", "--pattern '%s': sequential, random, zipf or "
 					    "trace:FILE", optarg), EXIT_USAGE;
-			}
 			break;
 		case 'a':
 			if (parse_uint(optarg, 1UL << 40, &v) || !v)
