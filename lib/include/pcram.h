@@ -513,7 +513,7 @@ struct pcram_src_block {
 };
 
 struct pcram_src_options {
-	unsigned int flags;		/* none yet: 0 */
+	unsigned int flags;		/* PCRAM_SRC_F_* */
 	/*
 	 * Called once, before the switchover message goes out: the VM
 	 * (whatever writes the blocks) must stop now. NULL: nothing writes.
@@ -521,6 +521,13 @@ struct pcram_src_options {
 	void (*switchover)(void *opaque);
 	void *opaque;
 };
+
+/*
+ * Serve requests only, push nothing in the background: a lazy restore,
+ * complete once the destination has asked for every page.
+ */
+#define PCRAM_SRC_F_NO_PUSH	(1U << 0)
+#define PCRAM_SRC_F_ALL		PCRAM_SRC_F_NO_PUSH
 
 struct pcram_src_stats {
 	uint64_t pages_pushed;		/* background pages sent (bulk) */
