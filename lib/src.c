@@ -298,6 +298,9 @@ static void *push_main(void *arg)
 	unsigned int bi = 0;
 	uint64_t p = 0;
 
+	/* Requests only: the destination completes by asking for every page. */
+	if (src->opts.flags & PCRAM_SRC_F_NO_PUSH)
+		return NULL;
 	for (unsigned int i = 0; i < src->nr_blocks; i++)
 		for (uint64_t k = 0; k < src->blocks[i].npages; k++)
 			left += !sent_test(&src->blocks[i], k);

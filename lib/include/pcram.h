@@ -514,7 +514,12 @@ struct pcram_src_block {
 
 /* Track dirty pages with soft-dirty bits even where uffd-wp async works. */
 #define PCRAM_SRC_F_SOFT_DIRTY	(1U << 0)
-#define PCRAM_SRC_F_ALL		PCRAM_SRC_F_SOFT_DIRTY
+/*
+ * Serve requests only, push nothing in the background: a lazy restore,
+ * complete once the destination has asked for every page.
+ */
+#define PCRAM_SRC_F_NO_PUSH	(1U << 1)
+#define PCRAM_SRC_F_ALL		(PCRAM_SRC_F_SOFT_DIRTY | PCRAM_SRC_F_NO_PUSH)
 
 struct pcram_src_options {
 	unsigned int flags;		/* PCRAM_SRC_F_* */

@@ -21,6 +21,7 @@ struct source {
 	int ret;
 	_Atomic bool switched;
 	bool cut_at_switchover;	/* break both connections right then */
+	unsigned int flags;	/* PCRAM_SRC_F_x */
 };
 
 static void on_switchover(void *opaque)
@@ -114,7 +115,9 @@ FIXTURE_TEARDOWN(mig)
 
 static void start_source(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self)
 {
-	struct pcram_src_options so = { .switchover = on_switchover, .opaque = &self->s };
+	struct pcram_src_options so = {
+		.flags = self->s.flags, .switchover = on_switchover, .opaque = &self->s,
+	};
 	struct pcram_src_block sb = {
 		.name = "pc.ram", .host = self->src, .length = self->r.length,
 		.page_size = self->r.page_size,
@@ -151,6 +154,23 @@ static void start_destination(struct __test_metadata *_metadata, FIXTURE_DATA(mi
 }
 
 /*
+ * The migration runs to its end: every thread's pages came right, the
+ * source served without error and every byte is the source's.
+ */
+static void wait_complete(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self)
+{
+	long diff;
+
+	ASSERT_EQ(0, pcram_in_wait(self->in, DEADLINE_MS)) TH_LOG("%s", pcram_in_strerror(self->in));
+	ASSERT_EQ(0, crowd_wait(self->crowd, DEADLINE_MS)) TH_LOG("threads still blocked");
+	EXPECT_CROWD_READ_RIGHT(self->crowd);
+	pthread_join(self->s.thread, NULL);
+	EXPECT_EQ(0, self->s.ret) TH_LOG("%s", pcram_src_strerror(self->s.src));
+	diff = first_diff(self->r.host, self->src, self->r.length);
+	EXPECT_EQ(-1, diff) TH_LOG("differs at %ld", diff);
+}
+
+/*
  * The whole migration: threads fault pages while the bulk stream pushes
  * the rest; afterwards every byte is the source's, the checksums agree
  * on every page, and the source sent every page once at least.
@@ -159,22 +179,14 @@ TEST_F_TIMEOUT(mig, loopback_byte_for_byte, 120)
 {
 	struct pcram_src_stats ss;
 	struct pcram_in_stats is;
-	long diff;
 
 	start_source(_metadata, self);
 	start_destination(_metadata, self, PCRAM_IN_F_VERIFY);
 	/* Four threads touch every page, in different orders. */
 	crowd_add_interleaved(self->crowd, &self->r, self->src, 4, self->pages, true);
 	ASSERT_EQ(0, crowd_start(self->crowd, false));
-	ASSERT_EQ(0, pcram_in_wait(self->in, DEADLINE_MS)) TH_LOG("%s", pcram_in_strerror(self->in));
-	ASSERT_EQ(0, crowd_wait(self->crowd, DEADLINE_MS)) TH_LOG("threads still blocked");
-	EXPECT_CROWD_READ_RIGHT(self->crowd);
-	pthread_join(self->s.thread, NULL);
-	EXPECT_EQ(0, self->s.ret) TH_LOG("%s", pcram_src_strerror(self->s.src));
+	wait_complete(_metadata, self);
 	EXPECT_TRUE(self->s.switched);
-
-	diff = first_diff(self->r.host, self->src, self->r.length);
-	EXPECT_EQ(-1, diff) TH_LOG("differs at %ld", diff);
 	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss));
 	ASSERT_EQ(0, pcram_in_stats(self->in, &is));
 	EXPECT_EQ(self->pages, ss.verified_equal);
@@ -387,6 +399,35 @@ TEST_F_TIMEOUT(mig, precopy_with_writer, 120)
 TEST_F_TIMEOUT(mig, precopy_with_writer_soft_dirty, 120)
 {
 	precopy_with_writer(_metadata, self, variant, PCRAM_SRC_F_SOFT_DIRTY);
+}
+
+/*
+ * A source that pushes nothing (PCRAM_SRC_F_NO_PUSH): every page comes
+ * because a thread asked for it, once, on the urgent connection, and the
+ * migration completes when the last one is in. Unknown flags are refused.
+ */
+TEST_F_TIMEOUT(mig, no_push_serves_requests_only, 120)
+{
+	struct pcram_src_options bad = { .flags = ~PCRAM_SRC_F_ALL };
+	struct pcram_src *refused = NULL;
+	struct pcram_src_stats ss;
+	struct pcram_in_stats is;
+
+	EXPECT_EQ(-EINVAL, pcram_src_new(&refused, &bad));
+	EXPECT_EQ(NULL, refused);
+	self->s.flags = PCRAM_SRC_F_NO_PUSH;
+	start_source(_metadata, self);
+	start_destination(_metadata, self, PCRAM_IN_F_VERIFY);
+	crowd_add_interleaved(self->crowd, &self->r, self->src, 2, self->pages, true);
+	ASSERT_EQ(0, crowd_start(self->crowd, false));
+	wait_complete(_metadata, self);
+	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss));
+	ASSERT_EQ(0, pcram_in_stats(self->in, &is));
+	EXPECT_EQ(0, ss.pages_pushed);
+	EXPECT_EQ(self->pages, ss.pages_requested);
+	EXPECT_EQ(0, is.pages_bulk);
+	EXPECT_EQ(self->pages, is.pages_urgent);
+	EXPECT_EQ(self->pages, ss.verified_equal);
 }
 
 /*
