@@ -5,6 +5,7 @@
  * the protocol's own checksums, with threads faulting during postcopy; a
  * connection cut mid-postcopy and resumed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <sys/socket.h>
 
@@ -428,6 +429,71 @@ TEST_F_TIMEOUT(mig, no_push_serves_requests_only, 120)
 	EXPECT_EQ(0, is.pages_bulk);
 	EXPECT_EQ(self->pages, is.pages_urgent);
 	EXPECT_EQ(self->pages, ss.verified_equal);
+}
+
+/* Threads of this process at nice 19. */
+static int threads_at_nice_19(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], stat[512], *p;
+		long nice;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		read_whole(path, stat, sizeof(stat));
+		/* After "(comm)": state is field 3, nice field 19. */
+		p = strrchr(stat, ')');
+		for (int field = 2; p && field < 19; field++)
+			p = strchr(p + 1, ' ');
+		if (p && sscanf(p + 1, "%ld", &nice) == 1 && nice == 19)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * The bulk receiver yields the CPU to the urgent path: nice 19 unless
+ * PCRAM_IN_F_BULK_SAME_PRIORITY. (The source's push thread does the
+ * same; 'pcram bench migrate' measures what it is for.)
+ */
+static void bulk_priority(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
+			  unsigned int in_flags, int want)
+{
+	struct toucher *first, *rest;
+
+	if (threads_at_nice_19())
+		SKIP(return, "threads at nice 19 here already (run under nice?)");
+	self->s.flags = PCRAM_SRC_F_NO_PUSH;
+	start_source(_metadata, self);
+	start_destination(_metadata, self, in_flags);
+	/* The receivers are running once a request is answered. */
+	first = crowd_add(self->crowd, &self->r, self->src);
+	toucher_add_page(first, 0);
+	ASSERT_EQ(0, toucher_start(first));
+	ASSERT_TRUE(WAIT_FOR(pcram_dst_pages_missing(self->dst) < self->pages, DEADLINE_MS));
+	EXPECT_EQ(want, threads_at_nice_19());
+	rest = crowd_add(self->crowd, &self->r, self->src);
+	for (size_t p = 1; p < self->pages; p++)
+		toucher_add_page(rest, p);
+	ASSERT_EQ(0, toucher_start(rest));
+	wait_complete(_metadata, self);
+}
+
+TEST_F_TIMEOUT(mig, bulk_receiver_at_nice_19, 120)
+{
+	bulk_priority(_metadata, self, 0, 1);
+}
+
+TEST_F_TIMEOUT(mig, bulk_receiver_same_priority, 120)
+{
+	bulk_priority(_metadata, self, PCRAM_IN_F_BULK_SAME_PRIORITY, 0);
 }
 
 /*
