@@ -174,7 +174,7 @@ static u64 pcram_place(struct pcram_batch_run *r, u32 i, u32 type,
 	u64 done = 0;
 
 	*err = 0;
-	while (done < p->len) {
+	do {	/* at least once: an empty op gets its EINVAL */
 		struct pcram_place rest = {
 			.dst = p->dst + done,
 			.src = type == PCRAM_BATCH_OP_COPY ? p->src + done : 0,
@@ -203,7 +203,7 @@ static u64 pcram_place(struct pcram_batch_run *r, u32 i, u32 type,
 		}
 		*err = ret;
 		break;
-	}
+	} while (done < p->len);
 	r->tally.bytes += done;
 	if (type == PCRAM_BATCH_OP_ZEROPAGE)
 		r->tally.zero_bytes += done;
@@ -352,7 +352,8 @@ static u32 pcram_run(struct pcram_batch_run *r, int *err)
 		for (k = i, off = 0; k < j; k++) {
 			u64 len = k == i ? p.len : pcram_op_len(&r->ops[k]);
 
-			if (placed - off < len)
+			/* empty ops run alone: ret is then their own error */
+			if (placed - off < len || (!len && ret))
 				break;
 			off += len;
 			pcram_op_done(r, k, (k == i ? skip : 0) + len, 0);

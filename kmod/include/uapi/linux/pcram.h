@@ -259,7 +259,10 @@
  *
  * Errors:
  *    EINVAL: a do request without PCRAM_VM_A_ID, a dump request with
- *            attributes, or an attribute GET_VM does not take.
+ *            attributes, or an attribute GET_VM does not take. A dump's
+ *            refusal comes as the error of its NLMSG_DONE message, with
+ *            the extended ACK message there.
+ *    ERANGE: PCRAM_VM_A_ID is 0 (ids start at 1).
  *    ENOENT: no VM has this id.
  *    EMSGSIZE, ENOMEM: the reply could not be built.
  *
@@ -275,6 +278,7 @@
  * Errors:
  *    EPERM:  the caller lacks CAP_NET_ADMIN.
  *    EINVAL: an attribute RESET_STATS does not take.
+ *    ERANGE: PCRAM_VM_A_ID is 0.
  *    ENOENT: no VM has this id.
  *
  * Multicast group PCRAM_GENL_MCGRP_EVENTS
