@@ -195,19 +195,27 @@ int pcram_nl_info(struct pcram_nl *nl, char *err, size_t errlen)
 
 /* ---- the socket ------------------------------------------------------------- */
 
-/* The family's id and version from the controller: -ENOENT when absent. */
+/*
+ * The family's id and version from the controller: -ENOENT when absent.
+ * The lookup by name is what lets the kernel load an installed pcram.ko
+ * (its genl family alias) for a caller that may load modules, as any
+ * other generic netlink client would; the version comes from a dump.
+ */
 static int resolve_family(struct nl_sock *sock, int *id, uint32_t *version)
 {
 	struct nl_cache *cache = NULL;
 	struct genl_family *fam;
 	int ret;
 
+	ret = genl_ctrl_resolve(sock, PCRAM_GENL_NAME);
+	if (ret < 0)
+		return ret == -NLE_OBJ_NOTFOUND ? -ENOENT : nlerr_to_errno(ret);
+	*id = ret;
 	ret = genl_ctrl_alloc_cache(sock, &cache);
 	if (ret)
 		return nlerr_to_errno(ret);
-	fam = genl_ctrl_search_by_name(cache, PCRAM_GENL_NAME);
+	fam = genl_ctrl_search(cache, *id);
 	if (fam) {
-		*id = genl_family_get_id(fam);
 		*version = genl_family_get_version(fam);
 		genl_family_put(fam);
 	}
