@@ -136,6 +136,9 @@ $(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h selftests/*/*.h) $(HARN
 		-L$(B)/lib -Wl,-rpath,$(abspath $(B)/lib) -Wl,--as-needed \
 		-lpcram $(NL_LIBS) -lpthread $(LDFLAGS)
 
+# The unit test of the tool's netlink client compiles its sources in.
+$(B)/selftests/tools/nl_unit_test: tools/nl.c tools/nl_parse.c tools/nl.h tools/nl_parse.h
+
 $(B)/selftests/%: selftests/%.sh
 	$(quiet) INSTALL $@
 	$(Q)install -D -m 0755 $< $@

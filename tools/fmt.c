@@ -60,7 +60,7 @@ void hist_row(char *buf, size_t len, uint64_t count, int i, uint64_t most,
 
 	/* The upper bound: the bucket holds [2^i, 2^(i+1)) ns. */
 	off = (size_t)snprintf(buf, len, "< %-9s |",
-			       human_ns(label, sizeof(label), 2ULL << i));
+			       human_ns(label, sizeof(label), i < 63 ? 2ULL << i : UINT64_MAX));
 	for (int c = 0; c < width && off + glen < len; c++) {
 		const char *cell = c < w ? glyph : (c == 0 && count ? "." : " ");
 
