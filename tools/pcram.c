@@ -43,6 +43,18 @@ static const struct subcommand commands[] = {
 			   "  -o, --output FILE    replace FILE with each sample (written aside, renamed)\n",
 	},
 	{
+		.name = "top",
+		.main = top_main,
+		.synopsis = "pcram top [-b] [-d SECONDS] [-s p99|rate|id] [-n COUNT]",
+		.summary = "watch every VM's fault rate and latency, full screen",
+		.options = "  -d, --delay SECONDS  refresh every SECONDS (default 1)\n"
+			   "  -s, --sort KEY       sort by p99 (default), rate (faults/s) or id\n"
+			   "  -n, --iterations N   stop after N refreshes\n"
+			   "  -b, --batch          plain periodic output (also when stdout is not a terminal)\n"
+			   "keys: q or Ctrl-C quit, p/r/n sort by p99/rate/id, s next sort,\n"
+			   "      up/down (j/k) select a VM, c latency since attach or of the last interval\n",
+	},
+	{
 		.name = "demo",
 		.main = demo_main,
 		.synopsis = "pcram demo [-j] [--size SIZE] [--page-size 4k|2m] [--vcpus N] [--pattern P] [--precopy-ms MS] [--dirty-rate PAGES]",

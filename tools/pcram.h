@@ -25,6 +25,7 @@ int serve_main(int argc, char **argv);
 int recv_main(int argc, char **argv);
 int bench_main(int argc, char **argv);
 int stat_main(int argc, char **argv);
+int top_main(int argc, char **argv);
 
 extern const char *prog;
 
