@@ -55,6 +55,15 @@ static const struct subcommand commands[] = {
 			   "      up/down (j/k) select a VM, c latency since attach or of the last interval\n",
 	},
 	{
+		.name = "monitor",
+		.main = monitor_main,
+		.synopsis = "pcram monitor [-j] [-t] [-c COUNT]",
+		.summary = "print pcram.ko's events: VMs attaching, detaching, sampled faults",
+		.options = "  -j, --json           one JSON object a line\n"
+			   "  -t, --timestamp      start each line with the time it came\n"
+			   "  -c, --count COUNT    stop after COUNT events\n",
+	},
+	{
 		.name = "demo",
 		.main = demo_main,
 		.synopsis = "pcram demo [-j] [--size SIZE] [--page-size 4k|2m] [--vcpus N] [--pattern P] [--precopy-ms MS] [--dirty-rate PAGES]",

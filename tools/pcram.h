@@ -26,6 +26,7 @@ int recv_main(int argc, char **argv);
 int bench_main(int argc, char **argv);
 int stat_main(int argc, char **argv);
 int top_main(int argc, char **argv);
+int monitor_main(int argc, char **argv);
 
 extern const char *prog;
 
