@@ -11,6 +11,7 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 CC ?= cc
@@ -211,6 +212,8 @@ install: $(LIB_SO) $(LIB_A) $(TOOL)
 	$(pc_subst) > $(DESTDIR)$(LIBDIR)/pkgconfig/libpcram.pc
 	install -m 0644 lib/include/pcram.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 Documentation/pcram.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 0644 tools/pcram.bash-completion \
+		$(DESTDIR)$(BASHCOMPDIR)/pcram
 	install -m 0644 Documentation/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 
 clean:
