@@ -86,6 +86,7 @@ int pcram_dst_new(struct pcram_dst **out, const struct pcram_dst_options *opts)
 	pthread_mutex_init(&dst->pages_lock, NULL);
 	pthread_mutex_init(&dst->track_lock, NULL);
 	pthread_mutex_init(&dst->error_lock, NULL);
+	pthread_mutex_init(&dst->own_lock, NULL);
 	if (dst_track_alloc(dst)) {
 		pcram_dst_free(dst);
 		return -ENOMEM;
@@ -121,6 +122,7 @@ void pcram_dst_free(struct pcram_dst *dst)
 	pthread_mutex_destroy(&dst->pages_lock);
 	pthread_mutex_destroy(&dst->track_lock);
 	pthread_mutex_destroy(&dst->error_lock);
+	pthread_mutex_destroy(&dst->own_lock);
 	free(dst);
 }
 
@@ -637,6 +639,52 @@ int pcram_dst_prepare_discard(struct pcram_dst *dst)
 	return 0;
 }
 
+/*
+ * Our own MADV_DONTNEED raises a REMOVE event, and the kernel lets the
+ * madvise return once a fault thread has read it, maybe before that
+ * thread has handled it. By then discard_range has forgotten the pages
+ * itself and a placement may have brought them again: forgetting them
+ * once more would lose that placement's bits for good. So the range is
+ * noted here first, and its events are taken as already handled.
+ */
+static void own_remove_add(struct pcram_dst *dst, uint64_t start, uint64_t end)
+{
+	pthread_mutex_lock(&dst->own_lock);
+	/* Full: only if events never came; the oldest goes. */
+	if (dst->nr_own == DST_MAX_OWN_REMOVES) {
+		memmove(&dst->own[0], &dst->own[1], sizeof(dst->own[0]) * (DST_MAX_OWN_REMOVES - 1));
+		dst->nr_own--;
+	}
+	dst->own[dst->nr_own].start = start;
+	dst->own[dst->nr_own].end = end;
+	dst->own[dst->nr_own].left = end - start;
+	dst->nr_own++;
+	pthread_mutex_unlock(&dst->own_lock);
+}
+
+/* A REMOVE event can cover part of the madvise: one per VMA. */
+bool dst_own_remove(struct pcram_dst *dst, uint64_t start, uint64_t end)
+{
+	bool own = false;
+
+	pthread_mutex_lock(&dst->own_lock);
+	for (unsigned int i = 0; i < dst->nr_own; i++) {
+		if (start < dst->own[i].start || end > dst->own[i].end ||
+		    end - start > dst->own[i].left)
+			continue;
+		own = true;
+		dst->own[i].left -= end - start;
+		if (!dst->own[i].left) {
+			dst->nr_own--;
+			memmove(&dst->own[i], &dst->own[i + 1],
+				sizeof(dst->own[0]) * (dst->nr_own - i));
+		}
+		break;
+	}
+	pthread_mutex_unlock(&dst->own_lock);
+	return own;
+}
+
 PCRAM_EXPORT
 int pcram_dst_discard_range(struct pcram_dst *dst, const char *block,
 			    uint64_t start, uint64_t length)
@@ -676,6 +724,10 @@ int pcram_dst_discard_range(struct pcram_dst *dst, const char *block,
 	 * placement racing the discard may set a bit again in between.
 	 */
 	forget_pages(dst, b, start >> b->page_shift, length >> b->page_shift);
+	if (dst->state == DST_NOTIFY && !b->shared &&
+	    (dst->features & UFFD_FEATURE_EVENT_REMOVE))
+		own_remove_add(dst, (uint64_t)(uintptr_t)b->host + start,
+			       (uint64_t)(uintptr_t)b->host + start + length);
 	ret = empty_range(dst, b, start, length);
 	if (ret)
 		return ret;

@@ -77,6 +77,8 @@ struct dst_thread_slot {
 #define DST_PENDING_SLOTS 4096	/* power of two; in-flight requests */
 #define DST_THREAD_SLOTS 1024	/* power of two; faulting threads */
 #define DST_MAX_PAGE_SIZES 4
+/* Own discards in flight at once: one a discarding thread, and spare. */
+#define DST_MAX_OWN_REMOVES 16
 
 struct dst_fault_thread {
 	struct pcram_dst *dst;
@@ -131,6 +133,17 @@ struct pcram_dst {
 	struct dst_thread_slot *tids;
 	unsigned int nr_tids;
 
+	/*
+	 * MADV_DONTNEED ranges of our own discards whose REMOVE events no
+	 * fault thread has handled yet (see dst_own_remove()): @left bytes
+	 * of events still to come for [start, end).
+	 */
+	pthread_mutex_t own_lock;
+	struct {
+		uint64_t start, end, left;
+	} own[DST_MAX_OWN_REMOVES];
+	unsigned int nr_own;
+
 	struct {
 		/* faults, requests, pages and bytes placed: per block. */
 		counter_t duplicates, stale, refaults, provider_errors, eexist;
@@ -146,6 +159,8 @@ int dst_error(struct pcram_dst *dst, int err, const char *fmt, ...)
 struct dst_block *dst_find(const struct pcram_dst *dst, uint64_t addr);
 /* Pages in [start, end) of any block are missing again. */
 void dst_forget_range(struct pcram_dst *dst, uint64_t start, uint64_t end);
+/* Was the REMOVE event for [start, end) raised by our own discard? */
+bool dst_own_remove(struct pcram_dst *dst, uint64_t start, uint64_t end);
 
 /* fault.c */
 int dst_start_fault_threads(struct pcram_dst *dst);

@@ -195,7 +195,8 @@ static void handle_event(struct fault_ctx *fc, const struct uffd_msg *msg)
 		ev.type = PCRAM_EVENT_REMOVE;
 		ev.addr = msg->arg.remove.start;
 		ev.length = msg->arg.remove.end - msg->arg.remove.start;
-		dst_forget_range(dst, msg->arg.remove.start, msg->arg.remove.end);
+		if (!dst_own_remove(dst, msg->arg.remove.start, msg->arg.remove.end))
+			dst_forget_range(dst, msg->arg.remove.start, msg->arg.remove.end);
 		break;
 	case UFFD_EVENT_UNMAP:
 		ev.type = PCRAM_EVENT_UNMAP;

@@ -23,6 +23,7 @@
 
 #define BATCH_PAGES 64
 #define BATCH_MAX_PAGE (64ULL << 10)	/* bigger pages are placed one by one */
+#define RX_BUFFER (256U << 10)		/* a receiver's read buffer */
 
 enum in_result { IN_RUNNING = 0, IN_COMPLETE = 1 };
 
@@ -138,11 +139,11 @@ const char *pcram_in_strerror(const struct pcram_in *in)
 
 /* ---- reading ------------------------------------------------------------ */
 
-static int read_hdr(struct pcram_in *in, int fd, struct wire_hdr *h)
+static int read_hdr(struct pcram_in *in, struct wire_reader *r, struct wire_hdr *h)
 {
 	uint8_t raw[WIRE_HDR_LEN];
 	char err[256];
-	int ret = wire_read_full(fd, raw, sizeof(raw));
+	int ret = wire_reader_read(r, raw, sizeof(raw));
 
 	if (ret)
 		return ret;
@@ -223,9 +224,14 @@ static uint64_t page_size_at(struct pcram_in *in, const void *host)
 	return in->dst->blocks[d].page_size;
 }
 
+/*
+ * Pages back to back in @buf, so that a run of pages next to each other
+ * at the destination is one run in memory too: one UFFDIO_COPY.
+ */
 struct batch {
 	struct pcram_place_op ops[BATCH_PAGES];
 	unsigned int n;
+	size_t used;
 	uint8_t *buf;		/* BATCH_PAGES * BATCH_MAX_PAGE */
 };
 
@@ -254,41 +260,35 @@ static int flush(struct pcram_in *in, struct batch *bt)
 	}
 	atomic_fetch_add(&in->st.batches, bt->n ? 1 : 0);
 	bt->n = 0;
+	bt->used = 0;
 	return 0;
 }
 
-/* Is more data waiting on @fd? Batches stop growing when it is not. */
-static bool more_waiting(int fd)
-{
-	int n = 0;
-
-	return !ioctl(fd, FIONREAD, &n) && n > 0;
-}
-
 /* The data of a PAGE, into place. */
-static int take_page(struct pcram_in *in, int fd, const struct wire_msg *m,
+static int take_page(struct pcram_in *in, struct wire_reader *r, const struct wire_msg *m,
 		     struct batch *bt, uint8_t *one, bool urgent)
 {
 	uint8_t *host = host_of(in, m->page.block, m->page.offset);
 	int ret;
 
 	if (bt && m->page.len <= BATCH_MAX_PAGE) {
-		uint8_t *slot = bt->buf + bt->n * BATCH_MAX_PAGE;
+		uint8_t *slot = bt->buf + bt->used;
 
-		ret = wire_read_full(fd, slot, m->page.len);
+		ret = wire_reader_read(r, slot, m->page.len);
 		if (ret)
 			return ret;
+		bt->used += m->page.len;
 		bt->ops[bt->n++] = (struct pcram_place_op) {
 			.type = PCRAM_OP_COPY, .host = host, .src = slot,
 		};
 		atomic_fetch_add(&in->st.bulk, 1);
 		if (!atomic_load(&in->switched))
 			atomic_fetch_add(&in->st.precopy, 1);
-		if (bt->n == BATCH_PAGES || !more_waiting(fd))
+		if (bt->n == BATCH_PAGES || !wire_reader_more(r))
 			return flush(in, bt);
 		return 0;
 	}
-	ret = wire_read_full(fd, one, m->page.len);
+	ret = wire_reader_read(r, one, m->page.len);
 	if (ret)
 		return ret;
 	ret = place(in, host, one);
@@ -347,19 +347,25 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 	struct wire_table t = { in->remote, in->nr_remote };
 	int fd = urgent ? in->urgent : in->bulk;
 	struct batch bt = { .n = 0 };
+	struct wire_reader r;
 	uint8_t small[WIRE_HDR_LEN + 6 + WIRE_TEXT_MAX + 64];
 	uint8_t *one;
 	int ret = 0;
 
+	if (wire_reader_init(&r, fd, RX_BUFFER))
+		return -ENOMEM;
 	one = mmap(NULL, in->max_page, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (one == MAP_FAILED)
+	if (one == MAP_FAILED) {
+		wire_reader_free(&r);
 		return -ENOMEM;
+	}
 	if (!urgent) {
 		bt.buf = mmap(NULL, BATCH_PAGES * BATCH_MAX_PAGE, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (bt.buf == MAP_FAILED) {
 			munmap(one, in->max_page);
+			wire_reader_free(&r);
 			return -ENOMEM;
 		}
 	}
@@ -369,18 +375,18 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 		struct wire_msg m;
 		char err[256];
 
-		ret = read_hdr(in, fd, &h);
+		ret = read_hdr(in, &r, &h);
 		if (ret)
 			break;
 		if (h.type == WIRE_PAGE) {
 			uint8_t ph[WIRE_PAGE_HDR];
 
-			ret = wire_read_full(fd, ph, sizeof(ph));
+			ret = wire_reader_read(&r, ph, sizeof(ph));
 			if (!ret && wire_parse(&h, ph, &t, &m, err, sizeof(err)))
 				ret = in_error(in, -EPROTO,
 					       "malformed message from the source: %s", err);
 			if (!ret)
-				ret = take_page(in, fd, &m, urgent ? NULL : &bt, one, urgent);
+				ret = take_page(in, &r, &m, urgent ? NULL : &bt, one, urgent);
 			if (ret)
 				break;
 			check_all_in(in);
@@ -394,7 +400,7 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 				       wire_type_name(h.type), h.len);
 			break;
 		}
-		ret = wire_read_full(fd, small, h.len);
+		ret = wire_reader_read(&r, small, h.len);
 		if (ret)
 			break;
 		ret = wire_parse(&h, small, &t, &m, err, sizeof(err));
@@ -454,6 +460,7 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 	munmap(one, in->max_page);
 	if (bt.buf)
 		munmap(bt.buf, BATCH_PAGES * BATCH_MAX_PAGE);
+	wire_reader_free(&r);
 	return ret < 0 ? ret : 0;
 }
 
@@ -461,7 +468,11 @@ static void *rx_main(void *arg)
 {
 	struct rx_arg *a = arg;
 	struct pcram_in *in = a->in;
-	int ret = rx_loop(in, a->urgent);
+	int ret;
+
+	if (!a->urgent && !(in->opts.flags & PCRAM_IN_F_BULK_SAME_PRIORITY))
+		wire_background_thread();
+	ret = rx_loop(in, a->urgent);
 
 	pthread_mutex_lock(&in->lock);
 	if (ret < 0 && !in->conn_err)
@@ -562,6 +573,8 @@ static int hello_both(struct pcram_in *in, int bulk_fd, int urgent_fd)
 		in->session = ((uint64_t)ts.tv_sec << 32 ^ (uint64_t)ts.tv_nsec ^
 			       (uint64_t)getpid()) | 1;
 	}
+	wire_nodelay(bulk_fd);
+	wire_nodelay(urgent_fd);
 	ret = wire_write_full(bulk_fd, buf, wire_put_hello(buf, sizeof(buf), WIRE_BULK,
 							   base, in->session));
 	if (!ret)

@@ -103,8 +103,11 @@ static bool wanted(struct src_block *b, uint64_t p)
 /* One pass in address order: the pages sent, or -errno. */
 static int64_t pass(struct pcram_src *src, bool *timed_out)
 {
+	struct send_batch sb;
 	int64_t n = 0;
+	int ret;
 
+	send_batch_init(&sb, src->bulk);
 	for (unsigned int bi = 0; bi < src->nr_blocks; bi++) {
 		struct src_block *b = &src->blocks[bi];
 
@@ -112,9 +115,7 @@ static int64_t pass(struct pcram_src *src, bool *timed_out)
 		if (src->tracker.ranges[bi].untracked)
 			continue;
 		for (uint64_t p = 0; p < b->npages;) {
-			uint8_t hdr[WIRE_HDR_LEN + 16];
 			uint32_t run = 1;
-			int ret;
 
 			if (!wanted(b, p)) {
 				p++;
@@ -122,13 +123,13 @@ static int64_t pass(struct pcram_src *src, bool *timed_out)
 			}
 			if (past(src->precopy_end_ns)) {
 				*timed_out = true;
-				return n;
+				goto out;
 			}
 			/* Clean from here: a later write is the tracker's. */
 			dirty_clear(b, p);
 			sent_test_set(b, p);
 			if (!page_is_zero(b->host + (p << b->shift), b->w.page_size)) {
-				ret = send_page(src, src->bulk, bi, p);
+				ret = send_batch_page(src, &sb, bi, p);
 			} else {
 				while (run < ZERO_RUN_MAX && p + run < b->npages && wanted(b, p + run) &&
 				       page_is_zero(b->host + ((p + run) << b->shift),
@@ -137,21 +138,23 @@ static int64_t pass(struct pcram_src *src, bool *timed_out)
 					sent_test_set(b, p + run);
 					run++;
 				}
-				ret = wire_write_full(src->bulk, hdr,
-						      wire_put_zero(hdr, sizeof(hdr), bi,
-								    p << b->shift, run));
+				ret = send_batch_zero(&sb, bi, p << b->shift, run);
 				atomic_fetch_add(&src->st.zero, run);
 			}
 			if (ret)
-				return src_error(src, -ECONNRESET,
-						 "precopy: the destination went away: %s",
-						 strerror(-ret));
+				goto broken;
 			atomic_fetch_add(&src->st.precopy, run);
 			n += run;
 			p += run;
 		}
 	}
-	return n;
+out:
+	ret = send_batch_flush(&sb);
+	if (!ret)
+		return n;
+broken:
+	return src_error(src, -ECONNRESET, "precopy: the destination went away: %s",
+			 strerror(-ret));
 }
 
 int precopy(struct pcram_src *src)

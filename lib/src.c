@@ -190,6 +190,49 @@ int send_page(struct pcram_src *src, int fd, unsigned int bi, uint64_t p)
 	return wire_writev_full(fd, hdr, n, data, b->w.page_size);
 }
 
+void send_batch_init(struct send_batch *sb, int fd)
+{
+	sb->fd = fd;
+	sb->nmsg = sb->niov = 0;
+}
+
+int send_batch_flush(struct send_batch *sb)
+{
+	int ret = sb->niov ? wire_sendv_full(sb->fd, sb->iov, sb->niov) : 0;
+
+	sb->nmsg = sb->niov = 0;
+	return ret;
+}
+
+static int send_batch_add(struct send_batch *sb, size_t hlen, const void *data, size_t len)
+{
+	sb->iov[sb->niov++] = (struct iovec) { sb->hdr[sb->nmsg], hlen };
+	if (len)
+		sb->iov[sb->niov++] = (struct iovec) { (void *)data, len };
+	return ++sb->nmsg == SEND_BATCH ? send_batch_flush(sb) : 0;
+}
+
+int send_batch_zero(struct send_batch *sb, unsigned int bi, uint64_t off, uint32_t n)
+{
+	return send_batch_add(sb, wire_put_zero(sb->hdr[sb->nmsg], sizeof(sb->hdr[0]), bi, off, n),
+			      NULL, 0);
+}
+
+int send_batch_page(struct pcram_src *src, struct send_batch *sb, unsigned int bi, uint64_t p)
+{
+	struct src_block *b = &src->blocks[bi];
+	const uint8_t *data = b->host + (p << b->shift);
+
+	if (page_is_zero(data, b->w.page_size)) {
+		atomic_fetch_add(&src->st.zero, 1);
+		return send_batch_zero(sb, bi, p << b->shift, 1);
+	}
+	atomic_fetch_add(&src->st.bytes, b->w.page_size);
+	return send_batch_add(sb, wire_put_page_hdr(sb->hdr[sb->nmsg], sizeof(sb->hdr[0]), bi,
+						    p << b->shift, b->w.page_size),
+			      data, b->w.page_size);
+}
+
 /* ---- the urgent connection: requests ------------------------------------- */
 
 static int serve_request(struct pcram_src *src, const struct wire_msg *m,
@@ -295,9 +338,16 @@ static void *push_main(void *arg)
 	struct urgent_ctx *u = arg;
 	struct pcram_src *src = u->src;
 	uint64_t seen_hint = 0, left = 0;
+	struct send_batch sb;
 	unsigned int bi = 0;
 	uint64_t p = 0;
 
+	/* Requests only: the destination completes by asking for every page. */
+	if (src->opts.flags & PCRAM_SRC_F_NO_PUSH)
+		return NULL;
+	send_batch_init(&sb, src->bulk);
+	if (!(src->opts.flags & PCRAM_SRC_F_BULK_SAME_PRIORITY))
+		wire_background_thread();
 	for (unsigned int i = 0; i < src->nr_blocks; i++)
 		for (uint64_t k = 0; k < src->blocks[i].npages; k++)
 			left += !sent_test(&src->blocks[i], k);
@@ -339,24 +389,24 @@ static void *push_main(void *arg)
 		}
 		idle = 0;
 		if (page_is_zero(b->host + (p << b->shift), b->w.page_size)) {
-			uint8_t hdr[WIRE_HDR_LEN + 16];
 			uint32_t n = zero_run(b, p);
-			size_t len = wire_put_zero(hdr, sizeof(hdr), bi, p << b->shift, n);
 
-			u->ret = wire_write_full(src->bulk, hdr, len);
+			u->ret = send_batch_zero(&sb, bi, p << b->shift, n);
 			atomic_fetch_add(&src->st.zero, n);
 			atomic_fetch_add(&src->st.pushed, n);
 			p += n;
 		} else {
-			u->ret = send_page(src, src->bulk, bi, p);
+			u->ret = send_batch_page(src, &sb, bi, p);
 			atomic_fetch_add(&src->st.pushed, 1);
 			p++;
 		}
-		if (u->ret) {
-			snprintf(u->err, sizeof(u->err), "bulk: %s", strerror(-u->ret));
+		if (u->ret)
 			break;
-		}
 	}
+	if (!u->ret)
+		u->ret = send_batch_flush(&sb);
+	if (u->ret)
+		snprintf(u->err, sizeof(u->err), "bulk: %s", strerror(-u->ret));
 	return NULL;
 }
 
@@ -400,6 +450,8 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switch
 	size_t cap = 16 + WIRE_BITMAP_MAX_BITS / 8 + 64, n;
 
 	src->bulk = src->urgent = -1;
+	wire_nodelay(fd_a);
+	wire_nodelay(fd_b);
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;

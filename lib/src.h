@@ -13,6 +13,8 @@
 
 #include "dirty.h"
 #include "internal.h"
+#include <sys/uio.h>
+
 #include "wire.h"
 
 #define BITS_PER_WORD (8 * sizeof(unsigned long))
@@ -73,6 +75,27 @@ void sent_clear(struct src_block *b, uint64_t p);
 bool page_is_zero(const uint8_t *p, uint64_t len);
 /* Page @p of block @bi on @fd: as data, or as a zero flag. */
 int send_page(struct pcram_src *src, int fd, unsigned int bi, uint64_t p);
+/*
+ * Bulk messages gathered for one sendmsg(): their headers here, page data
+ * by reference to the block, so read when it goes (a write after the
+ * page was picked is newer data, and the dirty tracker has it anyway).
+ * One sendmsg() a page capped precopy and the push near 1 GB/s.
+ */
+#define SEND_BATCH 32
+struct send_batch {
+	int fd;
+	unsigned int nmsg, niov;
+	struct iovec iov[2 * SEND_BATCH];
+	uint8_t hdr[SEND_BATCH][WIRE_HDR_LEN + WIRE_PAGE_HDR];
+};
+
+void send_batch_init(struct send_batch *sb, int fd);
+/* Page @p of block @bi, as data or a zero flag: sent when the batch fills. */
+int send_batch_page(struct pcram_src *src, struct send_batch *sb, unsigned int bi, uint64_t p);
+/* @n zero pages from byte @off of block @bi. */
+int send_batch_zero(struct send_batch *sb, unsigned int bi, uint64_t off, uint32_t n);
+int send_batch_flush(struct send_batch *sb);
+
 /* Zero pages from @p on, not sent yet, at most ZERO_RUN_MAX: claimed. */
 uint32_t zero_run(struct src_block *b, uint64_t p);
 uint64_t src_now_ns(void);

@@ -6,9 +6,16 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -573,22 +580,128 @@ uint64_t wire_page_sum(const void *page, uint64_t len)
 
 /* ---- I/O ------------------------------------------------------------------------- */
 
+/* Some bytes, at least one: how many, or -errno (-EPIPE at EOF). */
+static ssize_t read_some(int fd, void *buf, size_t len)
+{
+	for (;;) {
+		ssize_t n = read(fd, buf, len);
+
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return -EPIPE;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
 int wire_read_full(int fd, void *buf, size_t len)
 {
 	uint8_t *p = buf;
 
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n = read_some(fd, p, len);
 
-		if (n == 0)
-			return -EPIPE;
-		if (n < 0) {
+		if (n < 0)
+			return (int)n;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void wire_nodelay(int fd)
+{
+	int one = 1;
+
+	/* Not TCP (a socketpair in tests): nothing to turn off. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+void wire_background_thread(void)
+{
+	/* Linux: a thread's own nice value, set through its tid. */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+}
+
+int wire_reader_init(struct wire_reader *r, int fd, size_t cap)
+{
+	*r = (struct wire_reader) { .fd = fd, .cap = cap };
+	r->buf = malloc(cap);
+	return r->buf ? 0 : -ENOMEM;
+}
+
+void wire_reader_free(struct wire_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+int wire_reader_read(struct wire_reader *r, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		size_t have = r->tail - r->head;
+		ssize_t n;
+
+		if (have) {
+			size_t take = have < len ? have : len;
+
+			memcpy(p, r->buf + r->head, take);
+			r->head += take;
+			p += take;
+			len -= take;
+			continue;
+		}
+		if (len >= r->cap / 2)
+			return wire_read_full(r->fd, p, len);
+		n = read_some(r->fd, r->buf, r->cap);
+		if (n < 0)
+			return (int)n;
+		r->head = 0;
+		r->tail = (size_t)n;
+	}
+	return 0;
+}
+
+bool wire_reader_more(const struct wire_reader *r)
+{
+	int n = 0;
+
+	return r->tail > r->head || (!ioctl(r->fd, FIONREAD, &n) && n > 0);
+}
+
+int wire_sendv_full(int fd, struct iovec *iov, unsigned int n)
+{
+	struct msghdr mh = { .msg_iov = iov };
+	unsigned int i = 0;
+
+	while (i < n) {
+		ssize_t sent;
+
+		if (!iov[i].iov_len) {
+			i++;
+			continue;
+		}
+		mh.msg_iov = &iov[i];
+		mh.msg_iovlen = n - i < IOV_MAX ? n - i : IOV_MAX;
+		sent = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (sent < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		p += n;
-		len -= (size_t)n;
+		/* Partly sent: step over what went, and go on from there. */
+		while (sent > 0 && i < n) {
+			size_t take = (size_t)sent < iov[i].iov_len ? (size_t)sent : iov[i].iov_len;
+
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + take;
+			iov[i].iov_len -= take;
+			sent -= (ssize_t)take;
+			if (!iov[i].iov_len)
+				i++;
+		}
 	}
 	return 0;
 }
@@ -600,35 +713,8 @@ int wire_writev_full(int fd, const void *a, size_t alen, const void *b,
 		{ .iov_base = (void *)a, .iov_len = alen },
 		{ .iov_base = (void *)b, .iov_len = blen },
 	};
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-	int i = 0;
 
-	while (i < 2) {
-		ssize_t n;
-
-		if (!iov[i].iov_len) {
-			i++;
-			continue;
-		}
-		mh.msg_iov = &iov[i];
-		mh.msg_iovlen = 2 - i;
-		n = sendmsg(fd, &mh, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		while (n > 0 && i < 2) {
-			size_t take = (size_t)n < iov[i].iov_len ? (size_t)n : iov[i].iov_len;
-
-			iov[i].iov_base = (uint8_t *)iov[i].iov_base + take;
-			iov[i].iov_len -= take;
-			n -= (ssize_t)take;
-			if (!iov[i].iov_len)
-				i++;
-		}
-	}
-	return 0;
+	return wire_sendv_full(fd, iov, 2);
 }
 
 int wire_write_full(int fd, const void *buf, size_t len)

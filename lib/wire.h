@@ -177,6 +177,36 @@ int wire_read_full(int fd, void *buf, size_t len);
 int wire_write_full(int fd, const void *buf, size_t len);
 int wire_writev_full(int fd, const void *a, size_t alen, const void *b,
 		     size_t blen);
+/* All of @iov (changed on the way), in as few sendmsg() as it takes. */
+struct iovec;
+int wire_sendv_full(int fd, struct iovec *iov, unsigned int n);
+
+/*
+ * No Nagle: a request, a page asked for, or the last message of a
+ * handshake must not wait for the ACK of the one before (with delayed
+ * ACKs, 40 ms). Bulk writes are batched by the sender instead.
+ */
+void wire_nodelay(int fd);
+/* The calling thread to nice 19: background pages yield the CPU. */
+void wire_background_thread(void);
+
+/*
+ * A connection read through a buffer: one read() brings many small
+ * messages, where reading each header and payload apart costs a syscall
+ * each. Reads at least half the buffer long go straight to the caller.
+ */
+struct wire_reader {
+	int fd;
+	uint8_t *buf;
+	size_t cap, head, tail;
+};
+
+int wire_reader_init(struct wire_reader *r, int fd, size_t cap);
+void wire_reader_free(struct wire_reader *r);
+/* Exactly @len bytes: 0, or -errno (-EPIPE at EOF). */
+int wire_reader_read(struct wire_reader *r, void *buf, size_t len);
+/* Bytes buffered, or waiting in the socket: is another message here? */
+bool wire_reader_more(const struct wire_reader *r);
 
 /*
  * Read one whole message other than PAGE (its payload at most @cap bytes,

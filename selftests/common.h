@@ -98,6 +98,16 @@ static inline int jq(char *val, size_t size, const char *json, const char *filte
 	return ret;
 }
 
+/* `jq -r FILTER` on @json as a number; ~0 when jq fails. */
+static inline unsigned long long jq_u64(const char *json, const char *filter)
+{
+	char v[64] = "";
+
+	if (jq(v, sizeof(v), json, filter))
+		return ~0ULL;
+	return strtoull(v, NULL, 0);
+}
+
 static inline bool pcram_loaded(void)
 {
 	return access("/sys/module/pcram", F_OK) == 0;

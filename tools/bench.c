@@ -2,13 +2,143 @@
 /*
  * pcram bench: measurements that print each figure beside its floor,
  * measured in the same run. A table of benchmarks, one file each, so that
- * later ones ('bench migrate', 'bench batch') are one more entry.
+ * later ones ('bench batch') are one more entry, and what they share.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 #include "pcram.h"
+
+/* ---- shared ----------------------------------------------------------------------------- */
+
+char bench_errbuf[512];
+
+int bench_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(bench_errbuf, sizeof(bench_errbuf), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t bench_pattern(uint64_t page)
+{
+	return 0x9e3779b97f4a7c15ULL * (page + 1);
+}
+
+int bench_map_dest(uint64_t size, bool huge, uint8_t **dest)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (huge ? MAP_HUGETLB | MAP_HUGE_2MB : 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+
+	if (p == MAP_FAILED)
+		return bench_err(-errno, "mapping %" PRIu64 " MiB of %s destination memory: %s",
+				 size / MIB, huge ? "2 MiB hugetlb" : "anonymous", strerror(errno));
+	/* The page size is what is placed: base pages stay base pages. */
+	if (!huge)
+		madvise(p, size, MADV_NOHUGEPAGE);
+	*dest = p;
+	return 0;
+}
+
+int bench_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+uint64_t bench_median_u64(uint64_t *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), bench_cmp_u64);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+uint64_t bench_percentile(const uint64_t *sorted, uint64_t n, double q)
+{
+	uint64_t rank = (uint64_t)(q * (double)n);
+
+	if ((double)rank < q * (double)n)
+		rank++;
+	if (rank < 1)
+		rank = 1;
+	return sorted[rank - 1];
+}
+
+int bench_parse_count(const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static long read_long(const char *path)
+{
+	char buf[32] = "";
+	FILE *f = fopen(path, "re");
+	long v = -1;
+
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			v = strtol(buf, NULL, 10);
+		fclose(f);
+	}
+	return v;
+}
+
+uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size)
+{
+	const char *dir = "/sys/kernel/mm/hugepages/hugepages-2048kB";
+	char path[128];
+	long free_pages, total;
+
+	snprintf(path, sizeof(path), "%s/free_hugepages", dir);
+	free_pages = read_long(path);
+	snprintf(path, sizeof(path), "%s/nr_hugepages", dir);
+	total = read_long(path);
+	if (free_pages < 0) {
+		snprintf(why, size, "this kernel has no 2 MiB hugetlbfs pool (%s)", dir);
+		return 0;
+	}
+	if (free_pages < 1) {
+		snprintf(why, size,
+			 "no free 2 MiB huge pages (%ld reserved, 0 free); reserve some with "
+			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", total, want);
+		return 0;
+	}
+	if ((uint64_t)free_pages < min) {
+		snprintf(why, size,
+			 "%ld free 2 MiB huge pages, %" PRIu64 " needed; reserve more with "
+			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", free_pages, min,
+			 (uint64_t)total + min - (uint64_t)free_pages);
+		return 0;
+	}
+	why[0] = '\0';
+	return (uint64_t)free_pages < want ? (uint64_t)free_pages : want;
+}
 
 /* ---- bench ---------------------------------------------------------------------------------- */
 
@@ -17,6 +147,7 @@ static const struct {
 	int (*main)(int argc, char **argv);
 } benches[] = {
 	{ "fault", bench_fault_main },
+	{ "migrate", bench_migrate_main },
 };
 
 int bench_main(int argc, char **argv)

@@ -1,11 +1,60 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The benchmarks of 'pcram bench', one file each.
+ * The benchmarks of 'pcram bench', one file each, and what they share
+ * (tools/bench.c).
  */
 #ifndef PCRAM_TOOLS_BENCH_H
 #define PCRAM_TOOLS_BENCH_H
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/mman.h>
+
+#ifndef MAP_HUGE_2MB
+#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
+#endif
+
+#define KIB ((uint64_t)1024)
+#define MIB (1024 * KIB)
+#define HUGE_SIZE (2 * MIB)
+
 /* tools/bench_fault.c: fault round trip, libpcram against a bare handler. */
 int bench_fault_main(int argc, char **argv);
+/* tools/bench_migrate.c: migration over loopback TCP against raw TCP. */
+int bench_migrate_main(int argc, char **argv);
+
+/* What went wrong, for the one line a failed benchmark prints. */
+extern char bench_errbuf[512];
+/* Say it in bench_errbuf; returns @err, for 'return bench_err(...)'. */
+int bench_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t bench_now_ns(void);
+/* Every 8 bytes of page @page of a benchmark's data; never 0, so no page
+ * is a zero page. */
+uint64_t bench_pattern(uint64_t page);
+
+/*
+ * Fresh destination memory, nothing of it touched: private anonymous base
+ * pages (MADV_NOHUGEPAGE, whatever the THP mode), or 2 MiB hugetlbfs.
+ */
+int bench_map_dest(uint64_t size, bool huge, uint8_t **dest);
+
+/* qsort() order of uint64_t. */
+int bench_cmp_u64(const void *a, const void *b);
+/* The median of @v (sorted in place), n >= 1. */
+uint64_t bench_median_u64(uint64_t *v, unsigned int n);
+/* Nearest rank: the smallest of @sorted with at least q of them at or below. */
+uint64_t bench_percentile(const uint64_t *sorted, uint64_t n, double q);
+
+/* A decimal count from @min to @max into @out: 0, or -1 for anything else. */
+int bench_parse_count(const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out);
+/*
+ * How many 2 MiB hugetlbfs pages a benchmark may use, at most @want: 0 with
+ * the reason in @why when fewer than @min are free.
+ */
+uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size);
 
 #endif /* PCRAM_TOOLS_BENCH_H */

@@ -28,7 +28,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,16 +49,9 @@
 #include "json.h"
 #include "pcram.h"
 
-#ifndef MAP_HUGE_2MB
-#define MAP_HUGE_2MB (21 << MAP_HUGE_SHIFT)
-#endif
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1
 #endif
-
-#define KIB ((uint64_t)1024)
-#define MIB (1024 * KIB)
-#define HUGE_SIZE (2 * MIB)
 
 /* The issue's target for 4 KiB pages, one faulting thread. */
 #define TARGET_RATIO_P50 1.2
@@ -85,27 +77,6 @@ static const unsigned int fault_thread_counts[] = { 1, 2, 4 };
 #define FT_FAULTING_THREADS 16
 #define MAX_FAULTING_THREADS 16
 
-static char errbuf[512];
-
-__attribute__((format(printf, 2, 3)))
-static int bench_err(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * What one clock read costs here: every sample holds about one, and a
  * clock source without a vDSO fast path (hpet, acpi_pm) makes it a system
@@ -116,11 +87,11 @@ static uint64_t clock_read_ns(void)
 	uint64_t batch[5];
 
 	for (int b = 0; b < 5; b++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		for (int i = 0; i < 999; i++)
-			now_ns();
-		batch[b] = (now_ns() - t0) / 1000;
+			bench_now_ns();
+		batch[b] = (bench_now_ns() - t0) / 1000;
 	}
 	for (int i = 1; i < 5; i++)
 		for (int k = i; k > 0 && batch[k - 1] > batch[k]; k--) {
@@ -130,12 +101,6 @@ static uint64_t clock_read_ns(void)
 			batch[k - 1] = t;
 		}
 	return batch[2];
-}
-
-/* Every 8 bytes of image page @page; never 0, so no page is a zero page. */
-static uint64_t pattern(uint64_t page)
-{
-	return 0x9e3779b97f4a7c15ULL * (page + 1);
 }
 
 /* ---- thread placement ----------------------------------------------------- */
@@ -218,7 +183,7 @@ static int image_create(struct image *img, uint64_t page_size, uint64_t nr_pages
 		return bench_err(-ENOMEM, "out of memory");
 	for (uint64_t p = 0; p < nr_pages; p++) {
 		for (uint64_t i = 0; i < page_size / sizeof(*buf); i++)
-			buf[i] = pattern(p);
+			buf[i] = bench_pattern(p);
 		if (pwrite(fd, buf, page_size, (off_t)(p * page_size)) != (ssize_t)page_size) {
 			free(buf);
 			return bench_err(errno ? -errno : -EIO,
@@ -300,21 +265,21 @@ static void *faulter_main(void *arg)
 	uint64_t words = f->page_size / sizeof(uint64_t);
 
 	pthread_barrier_wait(f->start);
-	f->t_start = now_ns();
+	f->t_start = bench_now_ns();
 	for (uint64_t p = f->first; p < f->end; p++) {
 		volatile uint64_t *page = (volatile uint64_t *)(f->dest + p * f->page_size);
 		uint64_t t0, t1, v;
 
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		v = page[0];	/* the first touch: a MISSING fault */
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		f->lat[p] = t1 - t0;
-		if ((v != pattern(p) || page[words - 1] != pattern(p)) && !f->bad++) {
+		if ((v != bench_pattern(p) || page[words - 1] != bench_pattern(p)) && !f->bad++) {
 			f->bad_page = p;
 			f->bad_value = v;
 		}
 	}
-	f->t_end = now_ns();
+	f->t_end = bench_now_ns();
 	return NULL;
 }
 
@@ -425,44 +390,6 @@ struct run_result {
 	uint64_t requests, duplicates, eagain;
 	bool image_read_through;
 };
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest rank: the smallest sample with at least q of them at or below. */
-static uint64_t percentile(const uint64_t *sorted, uint64_t n, double q)
-{
-	uint64_t rank = (uint64_t)(q * (double)n);
-
-	if ((double)rank < q * (double)n)
-		rank++;
-	if (rank < 1)
-		rank = 1;
-	return sorted[rank - 1];
-}
-
-static int map_dest(const struct run_cfg *c, uint8_t **dest)
-{
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS;
-	void *p;
-
-	if (c->huge)
-		flags |= MAP_HUGETLB | MAP_HUGE_2MB;
-	p = mmap(NULL, c->img->size, PROT_READ | PROT_WRITE, flags, -1, 0);
-	if (p == MAP_FAILED)
-		return bench_err(-errno, "mapping %" PRIu64 " MiB of %s destination memory: %s",
-				 c->img->size / MIB, c->huge ? "2 MiB hugetlb" : "anonymous",
-				 strerror(errno));
-	/* Base pages on both sides, whatever the THP mode. */
-	if (!c->huge)
-		madvise(p, c->img->size, MADV_NOHUGEPAGE);
-	*dest = p;
-	return 0;
-}
 
 static int floor_start(const struct run_cfg *c, struct floor_handler *h, uint8_t *dest,
 		       bool *read_through_done)
@@ -586,7 +513,7 @@ static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 	int ret;
 
 	memset(res, 0, sizeof(*res));
-	ret = map_dest(c, &dest);
+	ret = bench_map_dest(c->img->size, c->huge, &dest);
 	if (ret)
 		return ret;
 
@@ -644,13 +571,13 @@ static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 		if (f->bad && !ret)
 			ret = bench_err(-EIO, "%s: %" PRIu64 " pages arrived wrong; page %" PRIu64
 					" read %#" PRIx64 ", not %#" PRIx64, side_names[side],
-					f->bad, f->bad_page, f->bad_value, pattern(f->bad_page));
+					f->bad, f->bad_page, f->bad_value, bench_pattern(f->bad_page));
 	}
 	res->faults = n;
 	res->faults_per_s = t_end > t_start ? (double)n * 1e9 / (double)(t_end - t_start) : 0;
-	qsort(lat, n, sizeof(*lat), cmp_u64);
-	res->p50 = percentile(lat, n, 0.50);
-	res->p99 = percentile(lat, n, 0.99);
+	qsort(lat, n, sizeof(*lat), bench_cmp_u64);
+	res->p50 = bench_percentile(lat, n, 0.50);
+	res->p99 = bench_percentile(lat, n, 0.99);
 	res->max = lat[n - 1];
 
 	if (side == PCRAM) {
@@ -699,12 +626,6 @@ struct rounds {
 	struct run_result r[MAX_ROUNDS];
 };
 
-static uint64_t median_u64(uint64_t *v, unsigned int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void summarize(const struct rounds *rs, struct side_stats *s)
 {
 	uint64_t v[MAX_ROUNDS];
@@ -725,7 +646,7 @@ static void summarize(const struct rounds *rs, struct side_stats *s)
 #define MEDIAN_OF(field, expr) do {					\
 		for (unsigned int i = 0; i < rs->n; i++)		\
 			v[i] = (expr);					\
-		s->field = median_u64(v, rs->n);			\
+		s->field = bench_median_u64(v, rs->n);			\
 	} while (0)
 	MEDIAN_OF(p50, rs->r[i].p50);
 	MEDIAN_OF(p99, rs->r[i].p99);
@@ -820,47 +741,6 @@ static int measure_fault_threads(struct bench *b, const struct image *img,
 		summarize(&rs[k], &rows[k - 1].side[PCRAM]);
 	}
 	return 0;
-}
-
-/* ---- huge pages -------------------------------------------------------------------- */
-
-static long read_long(const char *path)
-{
-	char buf[32] = "";
-	FILE *f = fopen(path, "re");
-	long v = -1;
-
-	if (f) {
-		if (fgets(buf, sizeof(buf), f))
-			v = strtol(buf, NULL, 10);
-		fclose(f);
-	}
-	return v;
-}
-
-/* How many 2 MiB pages a run may use, or 0 with the reason in @why. */
-static uint64_t huge_pages_usable(uint64_t want, char *why, size_t size)
-{
-	const char *dir = "/sys/kernel/mm/hugepages/hugepages-2048kB";
-	char path[128];
-	long free_pages, total;
-
-	snprintf(path, sizeof(path), "%s/free_hugepages", dir);
-	free_pages = read_long(path);
-	snprintf(path, sizeof(path), "%s/nr_hugepages", dir);
-	total = read_long(path);
-	if (free_pages < 0) {
-		snprintf(why, size, "this kernel has no 2 MiB hugetlbfs pool (%s)", dir);
-		return 0;
-	}
-	if (free_pages < 1) {
-		snprintf(why, size,
-			 "no free 2 MiB huge pages (%ld reserved, 0 free); reserve some with "
-			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", total, want);
-		return 0;
-	}
-	why[0] = '\0';
-	return (uint64_t)free_pages < want ? (uint64_t)free_pages : want;
 }
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -1186,19 +1066,6 @@ static void read_clocksource(char *buf, size_t size)
 	fclose(f);
 }
 
-static int parse_count(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || !v || v > max || *s == '-')
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int bench_fault_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1224,7 +1091,7 @@ int bench_fault_main(int argc, char **argv)
 			json = true;
 			break;
 		case 'n':
-			if (parse_count(optarg, MAX_PAGES, &v)) {
+			if (bench_parse_count(optarg, 1, MAX_PAGES, &v)) {
 				fail("bench", "-n %s: want a page count from 1 to %u", optarg,
 				     MAX_PAGES);
 				return usage("bench", stderr);
@@ -1232,7 +1099,7 @@ int bench_fault_main(int argc, char **argv)
 			pages = v;
 			break;
 		case 'r':
-			if (parse_count(optarg, MAX_ROUNDS, &v)) {
+			if (bench_parse_count(optarg, 1, MAX_ROUNDS, &v)) {
 				fail("bench", "-r %s: want a round count from 1 to %d", optarg,
 				     MAX_ROUNDS);
 				return usage("bench", stderr);
@@ -1269,7 +1136,7 @@ int bench_fault_main(int argc, char **argv)
 	nr_pl = pick_placements(pl, &rp.cpus, rp.other_pl_skipped,
 				sizeof(rp.other_pl_skipped));
 	if (nr_pl < 0)
-		return fail("bench", "%s", errbuf);
+		return fail("bench", "%s", bench_errbuf);
 	/*
 	 * The rows share one CPU: a same-CPU wakeup is a short context switch,
 	 * a cross-CPU one an IPI that costs far more on a virtual machine, and
@@ -1327,7 +1194,8 @@ int bench_fault_main(int argc, char **argv)
 	image_close(&img);
 
 	/* ---- 2 MiB ---- */
-	rp.pages_2m = huge_pages_usable(huge_want, rp.skipped_2m, sizeof(rp.skipped_2m));
+	rp.pages_2m = bench_huge_pages_usable(huge_want, 1, rp.skipped_2m,
+					      sizeof(rp.skipped_2m));
 	rp.pages_2m_capped = rp.pages_2m && rp.pages_2m < huge_want;
 	if (rp.pages_2m) {
 		ret = image_create(&img, HUGE_SIZE, rp.pages_2m);
@@ -1361,5 +1229,5 @@ int bench_fault_main(int argc, char **argv)
 fail_img:
 	image_close(&img);
 	free(b.lat);
-	return fail("bench", "fault: %s", errbuf);
+	return fail("bench", "fault: %s", bench_errbuf);
 }

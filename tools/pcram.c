@@ -78,11 +78,13 @@ static const struct subcommand commands[] = {
 	{
 		.name = "bench",
 		.main = bench_main,
-		.synopsis = "pcram bench fault [-j] [-n PAGES] [-r ROUNDS] [--quick]",
-		.summary = "time userfaultfd faults through libpcram against a bare handler",
+		.synopsis = "pcram bench fault [-j] [-n PAGES] [-r ROUNDS] [--quick]\n"
+			    "       pcram bench migrate [-j] [-s MIB] [-r ROUNDS] [--quick]",
+		.summary = "measure libpcram beside its floor: faults, migration over TCP",
 		.options = "  -j, --json           print one JSON object\n"
-			   "  -n, --pages PAGES    pages faulted in each run (2 MiB: at most the free huge pages)\n"
-			   "  -r, --rounds ROUNDS  runs of each side per row (the median is shown)\n"
+			   "  -n, --pages PAGES    fault: pages a run (2 MiB: at most the free huge pages)\n"
+			   "  -s, --size MIB       migrate: MiB a run (2 MiB: at most the free huge pages)\n"
+			   "  -r, --rounds ROUNDS  rounds of runs for each row\n"
 			   "  --quick              tiny sizes, for tests\n",
 	},
 	{

@@ -1086,6 +1086,62 @@ TEST_F(events, remove_event_forgets_pages)
 	EXPECT_EQ(2, stats_of(self->dst).requests);
 }
 
+struct discarder {
+	struct pcram_dst *dst;
+	uint64_t offset, length;
+	int ret;
+};
+
+static void *discarder_main(void *arg)
+{
+	struct discarder *d = arg;
+
+	d->ret = pcram_dst_discard_range(d->dst, "pc.ram", d->offset, d->length);
+	return NULL;
+}
+
+/*
+ * discard_range's own MADV_DONTNEED raises a REMOVE as well, and the
+ * madvise returns once a fault thread has read the event, which may be
+ * before that thread handles it. A page placed again in that gap (the
+ * source's postcopy send after its DISCARD) must stay placed. To open the
+ * gap wide, the only fault thread is kept in a slow provider while a
+ * fault and the REMOVE queue up, so one read() takes both and handles the
+ * fault first.
+ */
+TEST_F(events, own_discard_keeps_later_placement)
+{
+	size_t ps = self->r.page_size;
+	uint8_t *page = self->r.host + 5 * ps;
+	struct discarder d = { .dst = self->dst, .offset = 5 * ps, .length = ps };
+	pthread_t slow, queued, discard;
+	struct pcram_event ev;
+
+	if (!(stats_of(self->dst).features & UFFD_FEATURE_EVENT_REMOVE))
+		SKIP(return, "the kernel gives no UFFD_FEATURE_EVENT_REMOVE");
+	ASSERT_EQ(0, pcram_dst_place_page(self->dst, page, self->src + 5 * ps));
+	self->feed->delay_us = 300 * 1000;
+	ASSERT_EQ(0, pthread_create(&slow, NULL, byte_reader_main, self->r.host));
+	ASSERT_TRUE(WAIT_FOR(feed_requests_for(self->feed, self->r.host) == 1, DEADLINE_MS));
+	ASSERT_EQ(0, pthread_create(&queued, NULL, byte_reader_main, self->r.host + ps));
+	usleep(50 * 1000);
+	ASSERT_EQ(0, pthread_create(&discard, NULL, discarder_main, &d));
+	ASSERT_EQ(0, join_ms(discard, DEADLINE_MS));
+	ASSERT_EQ(0, d.ret) TH_LOG("%s", pcram_dst_strerror(self->dst));
+	EXPECT_EQ(0, pcram_dst_page_received(self->dst, page));
+
+	/* The source sends it again after the DISCARD. */
+	ASSERT_EQ(0, pcram_dst_place_page(self->dst, page, self->src + 5 * ps));
+	ASSERT_LE(0, feed_wait_event(self->feed, PCRAM_EVENT_REMOVE, &ev)) TH_LOG("no REMOVE event");
+	EXPECT_EQ((uintptr_t)page, ev.addr);
+	ASSERT_EQ(0, join_ms(slow, DEADLINE_MS));
+	ASSERT_EQ(0, join_ms(queued, DEADLINE_MS));
+	EXPECT_EQ(1, pcram_dst_page_received(self->dst, page));
+	/* Pages 0 and 1 came by their faults, and this one. */
+	EXPECT_EQ(EV_PAGES - 3, pcram_dst_pages_missing(self->dst));
+	EXPECT_EQ(0, first_diff(page, self->src + 5 * ps, ps) + 1);
+}
+
 /*
  * A provider that refuses a page: PROVIDER_ERROR with its error, counted;
  * the thread keeps waiting until the page is placed some other way.

@@ -5,6 +5,7 @@
  * the protocol's own checksums, with threads faulting during postcopy; a
  * connection cut mid-postcopy and resumed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <sys/socket.h>
 
@@ -21,6 +22,7 @@ struct source {
 	int ret;
 	_Atomic bool switched;
 	bool cut_at_switchover;	/* break both connections right then */
+	unsigned int flags;	/* PCRAM_SRC_F_x */
 };
 
 static void on_switchover(void *opaque)
@@ -114,7 +116,9 @@ FIXTURE_TEARDOWN(mig)
 
 static void start_source(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self)
 {
-	struct pcram_src_options so = { .switchover = on_switchover, .opaque = &self->s };
+	struct pcram_src_options so = {
+		.flags = self->s.flags, .switchover = on_switchover, .opaque = &self->s,
+	};
 	struct pcram_src_block sb = {
 		.name = "pc.ram", .host = self->src, .length = self->r.length,
 		.page_size = self->r.page_size,
@@ -151,6 +155,23 @@ static void start_destination(struct __test_metadata *_metadata, FIXTURE_DATA(mi
 }
 
 /*
+ * The migration runs to its end: every thread's pages came right, the
+ * source served without error and every byte is the source's.
+ */
+static void wait_complete(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self)
+{
+	long diff;
+
+	ASSERT_EQ(0, pcram_in_wait(self->in, DEADLINE_MS)) TH_LOG("%s", pcram_in_strerror(self->in));
+	ASSERT_EQ(0, crowd_wait(self->crowd, DEADLINE_MS)) TH_LOG("threads still blocked");
+	EXPECT_CROWD_READ_RIGHT(self->crowd);
+	pthread_join(self->s.thread, NULL);
+	EXPECT_EQ(0, self->s.ret) TH_LOG("%s", pcram_src_strerror(self->s.src));
+	diff = first_diff(self->r.host, self->src, self->r.length);
+	EXPECT_EQ(-1, diff) TH_LOG("differs at %ld", diff);
+}
+
+/*
  * The whole migration: threads fault pages while the bulk stream pushes
  * the rest; afterwards every byte is the source's, the checksums agree
  * on every page, and the source sent every page once at least.
@@ -159,22 +180,14 @@ TEST_F_TIMEOUT(mig, loopback_byte_for_byte, 120)
 {
 	struct pcram_src_stats ss;
 	struct pcram_in_stats is;
-	long diff;
 
 	start_source(_metadata, self);
 	start_destination(_metadata, self, PCRAM_IN_F_VERIFY);
 	/* Four threads touch every page, in different orders. */
 	crowd_add_interleaved(self->crowd, &self->r, self->src, 4, self->pages, true);
 	ASSERT_EQ(0, crowd_start(self->crowd, false));
-	ASSERT_EQ(0, pcram_in_wait(self->in, DEADLINE_MS)) TH_LOG("%s", pcram_in_strerror(self->in));
-	ASSERT_EQ(0, crowd_wait(self->crowd, DEADLINE_MS)) TH_LOG("threads still blocked");
-	EXPECT_CROWD_READ_RIGHT(self->crowd);
-	pthread_join(self->s.thread, NULL);
-	EXPECT_EQ(0, self->s.ret) TH_LOG("%s", pcram_src_strerror(self->s.src));
+	wait_complete(_metadata, self);
 	EXPECT_TRUE(self->s.switched);
-
-	diff = first_diff(self->r.host, self->src, self->r.length);
-	EXPECT_EQ(-1, diff) TH_LOG("differs at %ld", diff);
 	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss));
 	ASSERT_EQ(0, pcram_in_stats(self->in, &is));
 	EXPECT_EQ(self->pages, ss.verified_equal);
@@ -387,6 +400,100 @@ TEST_F_TIMEOUT(mig, precopy_with_writer, 120)
 TEST_F_TIMEOUT(mig, precopy_with_writer_soft_dirty, 120)
 {
 	precopy_with_writer(_metadata, self, variant, PCRAM_SRC_F_SOFT_DIRTY);
+}
+
+/*
+ * A source that pushes nothing (PCRAM_SRC_F_NO_PUSH): every page comes
+ * because a thread asked for it, once, on the urgent connection, and the
+ * migration completes when the last one is in. Unknown flags are refused.
+ */
+TEST_F_TIMEOUT(mig, no_push_serves_requests_only, 120)
+{
+	struct pcram_src_options bad = { .flags = ~PCRAM_SRC_F_ALL };
+	struct pcram_src *refused = NULL;
+	struct pcram_src_stats ss;
+	struct pcram_in_stats is;
+
+	EXPECT_EQ(-EINVAL, pcram_src_new(&refused, &bad));
+	EXPECT_EQ(NULL, refused);
+	self->s.flags = PCRAM_SRC_F_NO_PUSH;
+	start_source(_metadata, self);
+	start_destination(_metadata, self, PCRAM_IN_F_VERIFY);
+	crowd_add_interleaved(self->crowd, &self->r, self->src, 2, self->pages, true);
+	ASSERT_EQ(0, crowd_start(self->crowd, false));
+	wait_complete(_metadata, self);
+	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss));
+	ASSERT_EQ(0, pcram_in_stats(self->in, &is));
+	EXPECT_EQ(0, ss.pages_pushed);
+	EXPECT_EQ(self->pages, ss.pages_requested);
+	EXPECT_EQ(0, is.pages_bulk);
+	EXPECT_EQ(self->pages, is.pages_urgent);
+	EXPECT_EQ(self->pages, ss.verified_equal);
+}
+
+/* Threads of this process at nice 19. */
+static int threads_at_nice_19(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	while (d && (e = readdir(d))) {
+		char path[300], stat[512], *p;
+		long nice;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
+		read_whole(path, stat, sizeof(stat));
+		/* After "(comm)": state is field 3, nice field 19. */
+		p = strrchr(stat, ')');
+		for (int field = 2; p && field < 19; field++)
+			p = strchr(p + 1, ' ');
+		if (p && sscanf(p + 1, "%ld", &nice) == 1 && nice == 19)
+			n++;
+	}
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/*
+ * The bulk receiver yields the CPU to the urgent path: nice 19 unless
+ * PCRAM_IN_F_BULK_SAME_PRIORITY. (The source's push thread does the
+ * same; 'pcram bench migrate' measures what it is for.)
+ */
+static void bulk_priority(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self,
+			  unsigned int in_flags, int want)
+{
+	struct toucher *first, *rest;
+
+	if (threads_at_nice_19())
+		SKIP(return, "threads at nice 19 here already (run under nice?)");
+	self->s.flags = PCRAM_SRC_F_NO_PUSH;
+	start_source(_metadata, self);
+	start_destination(_metadata, self, in_flags);
+	/* The receivers are running once a request is answered. */
+	first = crowd_add(self->crowd, &self->r, self->src);
+	toucher_add_page(first, 0);
+	ASSERT_EQ(0, toucher_start(first));
+	ASSERT_TRUE(WAIT_FOR(pcram_dst_pages_missing(self->dst) < self->pages, DEADLINE_MS));
+	EXPECT_EQ(want, threads_at_nice_19());
+	rest = crowd_add(self->crowd, &self->r, self->src);
+	for (size_t p = 1; p < self->pages; p++)
+		toucher_add_page(rest, p);
+	ASSERT_EQ(0, toucher_start(rest));
+	wait_complete(_metadata, self);
+}
+
+TEST_F_TIMEOUT(mig, bulk_receiver_at_nice_19, 120)
+{
+	bulk_priority(_metadata, self, 0, 1);
+}
+
+TEST_F_TIMEOUT(mig, bulk_receiver_same_priority, 120)
+{
+	bulk_priority(_metadata, self, PCRAM_IN_F_BULK_SAME_PRIORITY, 0);
 }
 
 /*

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * 'pcram bench fault': the JSON is whole and consistent with itself (every
- * page of every run served by both sides, ratios made of the numbers
- * shown, 2 MiB rows present exactly when huge pages are free), the text
- * names its target, and bad usage is refused. The performance target is
- * not asserted here: a loaded machine is no bug. It is for reports.
+ * 'pcram bench fault' and 'pcram bench migrate': the JSON is whole and
+ * consistent with itself (every page of every run served and verified,
+ * ratios made of the numbers shown, 2 MiB rows present exactly when huge
+ * pages are free), the text names its targets, and bad usage is refused.
+ * The performance targets are not asserted here: a loaded machine is no
+ * bug. They are for reports.
  */
 #include <math.h>
 #include <sys/utsname.h>
@@ -36,6 +37,29 @@ static long free_2m_pages(void)
 	read_whole("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages", buf,
 		   sizeof(buf));
 	return buf[0] ? atol(buf) : 0;
+}
+
+/*
+ * Run @cmd with -j: one JSON object on one line, with every key of @keys
+ * (a jq array's insides), from this kernel.
+ */
+static void run_json(struct __test_metadata *_metadata, struct cmd_result *r,
+		     const char *cmd, const char *keys)
+{
+	char val[512], filter[1024];
+	struct utsname uts;
+
+	ASSERT_EQ(0, run(r, "%s -j", cmd)) TH_LOG("%s", r->err);
+	ASSERT_EQ(0, jq(val, sizeof(val), r->out, "type")) TH_LOG("not JSON: %s", r->out);
+	ASSERT_STREQ("object", val);
+	/* Exactly one object, on one line: a second document is a second line. */
+	EXPECT_EQ(r->out + strlen(r->out) - 1, strchr(r->out, '\n')) TH_LOG("%s", r->out);
+	snprintf(filter, sizeof(filter), "[%s] - keys | join(\",\")", keys);
+	ASSERT_EQ(0, jq(val, sizeof(val), r->out, filter));
+	EXPECT_STREQ("", val) TH_LOG("keys missing");
+	uname(&uts);
+	ASSERT_EQ(0, jq(val, sizeof(val), r->out, ".kernel"));
+	EXPECT_STREQ(uts.release, val);
 }
 
 struct side_vals {
@@ -127,27 +151,15 @@ TEST_F_TIMEOUT(bench, fault_json, BENCH_TIMEOUT)
 {
 	const char *json = self->r.out;
 	unsigned long long rounds;
-	struct utsname uts;
 	struct row_vals top;
 	char val[512];
 	double r50, r99;
 	int n;
 
-	ASSERT_EQ(0, run(&self->r, BENCH " -j")) TH_LOG("%s", self->r.err);
-	ASSERT_EQ(0, jq(val, sizeof(val), json, "type")) TH_LOG("not JSON: %s", json);
-	ASSERT_STREQ("object", val);
-	/* Exactly one object, on one line: a second document is a second line. */
-	EXPECT_EQ(json + strlen(json) - 1, strchr(json, '\n')) TH_LOG("%s", json);
-
-	ASSERT_EQ(0, jq(val, sizeof(val), json,
-			"[\"benchmark\", \"kernel\", \"ratio_p50\", \"ratio_p99\", \"ratio_of\", "
-			"\"target\", \"placement\", \"rounds\", \"cpus\", \"clocksource\", "
-			"\"clock_read_ns\", \"4k\", \"2m\", \"fault_threads\"] - keys | join(\",\")"));
-	EXPECT_STREQ("", val) TH_LOG("keys missing");
-
-	uname(&uts);
-	ASSERT_EQ(0, jq(val, sizeof(val), json, ".kernel"));
-	EXPECT_STREQ(uts.release, val);
+	run_json(_metadata, &self->r, BENCH,
+		 "\"benchmark\", \"kernel\", \"ratio_p50\", \"ratio_p99\", \"ratio_of\", "
+		 "\"target\", \"placement\", \"rounds\", \"cpus\", \"clocksource\", "
+		 "\"clock_read_ns\", \"4k\", \"2m\", \"fault_threads\"");
 	ASSERT_EQ(0, jq(val, sizeof(val), json, ".rounds"));
 	rounds = strtoull(val, NULL, 10);
 	EXPECT_LT(0, rounds);
@@ -222,6 +234,177 @@ TEST_F_TIMEOUT(bench, fault_text, BENCH_TIMEOUT)
 	}
 }
 
+/* ---- bench migrate ---------------------------------------------------------------- */
+
+#define MIGRATE "pcram bench migrate --quick"
+
+/* jq @filter on @json as a number: 0, or -1 (with a log) when it is not one. */
+static int jq_num(struct __test_metadata *_metadata, const char *json, const char *filter,
+		  double *v)
+{
+	char val[128], *end;
+
+	if (jq(val, sizeof(val), json, filter))
+		return -1;
+	*v = strtod(val, &end);
+	if (end == val || *end) {
+		TH_LOG("%s is %s", filter, val);
+		return -1;
+	}
+	return 0;
+}
+
+/* Field @field of row @key ("4k", "2m") as a number. */
+static int row_num(struct __test_metadata *_metadata, const char *json, const char *key,
+		   const char *field, double *v)
+{
+	char filter[256];
+
+	snprintf(filter, sizeof(filter), ".\"%s\".%s", key, field);
+	return jq_num(_metadata, json, filter, v);
+}
+
+/*
+ * Row @key ("4k", "2m") of a measured migrate run: consistent with itself.
+ * Checks with jq the relations that need no arithmetic, and the ratios here.
+ */
+static void check_migrate_row(struct __test_metadata *_metadata, const char *json,
+			      const char *key, unsigned long long page_size,
+			      unsigned long long bytes, double *r_tp, double *r_p99)
+{
+	double raw, mig, idle99, loaded99, samples;
+	char filter[1024], val[512];
+
+	snprintf(filter, sizeof(filter), ".\"%s\" | [.skipped, .page_size, .bytes] | "
+		 "map(tostring) | join(\" \")", key);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+	snprintf(filter, sizeof(filter), "null %llu %llu", page_size, bytes);
+	EXPECT_STREQ(filter, val);
+
+	/* Every migration of the throughput and loaded runs, every page right. */
+	snprintf(filter, sizeof(filter),
+		 ".rounds as $r | .\"%s\".throughput as $t | .\"%s\".bytes as $b |"
+		 " $t.migrations == 2 * $r and $t.pages_per_migration == $b / %llu and"
+		 " $t.pages_verified == $t.migrations * $t.pages_per_migration and"
+		 " $t.zero_pages == 0 and $t.raw_bytes_per_s > 0 and"
+		 " $t.migration_bytes_per_s > 0", key, key, page_size);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+	EXPECT_STREQ("true", val) TH_LOG("%s throughput: %s", key, json);
+
+	/*
+	 * Idle: every sample taken, each a request (nothing else brings a
+	 * page). Loaded: at most as many, none but the samples' requests.
+	 */
+	snprintf(filter, sizeof(filter),
+		 ".rounds as $r | .\"%s\".faults as $f | $f.samples_per_run > 0 and"
+		 " $f.idle.samples == $f.samples_per_run * $r and"
+		 " $f.idle.requests == $f.idle.samples and"
+		 " $f.idle.p50_ns > 0 and $f.idle.p99_ns >= $f.idle.p50_ns and"
+		 " $f.idle.max_ns >= $f.idle.p99_ns and"
+		 " $f.loaded.samples <= $f.samples_per_run * $r and"
+		 " $f.loaded.requests <= $f.loaded.samples and"
+		 " ($f.loaded.samples == 0 or ($f.loaded.p50_ns > 0 and"
+		 " $f.loaded.p99_ns >= $f.loaded.p50_ns and"
+		 " $f.loaded.max_ns >= $f.loaded.p99_ns)) and"
+		 " $f.loaded_bulk_pages > 0 and $f.loaded_bulk_bytes_per_s > 0", key);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+	EXPECT_STREQ("true", val) TH_LOG("%s faults: %s", key, json);
+
+	/* The ratios are made of the numbers shown. */
+	ASSERT_EQ(0, row_num(_metadata, json, key, "throughput.raw_bytes_per_s", &raw));
+	ASSERT_EQ(0, row_num(_metadata, json, key, "throughput.migration_bytes_per_s", &mig));
+	ASSERT_EQ(0, row_num(_metadata, json, key, "ratio_throughput", r_tp));
+	EXPECT_TRUE(ratio_matches(*r_tp, (unsigned long long)mig, (unsigned long long)raw))
+		TH_LOG("%s: ratio_throughput %f, %f / %f", key, *r_tp, mig, raw);
+
+	ASSERT_EQ(0, row_num(_metadata, json, key, "faults.loaded.samples", &samples));
+	if (!samples) {
+		/* The push brought everything before the first fault: no ratio. */
+		snprintf(filter, sizeof(filter), ".\"%s\".ratio_p99_under_load", key);
+		ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+		EXPECT_STREQ("null", val);
+		*r_p99 = NAN;
+		return;
+	}
+	ASSERT_EQ(0, row_num(_metadata, json, key, "faults.idle.p99_ns", &idle99));
+	ASSERT_EQ(0, row_num(_metadata, json, key, "faults.loaded.p99_ns", &loaded99));
+	ASSERT_EQ(0, row_num(_metadata, json, key, "ratio_p99_under_load", r_p99));
+	EXPECT_TRUE(ratio_matches(*r_p99, (unsigned long long)loaded99,
+				  (unsigned long long)idle99))
+		TH_LOG("%s: ratio_p99_under_load %f, %f / %f", key, *r_p99, loaded99, idle99);
+}
+
+TEST_F_TIMEOUT(bench, migrate_json, BENCH_TIMEOUT)
+{
+	const char *json = self->r.out;
+	double r_tp, r_p99, top;
+	char val[512];
+
+	run_json(_metadata, &self->r, MIGRATE,
+		 "\"benchmark\", \"version\", \"kernel\", \"machine\", \"cpus\", "
+		 "\"rounds\", \"ratio_throughput\", \"ratio_p99_under_load\", "
+		 "\"ratio_of\", \"target\", \"placement\", \"4k\", \"2m\"");
+	ASSERT_EQ(0, jq(val, sizeof(val), json, ".benchmark"));
+	EXPECT_STREQ("migrate", val);
+
+	/* Two CPUs or more: source and destination apart; one: nothing pinned. */
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			".placement as $p | if .cpus >= 2 then $p.source_cpu != $p.destination_cpu"
+			" and $p.source_cpu >= 0 and $p.destination_cpu >= 0 and $p.vcpu_cpu >= 0"
+			" else $p.source_cpu == null and $p.destination_cpu == null end"));
+	EXPECT_STREQ("true", val) TH_LOG("%s", json);
+
+	check_migrate_row(_metadata, json, "4k", 4096, 16 << 20, &r_tp, &r_p99);
+
+	/* The top-level ratios are the 4 KiB row's. */
+	ASSERT_EQ(0, jq(val, sizeof(val), json, ".ratio_of.page_size"));
+	EXPECT_STREQ("4096", val);
+	ASSERT_EQ(0, jq_num(_metadata, json, ".ratio_throughput", &top));
+	EXPECT_EQ(r_tp, top);
+	if (isnan(r_p99)) {
+		ASSERT_EQ(0, jq(val, sizeof(val), json, ".ratio_p99_under_load"));
+		EXPECT_STREQ("null", val);
+	} else {
+		ASSERT_EQ(0, jq_num(_metadata, json, ".ratio_p99_under_load", &top));
+		EXPECT_EQ(r_p99, top);
+	}
+	/* "met" says what the ratios say, whatever they are. */
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			"(.ratio_throughput >= .target.ratio_throughput and"
+			" .ratio_p99_under_load != null and"
+			" .ratio_p99_under_load <= .target.ratio_p99_under_load) == .target.met"));
+	EXPECT_STREQ("true", val);
+
+	/* 2 MiB: measured when two huge pages are free, else the reason. */
+	if (free_2m_pages() >= 2) {
+		unsigned long long pages = free_2m_pages() < 8 ? free_2m_pages() : 8;
+
+		check_migrate_row(_metadata, json, "2m", 2 << 20, pages << 21, &r_tp, &r_p99);
+	} else {
+		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\".ratio_throughput"));
+		EXPECT_STREQ("null", val);
+		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\".skipped"));
+		EXPECT_NE(NULL, strstr(val, "huge pages")) TH_LOG("%s", val);
+	}
+}
+
+TEST_F_TIMEOUT(bench, migrate_text, BENCH_TIMEOUT)
+{
+	ASSERT_EQ(0, run(&self->r, MIGRATE)) TH_LOG("%s", self->r.err);
+	EXPECT_NE(NULL, strstr(self->r.out, "\nplacement: ")) TH_LOG("%s", self->r.out);
+	EXPECT_NE(NULL, strstr(self->r.out, "\n4K            16 MiB ")) TH_LOG("%s", self->r.out);
+	EXPECT_NE(NULL, strstr(self->r.out, "pages verified byte for byte; 0 went as zero flags"));
+	EXPECT_NE(NULL, strstr(self->r.out, "\n4K   idle    "));
+	EXPECT_NE(NULL, strstr(self->r.out, "\n4K   loaded  "));
+	EXPECT_NE(NULL, strstr(self->r.out, "\ntarget (4K): ratio_throughput "));
+	EXPECT_TRUE(strstr(self->r.out, ": met\n") || strstr(self->r.out, ": NOT met\n"))
+		TH_LOG("%s", self->r.out);
+	if (free_2m_pages() < 2) {
+		EXPECT_NE(NULL, strstr(self->r.out, "\n2M          skipped: "))
+			TH_LOG("%s", self->r.out);
+	}
+}
+
 TEST_F(bench, bad_usage_refused)
 {
 	EXPECT_EQ(2, run(&self->r, "pcram bench"));
@@ -234,14 +417,31 @@ TEST_F(bench, bad_usage_refused)
 	EXPECT_EQ(2, run(&self->r, "pcram bench fault extra"));
 	EXPECT_EQ(0, run(&self->r, "pcram bench --help"));
 	EXPECT_NE(NULL, strstr(self->r.out, "usage: pcram bench fault"));
+	EXPECT_NE(NULL, strstr(self->r.out, "\n       pcram bench migrate [-j]"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench migrate -s 3"));
+	EXPECT_NE(NULL, strstr(self->r.err, "-s 3: want a size in MiB from 4 to"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench migrate -s 4x"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench migrate -r 0"));
+	EXPECT_NE(NULL, strstr(self->r.err, "-r 0"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench migrate -n 5"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench migrate extra"));
+	EXPECT_NE(NULL, strstr(self->r.err, "usage: pcram bench fault"));
+	EXPECT_EQ(0, run(&self->r, "pcram bench migrate --help"));
+	EXPECT_NE(NULL, strstr(self->r.out, "pcram bench migrate [-j]"));
 }
 
-/* As cli_test does for the older commands: usage line in pcram(8)'s SYNOPSIS. */
+/*
+ * As cli_test does for the older commands: each usage line (one per
+ * benchmark, the later ones indented under "usage: ") in pcram(8)'s SYNOPSIS.
+ */
 TEST_F(bench, usage_matches_man_page)
 {
 	const char *man = getenv("PCRAM_MANPAGE");
+	static const char *const indent[] = { "usage: ", "       " };
 	static char page[65536];
 	char line[512], *synopsis_end;
+	const char *p;
+	int n = 0;
 
 	if (!man)
 		SKIP(return, "PCRAM_MANPAGE (path of pcram.8) is not set");
@@ -252,9 +452,11 @@ TEST_F(bench, usage_matches_man_page)
 	*synopsis_end = '\0';
 	ASSERT_EQ(0, run(&self->r, "pcram help bench"));
 	ASSERT_EQ(0, strncmp(self->r.out, "usage: ", 7));
-	snprintf(line, sizeof(line), "\n%.*s\n", (int)strcspn(self->r.out + 7, "\n"),
-		 self->r.out + 7);
-	EXPECT_NE(NULL, strstr(page, line)) TH_LOG("pcram(8) SYNOPSIS lacks: %s", line + 1);
+	for (p = self->r.out; !strncmp(p, indent[!!n], 7); p += strcspn(p, "\n") + 1, n++) {
+		snprintf(line, sizeof(line), "\n%.*s\n", (int)strcspn(p + 7, "\n"), p + 7);
+		EXPECT_NE(NULL, strstr(page, line)) TH_LOG("pcram(8) SYNOPSIS lacks: %s", line + 1);
+	}
+	EXPECT_EQ(2, n) TH_LOG("usage lines: %s", self->r.out);
 }
 
 TEST_HARNESS_MAIN

@@ -26,15 +26,6 @@ static int free_port(void)
 	return port;
 }
 
-static unsigned long long jq_u64(const char *json, const char *filter)
-{
-	char v[64] = "";
-
-	if (jq(v, sizeof(v), json, filter))
-		return ~0ULL;
-	return strtoull(v, NULL, 0);
-}
-
 FIXTURE(cli) {
 	struct cmd_result r;
 	char dir[64];
