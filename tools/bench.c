@@ -4,11 +4,142 @@
  * measured in the same run. A table of benchmarks, one file each, so that
  * later ones ('bench migrate', 'bench batch') are one more entry.
  */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 #include "pcram.h"
+
+/* ---- helpers --------------------------------------------------------------------------------- */
+
+char bench_errbuf[512];
+
+int bench_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(bench_errbuf, sizeof(bench_errbuf), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+uint64_t bench_pattern(uint64_t page)
+{
+	return 0x9e3779b97f4a7c15ULL * (page + 1);
+}
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int bench_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+int bench_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+uint64_t bench_percentile(const uint64_t *sorted, uint64_t n, double q)
+{
+	uint64_t rank = (uint64_t)(q * (double)n);
+
+	if ((double)rank < q * (double)n)
+		rank++;
+	if (rank < 1)
+		rank = 1;
+	return sorted[rank - 1];
+}
+
+uint64_t bench_median(uint64_t *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), bench_cmp_u64);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+double bench_ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0;
+}
+
+static int bench_parse_count(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || !v || v > max || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int bench_parse_args(int argc, char **argv, unsigned long max_pages,
+		     unsigned long max_rounds, struct bench_args *a)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pages", required_argument, NULL, 'n' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	while ((c = getopt_long(argc, argv, "jn:r:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			a->json = true;
+			break;
+		case 'n':
+			if (bench_parse_count(optarg, max_pages, &a->pages)) {
+				fail("bench", "-n %s: want a page count from 1 to %lu", optarg,
+				     max_pages);
+				return usage("bench", stderr);
+			}
+			break;
+		case 'r':
+			if (bench_parse_count(optarg, max_rounds, &a->rounds)) {
+				fail("bench", "-r %s: want a round count from 1 to %lu", optarg,
+				     max_rounds);
+				return usage("bench", stderr);
+			}
+			break;
+		case 'q':
+			a->quick = true;
+			break;
+		case 'h':
+			return usage("bench", stdout);
+		default:
+			return usage("bench", stderr);
+		}
+	}
+	if (optind != argc)
+		return usage("bench", stderr);
+	return -1;
+}
 
 /* ---- bench ---------------------------------------------------------------------------------- */
 
@@ -17,6 +148,7 @@ static const struct {
 	int (*main)(int argc, char **argv);
 } benches[] = {
 	{ "fault", bench_fault_main },
+	{ "batch", bench_batch_main },
 };
 
 int bench_main(int argc, char **argv)

@@ -22,7 +22,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -85,27 +84,6 @@ static const unsigned int fault_thread_counts[] = { 1, 2, 4 };
 #define FT_FAULTING_THREADS 16
 #define MAX_FAULTING_THREADS 16
 
-static char errbuf[512];
-
-__attribute__((format(printf, 2, 3)))
-static int bench_err(int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, sizeof(errbuf), fmt, ap);
-	va_end(ap);
-	return err;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * What one clock read costs here: every sample holds about one, and a
  * clock source without a vDSO fast path (hpet, acpi_pm) makes it a system
@@ -116,11 +94,11 @@ static uint64_t clock_read_ns(void)
 	uint64_t batch[5];
 
 	for (int b = 0; b < 5; b++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = bench_now_ns();
 
 		for (int i = 0; i < 999; i++)
-			now_ns();
-		batch[b] = (now_ns() - t0) / 1000;
+			bench_now_ns();
+		batch[b] = (bench_now_ns() - t0) / 1000;
 	}
 	for (int i = 1; i < 5; i++)
 		for (int k = i; k > 0 && batch[k - 1] > batch[k]; k--) {
@@ -132,12 +110,6 @@ static uint64_t clock_read_ns(void)
 	return batch[2];
 }
 
-/* Every 8 bytes of image page @page; never 0, so no page is a zero page. */
-static uint64_t pattern(uint64_t page)
-{
-	return 0x9e3779b97f4a7c15ULL * (page + 1);
-}
-
 /* ---- thread placement ----------------------------------------------------- */
 
 struct placement {
@@ -145,15 +117,6 @@ struct placement {
 	int handler_cpu;	/* fault handler threads (floor and libpcram) */
 	int fault_cpu;		/* the faulting threads */
 };
-
-static int set_self_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
-}
 
 /* ---- the image ------------------------------------------------------------- */
 
@@ -218,7 +181,7 @@ static int image_create(struct image *img, uint64_t page_size, uint64_t nr_pages
 		return bench_err(-ENOMEM, "out of memory");
 	for (uint64_t p = 0; p < nr_pages; p++) {
 		for (uint64_t i = 0; i < page_size / sizeof(*buf); i++)
-			buf[i] = pattern(p);
+			buf[i] = bench_pattern(p);
 		if (pwrite(fd, buf, page_size, (off_t)(p * page_size)) != (ssize_t)page_size) {
 			free(buf);
 			return bench_err(errno ? -errno : -EIO,
@@ -300,21 +263,21 @@ static void *faulter_main(void *arg)
 	uint64_t words = f->page_size / sizeof(uint64_t);
 
 	pthread_barrier_wait(f->start);
-	f->t_start = now_ns();
+	f->t_start = bench_now_ns();
 	for (uint64_t p = f->first; p < f->end; p++) {
 		volatile uint64_t *page = (volatile uint64_t *)(f->dest + p * f->page_size);
 		uint64_t t0, t1, v;
 
-		t0 = now_ns();
+		t0 = bench_now_ns();
 		v = page[0];	/* the first touch: a MISSING fault */
-		t1 = now_ns();
+		t1 = bench_now_ns();
 		f->lat[p] = t1 - t0;
-		if ((v != pattern(p) || page[words - 1] != pattern(p)) && !f->bad++) {
+		if ((v != bench_pattern(p) || page[words - 1] != bench_pattern(p)) && !f->bad++) {
 			f->bad_page = p;
 			f->bad_value = v;
 		}
 	}
-	f->t_end = now_ns();
+	f->t_end = bench_now_ns();
 	return NULL;
 }
 
@@ -425,25 +388,6 @@ struct run_result {
 	uint64_t requests, duplicates, eagain;
 	bool image_read_through;
 };
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Nearest rank: the smallest sample with at least q of them at or below. */
-static uint64_t percentile(const uint64_t *sorted, uint64_t n, double q)
-{
-	uint64_t rank = (uint64_t)(q * (double)n);
-
-	if ((double)rank < q * (double)n)
-		rank++;
-	if (rank < 1)
-		rank = 1;
-	return sorted[rank - 1];
-}
 
 static int map_dest(const struct run_cfg *c, uint8_t **dest)
 {
@@ -595,7 +539,7 @@ static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 		ret = bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
 		goto out_unmap;
 	}
-	ret = set_self_cpu(c->pl->handler_cpu);
+	ret = bench_pin(c->pl->handler_cpu);
 	if (ret) {
 		bench_err(ret, "pinning to CPU %d: %s", c->pl->handler_cpu, strerror(-ret));
 		goto out_unmap;
@@ -644,13 +588,13 @@ static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 		if (f->bad && !ret)
 			ret = bench_err(-EIO, "%s: %" PRIu64 " pages arrived wrong; page %" PRIu64
 					" read %#" PRIx64 ", not %#" PRIx64, side_names[side],
-					f->bad, f->bad_page, f->bad_value, pattern(f->bad_page));
+					f->bad, f->bad_page, f->bad_value, bench_pattern(f->bad_page));
 	}
 	res->faults = n;
 	res->faults_per_s = t_end > t_start ? (double)n * 1e9 / (double)(t_end - t_start) : 0;
-	qsort(lat, n, sizeof(*lat), cmp_u64);
-	res->p50 = percentile(lat, n, 0.50);
-	res->p99 = percentile(lat, n, 0.99);
+	qsort(lat, n, sizeof(*lat), bench_cmp_u64);
+	res->p50 = bench_percentile(lat, n, 0.50);
+	res->p99 = bench_percentile(lat, n, 0.99);
 	res->max = lat[n - 1];
 
 	if (side == PCRAM) {
@@ -699,12 +643,6 @@ struct rounds {
 	struct run_result r[MAX_ROUNDS];
 };
 
-static uint64_t median_u64(uint64_t *v, unsigned int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 static void summarize(const struct rounds *rs, struct side_stats *s)
 {
 	uint64_t v[MAX_ROUNDS];
@@ -725,7 +663,7 @@ static void summarize(const struct rounds *rs, struct side_stats *s)
 #define MEDIAN_OF(field, expr) do {					\
 		for (unsigned int i = 0; i < rs->n; i++)		\
 			v[i] = (expr);					\
-		s->field = median_u64(v, rs->n);			\
+		s->field = bench_median(v, rs->n);			\
 	} while (0)
 	MEDIAN_OF(p50, rs->r[i].p50);
 	MEDIAN_OF(p99, rs->r[i].p99);
@@ -740,11 +678,6 @@ struct row {
 	const struct placement *pl;
 	struct side_stats side[2];	/* [FLOOR], [PCRAM] */
 };
-
-static double ratio(uint64_t a, uint64_t b)
-{
-	return b ? (double)a / (double)b : 0;
-}
 
 struct bench {
 	unsigned int rounds;
@@ -918,8 +851,8 @@ static void json_row(struct json *j, const struct row *r)
 	json_string(j, "placement", r->pl->name);
 	json_side(j, "pcram", &r->side[PCRAM], true);
 	json_side(j, "floor", &r->side[FLOOR], false);
-	json_double(j, "ratio_p50", ratio(r->side[PCRAM].p50, r->side[FLOOR].p50), 4);
-	json_double(j, "ratio_p99", ratio(r->side[PCRAM].p99, r->side[FLOOR].p99), 4);
+	json_double(j, "ratio_p50", bench_ratio(r->side[PCRAM].p50, r->side[FLOOR].p50), 4);
+	json_double(j, "ratio_p99", bench_ratio(r->side[PCRAM].p99, r->side[FLOOR].p99), 4);
 	json_close_object(j);
 }
 
@@ -936,8 +869,8 @@ static bool target_met(const struct report *rp)
 {
 	const struct row *r = rp->ratio_row;
 
-	return ratio(r->side[PCRAM].p50, r->side[FLOOR].p50) <= TARGET_RATIO_P50 &&
-	       ratio(r->side[PCRAM].p99, r->side[FLOOR].p99) <= TARGET_RATIO_P99;
+	return bench_ratio(r->side[PCRAM].p50, r->side[FLOOR].p50) <= TARGET_RATIO_P50 &&
+	       bench_ratio(r->side[PCRAM].p99, r->side[FLOOR].p99) <= TARGET_RATIO_P99;
 }
 
 static void print_json(const struct report *rp)
@@ -958,8 +891,8 @@ static void print_json(const struct report *rp)
 	json_string(&j, "image_dir", rp->image_dir);
 	json_bool(&j, "image_read_through", rp->all_read_through);
 
-	json_double(&j, "ratio_p50", ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50), 4);
-	json_double(&j, "ratio_p99", ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99), 4);
+	json_double(&j, "ratio_p50", bench_ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50), 4);
+	json_double(&j, "ratio_p99", bench_ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99), 4);
 	json_open_object(&j, "ratio_of");
 	json_u64(&j, "page_size", rr->page_size);
 	json_u64(&j, "threads", rr->threads);
@@ -1071,8 +1004,8 @@ static void print_row(const struct row *r)
 		snprintf(v[5 + 4 * i], sizeof(v[0]), "%" PRIu64, s[i]->max);
 		snprintf(v[6 + 4 * i], sizeof(v[0]), "%" PRIu64, s[i]->faults_per_s);
 	}
-	snprintf(v[11], sizeof(v[0]), "%.2f", ratio(s[0]->p50, s[1]->p50));
-	snprintf(v[12], sizeof(v[0]), "%.2f", ratio(s[0]->p99, s[1]->p99));
+	snprintf(v[11], sizeof(v[0]), "%.2f", bench_ratio(s[0]->p50, s[1]->p50));
+	snprintf(v[12], sizeof(v[0]), "%.2f", bench_ratio(s[0]->p99, s[1]->p99));
 	printf(ROW_FMT, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
 	       v[10], v[11], v[12]);
 }
@@ -1090,8 +1023,8 @@ static void print_placement(const struct placement *pl)
 static void print_text(const struct report *rp)
 {
 	const struct row *rr = rp->ratio_row;
-	double r50 = ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50);
-	double r99 = ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99);
+	double r50 = bench_ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50);
+	double r99 = bench_ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99);
 
 	printf("pcram bench fault: userfaultfd fault round trip, libpcram (image provider) "
 	       "against a bare handler (floor)\n");
@@ -1186,70 +1119,25 @@ static void read_clocksource(char *buf, size_t size)
 	fclose(f);
 }
 
-static int parse_count(const char *s, unsigned long max, unsigned long *out)
-{
-	char *end;
-	unsigned long v;
-
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || !v || v > max || *s == '-')
-		return -1;
-	*out = v;
-	return 0;
-}
-
 int bench_fault_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "pages", required_argument, NULL, 'n' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "quick", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	static struct report rp;
 	struct placement pl[2];
 	struct bench b = { 0 };
 	struct image img;
-	unsigned long pages = 0, rounds = 0, v;
+	struct bench_args a;
+	unsigned long pages, rounds;
 	uint64_t huge_want;
-	bool json = false, quick = false;
-	int c, ret, nr_pl;
+	bool json, quick;
+	int ret, nr_pl;
 
-	while ((c = getopt_long(argc, argv, "jn:r:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'n':
-			if (parse_count(optarg, MAX_PAGES, &v)) {
-				fail("bench", "-n %s: want a page count from 1 to %u", optarg,
-				     MAX_PAGES);
-				return usage("bench", stderr);
-			}
-			pages = v;
-			break;
-		case 'r':
-			if (parse_count(optarg, MAX_ROUNDS, &v)) {
-				fail("bench", "-r %s: want a round count from 1 to %d", optarg,
-				     MAX_ROUNDS);
-				return usage("bench", stderr);
-			}
-			rounds = v;
-			break;
-		case 'q':
-			quick = true;
-			break;
-		case 'h':
-			return usage("bench", stdout);
-		default:
-			return usage("bench", stderr);
-		}
-	}
-	if (optind != argc)
-		return usage("bench", stderr);
+	ret = bench_parse_args(argc, argv, MAX_PAGES, MAX_ROUNDS, &a);
+	if (ret >= 0)
+		return ret;
+	json = a.json;
+	quick = a.quick;
+	pages = a.pages;
+	rounds = a.rounds;
 
 	/* -n sets the pages of a run for both sizes; huge pages are capped below. */
 	huge_want = pages ? pages : quick ? QUICK_HUGE_PAGES : DEFAULT_HUGE_PAGES;
@@ -1269,7 +1157,7 @@ int bench_fault_main(int argc, char **argv)
 	nr_pl = pick_placements(pl, &rp.cpus, rp.other_pl_skipped,
 				sizeof(rp.other_pl_skipped));
 	if (nr_pl < 0)
-		return fail("bench", "%s", errbuf);
+		return fail("bench", "%s", bench_errbuf);
 	/*
 	 * The rows share one CPU: a same-CPU wakeup is a short context switch,
 	 * a cross-CPU one an IPI that costs far more on a virtual machine, and
@@ -1361,5 +1249,5 @@ int bench_fault_main(int argc, char **argv)
 fail_img:
 	image_close(&img);
 	free(b.lat);
-	return fail("bench", "fault: %s", errbuf);
+	return fail("bench", "fault: %s", bench_errbuf);
 }

@@ -78,10 +78,12 @@ static const struct subcommand commands[] = {
 	{
 		.name = "bench",
 		.main = bench_main,
-		.synopsis = "pcram bench fault [-j] [-n PAGES] [-r ROUNDS] [--quick]",
-		.summary = "time userfaultfd faults through libpcram against a bare handler",
+		.synopsis = "pcram bench fault [-j] [-n PAGES] [-r ROUNDS] [--quick]\n"
+			    "       pcram bench batch [-j] [-n PAGES] [-r ROUNDS] [--quick]",
+		.summary = "time faults through libpcram, or pcram.ko's batches and probe",
 		.options = "  -j, --json           print one JSON object\n"
-			   "  -n, --pages PAGES    pages faulted in each run (2 MiB: at most the free huge pages)\n"
+			   "  -n, --pages PAGES    pages faulted (placed) in each run\n"
+			   "                       (fault, 2 MiB: at most the free huge pages)\n"
 			   "  -r, --rounds ROUNDS  runs of each side per row (the median is shown)\n"
 			   "  --quick              tiny sizes, for tests\n",
 	},
