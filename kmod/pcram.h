@@ -5,15 +5,175 @@
 #ifndef _PCRAM_H
 #define _PCRAM_H
 
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/refcount.h>
+#include <linux/rcupdate.h>
+#include <linux/sched.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
+
+/* Its sizes are used here; checkpatch frowns on naming it in this file. */
+#ifndef _UAPI_LINUX_PCRAM_H
+#error "include the UAPI header before this one"
+#endif
 
 #define PCRAM_MODULE_VERSION "0.1.0"
 
-int pcram_dev_init(void);
-void pcram_dev_exit(void);
-u32 pcram_dev_nr_vms(void);
+struct file;
+struct genl_family;
+struct sk_buff;
+
+/* ---- pcram_stats.c: per-VM counters ------------------------------------ */
+
+/* What batches did: one batch's tally, and a VM's sums. */
+struct pcram_batch_counts {
+	u64 ops;
+	u64 bytes;
+	u64 zero_bytes;
+	u64 wakes;
+	u64 eexist;
+	u64 errors;
+};
+
+/* Counters one CPU updates; readers sum them over CPUs. */
+struct pcram_stats_cpu {
+	u64 faults;
+	u64 blocked_ns;
+	u64 fault_hist[PCRAM_HIST_BUCKETS];
+	u64 batches;
+	struct pcram_batch_counts batch;
+	u64 batch_hist[PCRAM_BATCH_HIST_BUCKETS];
+};
+
+struct pcram_thread_stat {
+	pid_t tid;
+	char comm[TASK_COMM_LEN];
+	u64 faults;
+	u64 blocked_ns;
+	u64 max_ns;
+};
+
+struct pcram_stats {
+	struct pcram_stats_cpu __percpu *cpu;
+	atomic64_t max_ns;
+	spinlock_t threads_lock;	/* guards nr_threads and threads */
+	unsigned int nr_threads;
+	struct pcram_thread_stat threads[PCRAM_THREADS_MAX];
+};
+
+/* A consistent-enough copy for a netlink message; big: allocate it. */
+struct pcram_stats_snapshot {
+	struct pcram_stats_cpu sum;
+	u64 max_ns;
+	unsigned int nr_threads;
+	struct pcram_thread_stat threads[PCRAM_THREADS_MAX];
+};
+
+int pcram_stats_init(struct pcram_stats *stats);
+void pcram_stats_free(struct pcram_stats *stats);
+void pcram_stats_fault(struct pcram_stats *stats, u64 ns);
+void pcram_stats_batch(struct pcram_stats *stats, u32 count,
+		       const struct pcram_batch_counts *t);
+void pcram_stats_read(struct pcram_stats *stats,
+		      struct pcram_stats_snapshot *snap);
+void pcram_stats_reset(struct pcram_stats *stats);
+
+/* ---- pcram_vm.c: contexts and their registry --------------------------- */
+
+struct pcram_vm {
+	refcount_t ref;		/* the open file, and each measured fault */
+	u32 id;
+	struct list_head node;	/* in pcram_vm_all until freed */
+	struct hlist_node hnode;	/* by uffd_ctx, while attached */
+	const void *uffd_ctx;	/* the attached uffd's private_data */
+
+	spinlock_t lock;	/* guards the fields below */
+	struct file *uffd;	/* attached userfaultfd, or NULL */
+	u32 attach_flags;
+	pid_t owner;
+	u64 attach_time_ns;	/* CLOCK_REALTIME; 0: never attached */
+	char name[PCRAM_NAME_MAX];
+
+	/* fault sampling for events (pcram_event.c) */
+	atomic64_t last_sample_ns;
+	atomic64_t unsampled;
+
+	struct pcram_stats stats;
+	struct rcu_head rcu;
+};
+
+/* What netlink shows of a VM besides its statistics. */
+struct pcram_vm_info {
+	u32 id;
+	bool attached;
+	bool measured;
+	u32 attach_flags;
+	pid_t owner;
+	u64 attach_time_ns;
+	char name[PCRAM_NAME_MAX];
+};
+
+struct pcram_vm *pcram_vm_create(void);
+void pcram_vm_release(struct pcram_vm *vm);
+int pcram_vm_attach(struct pcram_vm *vm, const struct pcram_attach *arg);
+int pcram_vm_detach(struct pcram_vm *vm);
+struct file *pcram_vm_get_uffd(struct pcram_vm *vm);
+struct pcram_vm *pcram_vm_get_measured(const void *uffd_ctx);
+struct pcram_vm *pcram_vm_get_by_id(u32 id);
+struct pcram_vm *pcram_vm_get_next(u32 *id);
+void pcram_vm_put(struct pcram_vm *vm);
+void pcram_vm_get_info(struct pcram_vm *vm, struct pcram_vm_info *info);
+u32 pcram_vm_count(void);
+void pcram_vm_exit(void);
+
+/* ---- pcram_batch.c ------------------------------------------------------ */
+
+long pcram_batch(struct pcram_vm *vm, const struct pcram_batch __user *uarg);
+
+/* ---- pcram_probe.c: fault latency --------------------------------------- */
+
+int pcram_probe_init(void);
+void pcram_probe_exit(void);
+enum pcram_probe_state pcram_probe_state(int *err);
+u64 pcram_probe_nmissed(void);
+unsigned int pcram_probe_maxactive(void);
+
+/* ---- pcram_event.c: the events multicast group -------------------------- */
+
+struct pcram_fault_sample {
+	u32 vm_id;
+	pid_t tid;
+	u32 flags;
+	char comm[TASK_COMM_LEN];
+	u64 latency_ns;
+	u64 address;
+	u64 skipped;
+};
+
+void pcram_event_exit(void);
+void pcram_event_vm(struct pcram_vm *vm, u8 cmd);
+void pcram_event_fault(struct pcram_vm *vm, u64 now, u64 ns,
+		       unsigned long address, u32 flags);
+unsigned int pcram_event_interval_ms(void);
+u64 pcram_event_dropped(void);
+
+/* ---- pcram_genl.c ------------------------------------------------------- */
+
+extern struct genl_family pcram_genl_family;
+
+enum pcram_genl_mcgrp {
+	PCRAM_MCGRP_EVENTS,
+};
 
 int pcram_genl_init(void);
 void pcram_genl_exit(void);
+int pcram_genl_put_vm_id(struct sk_buff *skb, const struct pcram_vm_info *info,
+			 bool attach);
+
+/* ---- pcram_dev.c -------------------------------------------------------- */
+
+int pcram_dev_init(void);
+void pcram_dev_exit(void);
 
 #endif /* _PCRAM_H */

@@ -2,41 +2,60 @@
 /*
  * The /dev/pcram misc device: each open file is one VM context.
  */
+#include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
-#include <linux/atomic.h>
+#include <linux/uaccess.h>
 #include <uapi/linux/pcram.h>
 
 #include "pcram.h"
 
-/*
- * An open file is a VM context. API version 1 keeps no state per context,
- * so a count of open files is all there is.
- */
-static atomic_t pcram_nr_vms = ATOMIC_INIT(0);
-
-u32 pcram_dev_nr_vms(void)
-{
-	return atomic_read(&pcram_nr_vms);
-}
-
 static int pcram_dev_open(struct inode *inode, struct file *file)
 {
-	atomic_inc(&pcram_nr_vms);
+	struct pcram_vm *vm = pcram_vm_create();
+
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
+	file->private_data = vm;
 	return 0;
 }
 
 static int pcram_dev_release(struct inode *inode, struct file *file)
 {
-	atomic_dec(&pcram_nr_vms);
+	pcram_vm_release(file->private_data);
 	return 0;
+}
+
+/* The size is part of each number: a wrong size is an unknown ioctl. */
+static long pcram_dev_ioctl(struct file *file, unsigned int cmd,
+			    unsigned long arg)
+{
+	struct pcram_vm *vm = file->private_data;
+	void __user *argp = (void __user *)arg;
+	struct pcram_attach attach;
+
+	switch (cmd) {
+	case PCRAM_IOC_ATTACH:
+		if (copy_from_user(&attach, argp, sizeof(attach)))
+			return -EFAULT;
+		return pcram_vm_attach(vm, &attach);
+	case PCRAM_IOC_DETACH:
+		return pcram_vm_detach(vm);
+	case PCRAM_IOC_BATCH:
+		return pcram_batch(vm, argp);
+	default:
+		return -ENOTTY;
+	}
 }
 
 static const struct file_operations pcram_dev_fops = {
 	.owner = THIS_MODULE,
 	.open = pcram_dev_open,
 	.release = pcram_dev_release,
+	.unlocked_ioctl = pcram_dev_ioctl,
+	/* The structs have one layout on 32 and 64 bits. */
+	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
 };
 

@@ -2,17 +2,27 @@
 /*
  * The "pcram" generic netlink family.
  */
+#include <linux/capability.h>
 #include <linux/module.h>
+#include <linux/slab.h>
 #include <net/genetlink.h>
 #include <uapi/linux/pcram.h>
 
 #include "pcram.h"
 
-static struct genl_family pcram_genl_family;
+/*
+ * Debian's 6.1 has the fix that lets a family require CAP_NET_ADMIN to
+ * join a group; a 6.1 without it has groups anyone may join.
+ */
+#ifndef GENL_MCAST_CAP_NET_ADMIN
+#define GENL_MCAST_CAP_NET_ADMIN 0
+#endif
 
 static int pcram_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 {
+	enum pcram_probe_state probe;
 	struct sk_buff *msg;
+	int probe_err;
 	void *hdr;
 
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
@@ -21,13 +31,26 @@ static int pcram_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 		return -ENOMEM;
 	}
 
+	probe = pcram_probe_state(&probe_err);
 	hdr = genlmsg_put_reply(msg, info, &pcram_genl_family, 0,
 				PCRAM_CMD_GET_INFO);
 	if (!hdr ||
 	    nla_put_string(msg, PCRAM_INFO_A_MODULE_VERSION,
 			   PCRAM_MODULE_VERSION) ||
 	    nla_put_u32(msg, PCRAM_INFO_A_API_VERSION, PCRAM_API_VERSION) ||
-	    nla_put_u32(msg, PCRAM_INFO_A_NR_VMS, pcram_dev_nr_vms())) {
+	    nla_put_u32(msg, PCRAM_INFO_A_NR_VMS, pcram_vm_count()) ||
+	    nla_put_u32(msg, PCRAM_INFO_A_PROBE, probe) ||
+	    (probe == PCRAM_PROBE_UNAVAILABLE &&
+	     nla_put_u32(msg, PCRAM_INFO_A_PROBE_ERROR, probe_err)) ||
+	    nla_put_u32(msg, PCRAM_INFO_A_PROBE_MAXACTIVE,
+			pcram_probe_maxactive()) ||
+	    nla_put_u64_64bit(msg, PCRAM_INFO_A_PROBE_NMISSED,
+			      pcram_probe_nmissed(), PCRAM_INFO_A_PAD) ||
+	    nla_put_u32(msg, PCRAM_INFO_A_BATCH_MAX, PCRAM_BATCH_MAX) ||
+	    nla_put_u32(msg, PCRAM_INFO_A_EVENT_INTERVAL_MS,
+			pcram_event_interval_ms()) ||
+	    nla_put_u64_64bit(msg, PCRAM_INFO_A_EVENTS_DROPPED,
+			      pcram_event_dropped(), PCRAM_INFO_A_PAD)) {
 		nlmsg_free(msg);
 		NL_SET_ERR_MSG_MOD(info->extack, "reply does not fit");
 		return -EMSGSIZE;
@@ -37,24 +60,310 @@ static int pcram_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 	return genlmsg_reply(msg, info);
 }
 
+/* What names a VM: shared by GET_VM and the attach and detach events. */
+int pcram_genl_put_vm_id(struct sk_buff *skb, const struct pcram_vm_info *info,
+			 bool attach)
+{
+	if (nla_put_u32(skb, PCRAM_VM_A_ID, info->id) ||
+	    nla_put_string(skb, PCRAM_VM_A_NAME, info->name) ||
+	    nla_put_u32(skb, PCRAM_VM_A_OWNER_PID, info->owner))
+		return -EMSGSIZE;
+	if (!attach || !info->attach_time_ns)
+		return 0;
+	if (nla_put_u64_64bit(skb, PCRAM_VM_A_ATTACH_TIME, info->attach_time_ns,
+			      PCRAM_VM_A_PAD) ||
+	    nla_put_u32(skb, PCRAM_VM_A_ATTACH_FLAGS, info->attach_flags))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/*
+ * A histogram as a nest whose attribute i + 1 is bucket i; empty buckets
+ * are left out. Type 0 is never a bucket, so it serves as padding.
+ */
+static int pcram_genl_put_hist(struct sk_buff *skb, int type, const u64 *hist,
+			       unsigned int n)
+{
+	struct nlattr *nest = nla_nest_start(skb, type);
+	unsigned int i;
+
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < n; i++)
+		if (hist[i] && nla_put_u64_64bit(skb, i + 1, hist[i], 0))
+			return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int pcram_genl_put_faults(struct sk_buff *skb,
+				 const struct pcram_stats_snapshot *s)
+{
+	struct nlattr *nest = nla_nest_start(skb, PCRAM_VM_A_FAULTS);
+
+	if (!nest ||
+	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_COUNT, s->sum.faults,
+			      PCRAM_FAULT_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_BLOCKED_NS, s->sum.blocked_ns,
+			      PCRAM_FAULT_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_MAX_NS, s->max_ns,
+			      PCRAM_FAULT_A_PAD) ||
+	    pcram_genl_put_hist(skb, PCRAM_FAULT_A_HIST, s->sum.fault_hist,
+				PCRAM_HIST_BUCKETS) ||
+	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_PROBE_NMISSED,
+			      pcram_probe_nmissed(), PCRAM_FAULT_A_PAD))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int pcram_genl_put_threads(struct sk_buff *skb,
+				  const struct pcram_stats_snapshot *s)
+{
+	struct nlattr *nest = nla_nest_start(skb, PCRAM_VM_A_THREADS);
+	unsigned int i;
+
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < s->nr_threads; i++) {
+		const struct pcram_thread_stat *t = &s->threads[i];
+		struct nlattr *thread = nla_nest_start(skb, i + 1);
+
+		if (!thread ||
+		    nla_put_u32(skb, PCRAM_THREAD_A_TID, t->tid) ||
+		    nla_put_string(skb, PCRAM_THREAD_A_COMM, t->comm) ||
+		    nla_put_u64_64bit(skb, PCRAM_THREAD_A_FAULTS, t->faults,
+				      PCRAM_THREAD_A_PAD) ||
+		    nla_put_u64_64bit(skb, PCRAM_THREAD_A_BLOCKED_NS,
+				      t->blocked_ns, PCRAM_THREAD_A_PAD) ||
+		    nla_put_u64_64bit(skb, PCRAM_THREAD_A_MAX_NS, t->max_ns,
+				      PCRAM_THREAD_A_PAD))
+			return -EMSGSIZE;
+		nla_nest_end(skb, thread);
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int pcram_genl_put_batch(struct sk_buff *skb,
+				const struct pcram_stats_snapshot *s)
+{
+	struct nlattr *nest = nla_nest_start(skb, PCRAM_VM_A_BATCH);
+	const struct pcram_stats_cpu *c = &s->sum;
+
+	if (!nest ||
+	    nla_put_u64_64bit(skb, PCRAM_BATCH_A_BATCHES, c->batches,
+			      PCRAM_BATCH_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCRAM_BATCH_A_OPS, c->batch.ops,
+			      PCRAM_BATCH_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCRAM_BATCH_A_PAGES, c->batch.bytes >> PAGE_SHIFT,
+			      PCRAM_BATCH_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCRAM_BATCH_A_BYTES, c->batch.bytes,
+			      PCRAM_BATCH_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCRAM_BATCH_A_ZERO_PAGES,
+			      c->batch.zero_bytes >> PAGE_SHIFT, PCRAM_BATCH_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCRAM_BATCH_A_WAKES, c->batch.wakes,
+			      PCRAM_BATCH_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCRAM_BATCH_A_EEXIST, c->batch.eexist,
+			      PCRAM_BATCH_A_PAD) ||
+	    nla_put_u64_64bit(skb, PCRAM_BATCH_A_ERRORS, c->batch.errors,
+			      PCRAM_BATCH_A_PAD) ||
+	    pcram_genl_put_hist(skb, PCRAM_BATCH_A_SIZE_HIST, c->batch_hist,
+				PCRAM_BATCH_HIST_BUCKETS))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int pcram_genl_fill_vm(struct sk_buff *skb, struct pcram_vm *vm,
+			      u32 portid, u32 seq, int flags,
+			      struct pcram_stats_snapshot *snap)
+{
+	struct pcram_vm_info info;
+	void *hdr;
+
+	pcram_vm_get_info(vm, &info);
+	pcram_stats_read(&vm->stats, snap);
+	hdr = genlmsg_put(skb, portid, seq, &pcram_genl_family, flags,
+			  PCRAM_CMD_GET_VM);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (pcram_genl_put_vm_id(skb, &info, true) ||
+	    nla_put_u8(skb, PCRAM_VM_A_ATTACHED, info.attached) ||
+	    nla_put_u8(skb, PCRAM_VM_A_MEASURED, info.measured) ||
+	    pcram_genl_put_faults(skb, snap) ||
+	    pcram_genl_put_threads(skb, snap) ||
+	    pcram_genl_put_batch(skb, snap)) {
+		genlmsg_cancel(skb, hdr);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(skb, hdr);
+	return 0;
+}
+
+static int pcram_genl_get_vm(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pcram_stats_snapshot *snap;
+	struct pcram_vm *vm;
+	struct sk_buff *msg;
+	int ret;
+
+	if (!info->attrs[PCRAM_VM_A_ID]) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "PCRAM_VM_A_ID is required (dump for every VM)");
+		return -EINVAL;
+	}
+	vm = pcram_vm_get_by_id(nla_get_u32(info->attrs[PCRAM_VM_A_ID]));
+	if (!vm) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCRAM_VM_A_ID],
+				    "pcram: no VM has this id");
+		return -ENOENT;
+	}
+
+	ret = -ENOMEM;
+	snap = kmalloc(sizeof(*snap), GFP_KERNEL);
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!snap || !msg) {
+		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
+		goto err;
+	}
+	ret = pcram_genl_fill_vm(msg, vm, info->snd_portid, info->snd_seq, 0,
+				 snap);
+	if (ret) {
+		NL_SET_ERR_MSG_MOD(info->extack, "reply does not fit");
+		goto err;
+	}
+	kfree(snap);
+	pcram_vm_put(vm);
+	return genlmsg_reply(msg, info);
+
+err:
+	nlmsg_free(msg);
+	kfree(snap);
+	pcram_vm_put(vm);
+	return ret;
+}
+
+/*
+ * One message per VM, from the id in cb->args[0] on: a VM that does not
+ * fit in this part starts the next one. Ids only grow, so VMs opened or
+ * closed during the dump are listed or not, never twice.
+ */
+static int pcram_genl_get_vm_dump(struct sk_buff *skb,
+				  struct netlink_callback *cb)
+{
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	struct pcram_stats_snapshot *snap;
+	u32 id = cb->args[0];
+	struct pcram_vm *vm;
+	int ret = 0;
+
+	/*
+	 * A dump lists every VM: refuse a filter it would silently ignore.
+	 * Here, not in .start, which has no extack to say why before 6.2;
+	 * the error and its message come in the dump's NLMSG_DONE.
+	 */
+	if (info->attrs[PCRAM_VM_A_ID]) {
+		NL_SET_ERR_MSG_MOD(cb->extack,
+				   "a dump takes no attributes: ask for one VM with a do request");
+		return -EINVAL;
+	}
+	snap = kmalloc(sizeof(*snap), GFP_KERNEL);
+	if (!snap)
+		return -ENOMEM;
+	while ((vm = pcram_vm_get_next(&id))) {
+		ret = pcram_genl_fill_vm(skb, vm, NETLINK_CB(cb->skb).portid,
+					 cb->nlh->nlmsg_seq, NLM_F_MULTI, snap);
+		pcram_vm_put(vm);
+		if (ret)
+			break;
+		id++;
+	}
+	kfree(snap);
+	cb->args[0] = id;
+	/* A VM too big for an empty part would otherwise end the dump. */
+	if (ret && !skb->len)
+		return ret;
+	return skb->len;
+}
+
+static int pcram_genl_reset_stats(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pcram_vm *vm;
+	u32 id = 0;
+
+	/* Checked here, not by GENL_ADMIN_PERM, to say why. */
+	if (!netlink_capable(skb, CAP_NET_ADMIN)) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "resetting statistics needs CAP_NET_ADMIN");
+		return -EPERM;
+	}
+	if (info->attrs[PCRAM_VM_A_ID]) {
+		vm = pcram_vm_get_by_id(nla_get_u32(info->attrs[PCRAM_VM_A_ID]));
+		if (!vm) {
+			NL_SET_ERR_MSG_ATTR(info->extack,
+					    info->attrs[PCRAM_VM_A_ID],
+					    "pcram: no VM has this id");
+			return -ENOENT;
+		}
+		pcram_stats_reset(&vm->stats);
+		pcram_vm_put(vm);
+		return 0;
+	}
+	while ((vm = pcram_vm_get_next(&id))) {
+		pcram_stats_reset(&vm->stats);
+		pcram_vm_put(vm);
+		id++;
+	}
+	return 0;
+}
+
+static const struct nla_policy pcram_vm_policy[PCRAM_VM_A_MAX + 1] = {
+	[PCRAM_VM_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+};
+
 /*
  * With resv_start_op left at 0, as new families should, the genetlink core
  * validates every command strictly: one without a policy gets a policy
- * that rejects every attribute, so GET_INFO needs no check of its own.
+ * that rejects every attribute, so GET_INFO needs no check of its own,
+ * and attributes a policy leaves out are refused as unsupported. The
+ * EVENT_* commands have no ops: a request naming one gets EOPNOTSUPP.
  */
-static const struct genl_small_ops pcram_genl_ops[] = {
+static const struct genl_ops pcram_genl_ops[] = {
 	{
 		.cmd = PCRAM_CMD_GET_INFO,
 		.doit = pcram_genl_get_info,
 	},
+	{
+		.cmd = PCRAM_CMD_GET_VM,
+		.doit = pcram_genl_get_vm,
+		.dumpit = pcram_genl_get_vm_dump,
+		.policy = pcram_vm_policy,
+		.maxattr = PCRAM_VM_A_MAX,
+	},
+	{
+		.cmd = PCRAM_CMD_RESET_STATS,
+		.doit = pcram_genl_reset_stats,
+		.policy = pcram_vm_policy,
+		.maxattr = PCRAM_VM_A_MAX,
+	},
 };
 
-static struct genl_family pcram_genl_family __ro_after_init = {
+static const struct genl_multicast_group pcram_genl_mcgrps[] = {
+	[PCRAM_MCGRP_EVENTS] = {
+		.name = PCRAM_GENL_MCGRP_EVENTS,
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+	},
+};
+
+struct genl_family pcram_genl_family __ro_after_init = {
 	.name = PCRAM_GENL_NAME,
 	.version = PCRAM_GENL_VERSION,
 	.module = THIS_MODULE,
-	.small_ops = pcram_genl_ops,
-	.n_small_ops = ARRAY_SIZE(pcram_genl_ops),
+	.ops = pcram_genl_ops,
+	.n_ops = ARRAY_SIZE(pcram_genl_ops),
+	.mcgrps = pcram_genl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(pcram_genl_mcgrps),
 	.netnsok = true,
 };
 

@@ -21,23 +21,38 @@ static int __init pcram_init(void)
 	ret = pcram_genl_init();
 	if (ret)
 		goto err;
-	ret = pcram_dev_init();
+	ret = pcram_probe_init();
 	if (ret)
 		goto err_genl;
+	ret = pcram_dev_init();
+	if (ret)
+		goto err_probe;
 
 	pr_info("version %s, API %d\n", PCRAM_MODULE_VERSION, PCRAM_API_VERSION);
 	return 0;
 
+err_probe:
+	pcram_probe_exit();
+	pcram_event_exit();
 err_genl:
 	pcram_genl_exit();
 err:
 	return ret;
 }
 
+/*
+ * The reverse, with the order mattering: once the probe is unregistered
+ * no sample is queued and no fault drops a reference; the worker sending
+ * samples needs the family; and the contexts left, which only faults still
+ * blocked hold, can be freed last.
+ */
 static void __exit pcram_exit(void)
 {
 	pcram_dev_exit();
+	pcram_probe_exit();
+	pcram_event_exit();
 	pcram_genl_exit();
+	pcram_vm_exit();
 }
 
 module_init(pcram_init);

@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Per-VM statistics: fault latency, the threads that blocked the longest,
+ * and what batches did.
+ *
+ * Counters and histograms are per CPU, so that the probe's return handler
+ * (which runs in every faulting thread, with preemption off) and
+ * concurrent batches never share a cache line; readers sum them. Only the
+ * maximum and the thread table are shared, the table under a spinlock.
+ * That lock is taken in process context only (the probe's handlers run in
+ * the faulting thread, never in an interrupt), so interrupts stay on:
+ * turning them off and on is what a fault would pay for most here.
+ */
+#include <linux/atomic.h>
+#include <linux/log2.h>
+#include <linux/minmax.h>
+#include <linux/percpu.h>
+#include <linux/sched.h>
+#include <linux/string.h>
+#include <uapi/linux/pcram.h>
+
+#include "pcram.h"
+
+int pcram_stats_init(struct pcram_stats *stats)
+{
+	stats->cpu = alloc_percpu(struct pcram_stats_cpu);
+	if (!stats->cpu)
+		return -ENOMEM;
+	atomic64_set(&stats->max_ns, 0);
+	spin_lock_init(&stats->threads_lock);
+	stats->nr_threads = 0;
+	return 0;
+}
+
+void pcram_stats_free(struct pcram_stats *stats)
+{
+	free_percpu(stats->cpu);
+	stats->cpu = NULL;
+}
+
+static unsigned int pcram_log2_bucket(u64 v, unsigned int buckets)
+{
+	return v ? min_t(unsigned int, ilog2(v), buckets - 1) : 0;
+}
+
+static void pcram_stats_max(atomic64_t *max, u64 ns)
+{
+	s64 old = atomic64_read(max);
+
+	/* Times are far below 2^63 ns, so the signed compare is exact. */
+	while ((s64)ns > old) {
+		s64 seen = atomic64_cmpxchg(max, old, ns);
+
+		if (seen == old)
+			break;
+		old = seen;
+	}
+}
+
+/*
+ * The thread table keeps the threads with the most blocked time. A thread
+ * not in a full table replaces the entry with the least total only if this
+ * one fault outweighs it, so a burst of short-lived threads cannot flush
+ * out the vCPUs that matter.
+ */
+static void pcram_stats_thread(struct pcram_stats *stats, u64 ns)
+{
+	struct pcram_thread_stat *t = NULL;
+	pid_t tid = task_pid_nr(current);
+	unsigned int i;
+
+	spin_lock(&stats->threads_lock);
+	for (i = 0; i < stats->nr_threads; i++) {
+		if (stats->threads[i].tid == tid) {
+			t = &stats->threads[i];
+			goto found;
+		}
+	}
+	if (stats->nr_threads < PCRAM_THREADS_MAX) {
+		t = &stats->threads[stats->nr_threads++];
+	} else {
+		for (i = 0; i < PCRAM_THREADS_MAX; i++)
+			if (!t || stats->threads[i].blocked_ns < t->blocked_ns)
+				t = &stats->threads[i];
+		if (ns <= t->blocked_ns)
+			goto out;
+	}
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+found:
+	/* Unlocked read of current->comm: a racing rename only garbles it. */
+	strscpy(t->comm, current->comm, sizeof(t->comm));
+	t->faults++;
+	t->blocked_ns += ns;
+	t->max_ns = max(t->max_ns, ns);
+out:
+	spin_unlock(&stats->threads_lock);
+}
+
+/* A fault of the current thread ended after blocking @ns. */
+void pcram_stats_fault(struct pcram_stats *stats, u64 ns)
+{
+	this_cpu_inc(stats->cpu->faults);
+	this_cpu_add(stats->cpu->blocked_ns, ns);
+	this_cpu_inc(stats->cpu->fault_hist[pcram_log2_bucket(ns, PCRAM_HIST_BUCKETS)]);
+	pcram_stats_max(&stats->max_ns, ns);
+	pcram_stats_thread(stats, ns);
+}
+
+/* One batch of @count ops, which did @t. */
+void pcram_stats_batch(struct pcram_stats *stats, u32 count,
+		       const struct pcram_batch_counts *t)
+{
+	unsigned int b = pcram_log2_bucket(count, PCRAM_BATCH_HIST_BUCKETS);
+
+	this_cpu_inc(stats->cpu->batches);
+	this_cpu_add(stats->cpu->batch.ops, t->ops);
+	this_cpu_add(stats->cpu->batch.bytes, t->bytes);
+	this_cpu_add(stats->cpu->batch.zero_bytes, t->zero_bytes);
+	this_cpu_add(stats->cpu->batch.wakes, t->wakes);
+	this_cpu_add(stats->cpu->batch.eexist, t->eexist);
+	this_cpu_add(stats->cpu->batch.errors, t->errors);
+	this_cpu_inc(stats->cpu->batch_hist[b]);
+}
+
+/* The thread table, longest blocked first: insertion sort of 16. */
+static void pcram_stats_sort_threads(struct pcram_stats_snapshot *snap)
+{
+	unsigned int i, j;
+
+	for (i = 1; i < snap->nr_threads; i++) {
+		struct pcram_thread_stat t = snap->threads[i];
+
+		for (j = i; j > 0 && snap->threads[j - 1].blocked_ns < t.blocked_ns; j--)
+			snap->threads[j] = snap->threads[j - 1];
+		snap->threads[j] = t;
+	}
+}
+
+void pcram_stats_read(struct pcram_stats *stats,
+		      struct pcram_stats_snapshot *snap)
+{
+	u64 *sum = (u64 *)&snap->sum;
+	unsigned int i;
+	int cpu;
+
+	/* struct pcram_stats_cpu is u64 counters only: add it word by word. */
+	BUILD_BUG_ON(sizeof(struct pcram_stats_cpu) % sizeof(u64));
+	memset(&snap->sum, 0, sizeof(snap->sum));
+	for_each_possible_cpu(cpu) {
+		const u64 *c = (const u64 *)per_cpu_ptr(stats->cpu, cpu);
+
+		for (i = 0; i < sizeof(snap->sum) / sizeof(u64); i++)
+			sum[i] += READ_ONCE(c[i]);
+	}
+	snap->max_ns = atomic64_read(&stats->max_ns);
+
+	spin_lock(&stats->threads_lock);
+	snap->nr_threads = stats->nr_threads;
+	memcpy(snap->threads, stats->threads,
+	       snap->nr_threads * sizeof(snap->threads[0]));
+	spin_unlock(&stats->threads_lock);
+	pcram_stats_sort_threads(snap);
+}
+
+/*
+ * Updates racing with the reset land on either side of it: a CPU's
+ * counter being added to while it is cleared may keep that one addition.
+ */
+void pcram_stats_reset(struct pcram_stats *stats)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		memset(per_cpu_ptr(stats->cpu, cpu), 0,
+		       sizeof(struct pcram_stats_cpu));
+	atomic64_set(&stats->max_ns, 0);
+	spin_lock(&stats->threads_lock);
+	stats->nr_threads = 0;
+	spin_unlock(&stats->threads_lock);
+}
