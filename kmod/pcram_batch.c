@@ -174,7 +174,7 @@ static u64 pcram_place(struct pcram_batch_run *r, u32 i, u32 type,
 	u64 done = 0;
 
 	*err = 0;
-	while (done < p->len) {
+	do {	/* at least once: an empty op gets its EINVAL */
 		struct pcram_place rest = {
 			.dst = p->dst + done,
 			.src = type == PCRAM_BATCH_OP_COPY ? p->src + done : 0,
@@ -203,7 +203,7 @@ static u64 pcram_place(struct pcram_batch_run *r, u32 i, u32 type,
 		}
 		*err = ret;
 		break;
-	}
+	} while (done < p->len);
 	r->tally.bytes += done;
 	if (type == PCRAM_BATCH_OP_ZEROPAGE)
 		r->tally.zero_bytes += done;
@@ -229,15 +229,17 @@ static int pcram_flush_wake(struct pcram_batch_run *r)
 	return ret;
 }
 
-/* Bytes [@start, +@len) of op @i are placed: add them to the wake run. */
+/*
+ * Bytes [@start, +@len) of op @i are placed: add them to the wake run,
+ * unless the caller wakes them itself. pcram_run() wakes a run before a
+ * call that does not continue it, so the flush here is a safety net.
+ */
 static int pcram_note_wake(struct pcram_batch_run *r, u32 i, u64 start,
 			   u64 len, bool dontwake)
 {
 	int ret;
 
-	if (dontwake)	/* the caller wakes these: end the run before them */
-		return pcram_flush_wake(r);
-	if (!len)
+	if (dontwake || !len)
 		return 0;
 	if (r->wake_len && r->wake_start + r->wake_len == start) {
 		r->wake_len += len;
@@ -342,6 +344,13 @@ static u32 pcram_run(struct pcram_batch_run *r, int *err)
 				seg.len += pcram_op_len(&r->ops[j]);
 		dontwake = p.mode & pcram_dontwake(op->op);
 
+		/* A run this call does not continue is complete: wake it now. */
+		if (r->wake_len &&
+		    (dontwake || r->wake_start + r->wake_len != seg.dst)) {
+			r->fatal = pcram_flush_wake(r);
+			if (r->fatal)
+				return i;
+		}
 		placed = pcram_place(r, i, op->op, &seg, &ret);
 		r->ran = max(r->ran, i + 1);	/* its argument was used */
 		r->fatal = pcram_note_wake(r, i, seg.dst, placed, dontwake);
@@ -352,7 +361,8 @@ static u32 pcram_run(struct pcram_batch_run *r, int *err)
 		for (k = i, off = 0; k < j; k++) {
 			u64 len = k == i ? p.len : pcram_op_len(&r->ops[k]);
 
-			if (placed - off < len)
+			/* empty ops run alone: ret is then their own error */
+			if (placed - off < len || (!len && ret))
 				break;
 			off += len;
 			pcram_op_done(r, k, (k == i ? skip : 0) + len, 0);

@@ -244,20 +244,6 @@ err:
 	return ret;
 }
 
-/* A dump lists every VM: refuse a filter it would silently ignore. */
-static int pcram_genl_get_vm_start(struct netlink_callback *cb)
-{
-	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
-
-	if (info->attrs && info->attrs[PCRAM_VM_A_ID]) {
-		NL_SET_ERR_MSG_MOD(cb->extack,
-				   "a dump takes no attributes: ask for one VM with a do request");
-		return -EINVAL;
-	}
-	cb->args[0] = 0;
-	return 0;
-}
-
 /*
  * One message per VM, from the id in cb->args[0] on: a VM that does not
  * fit in this part starts the next one. Ids only grow, so VMs opened or
@@ -266,11 +252,22 @@ static int pcram_genl_get_vm_start(struct netlink_callback *cb)
 static int pcram_genl_get_vm_dump(struct sk_buff *skb,
 				  struct netlink_callback *cb)
 {
+	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
 	struct pcram_stats_snapshot *snap;
 	u32 id = cb->args[0];
 	struct pcram_vm *vm;
 	int ret = 0;
 
+	/*
+	 * A dump lists every VM: refuse a filter it would silently ignore.
+	 * Here, not in .start, which has no extack to say why before 6.2;
+	 * the error and its message come in the dump's NLMSG_DONE.
+	 */
+	if (info->attrs[PCRAM_VM_A_ID]) {
+		NL_SET_ERR_MSG_MOD(cb->extack,
+				   "a dump takes no attributes: ask for one VM with a do request");
+		return -EINVAL;
+	}
 	snap = kmalloc(sizeof(*snap), GFP_KERNEL);
 	if (!snap)
 		return -ENOMEM;
@@ -340,7 +337,6 @@ static const struct genl_ops pcram_genl_ops[] = {
 	{
 		.cmd = PCRAM_CMD_GET_VM,
 		.doit = pcram_genl_get_vm,
-		.start = pcram_genl_get_vm_start,
 		.dumpit = pcram_genl_get_vm_dump,
 		.policy = pcram_vm_policy,
 		.maxattr = PCRAM_VM_A_MAX,

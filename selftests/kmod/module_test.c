@@ -8,6 +8,7 @@
 #include "kselftest_harness.h"
 #include "common.h"
 #include "genl.h"
+#include "kmod.h"
 
 FIXTURE(module) {
 	const char *ko;
@@ -58,6 +59,96 @@ TEST_F(module, unload_refused_while_a_vm_is_open)
 	EXPECT_NE(NULL, strstr(r.err, "in use")) TH_LOG("%s", r.err);
 	EXPECT_TRUE(pcram_loaded());
 	close(fd);
+}
+
+TEST_F(module, unload_refused_while_attached_then_clean)
+{
+	struct cmd_result r;
+	int fd = open("/dev/pcram", O_RDWR), uffd = uffd_open(0);
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, uffd);
+	ASSERT_LT(0, pcram_attach(fd, uffd, "pinned", 0));
+	EXPECT_EQ(1, run(&r, "pcram module unload"));
+	EXPECT_NE(NULL, strstr(r.err, "in use")) TH_LOG("%s", r.err);
+	close(fd);
+	ASSERT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
+	EXPECT_FALSE(pcram_loaded());
+	close(uffd);
+	ASSERT_EQ(0, run(&r, "pcram module load --path %s", self->ko)) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, info_nr_vms());
+}
+
+static void *touch_first_byte(void *p)
+{
+	return (void *)(uintptr_t)*(volatile uint8_t *)p;
+}
+
+/*
+ * Threads blocked in handle_userfault when the module goes: their closed
+ * context, still referenced by the faults, is freed by the unload, and
+ * their return, after it, must not reach the module.
+ */
+TEST_F(module, unload_while_faults_blocked)
+{
+	enum { N = 4 };
+	uint8_t src[PAGE];
+	struct cmd_result r;
+	pthread_t t[N];
+	uint8_t *area;
+	void *ret;
+	int fd = open("/dev/pcram", O_RDWR), uffd = uffd_open(0), i;
+
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, uffd);
+	area = uffd_area(uffd, N);
+	ASSERT_NE(NULL, area);
+	ASSERT_LT(0, pcram_attach(fd, uffd, "doomed", 0));
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, touch_first_byte, area + i * PAGE));
+	ASSERT_TRUE(uffd_wait_blocked(uffd, N));
+	close(fd);
+	run(&r, "dmesg -c >/dev/null");
+	ASSERT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
+	EXPECT_FALSE(pcram_loaded());
+	run(&r, "dmesg");
+	EXPECT_NE(NULL, strstr(r.out, "pcram: freed 1 closed VM contexts")) TH_LOG("%s", r.out);
+
+	memset(src, 0x3c, sizeof(src));
+	for (i = 0; i < N; i++)
+		ASSERT_EQ(0, uffd_copy(uffd, area + i * PAGE, src, PAGE));
+	for (i = 0; i < N; i++) {
+		ASSERT_EQ(0, pthread_join(t[i], &ret));
+		EXPECT_EQ(0x3c, (uintptr_t)ret);
+	}
+	close(uffd);
+	ASSERT_EQ(0, run(&r, "pcram module load --path %s", self->ko)) TH_LOG("%s", r.err);
+}
+
+/* Module parameters: the probe can be off from the start. */
+TEST_F(module, load_with_probe_off_and_maxactive)
+{
+	struct info_query q = { 0 };
+	struct cmd_result r;
+	struct info_answer a;
+
+	ASSERT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
+	ASSERT_EQ(0, run(&r, "pcram module load --path %s probe=0 maxactive=64", self->ko))
+		TH_LOG("%s", r.err);
+	ASSERT_EQ(0, info_request(&q, &a));
+	EXPECT_EQ(PCRAM_PROBE_OFF, a.probe);
+	EXPECT_EQ(64, a.maxactive);
+	EXPECT_EQ(0, set_param("probe", "1"));
+	ASSERT_EQ(0, info_request(&q, &a));
+	EXPECT_EQ(PCRAM_PROBE_ON, a.probe);
+	ASSERT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
+	/* out of range: the load is refused */
+	EXPECT_NE(0, run(&r, "pcram module load --path %s maxactive=0", self->ko));
+	EXPECT_NE(0, run(&r, "pcram module load --path %s maxactive=5000", self->ko));
+	EXPECT_FALSE(pcram_loaded());
+	ASSERT_EQ(0, run(&r, "pcram module load --path %s", self->ko)) TH_LOG("%s", r.err);
+	ASSERT_EQ(0, info_request(&q, &a));
+	EXPECT_EQ(512, a.maxactive);
 }
 
 /* Is pcram.ko in this kernel's module index (found by name)? */

@@ -99,9 +99,10 @@
  * check, mode and error of those applies (see ioctl_userfaultfd(2)); a
  * COPY reads src from the caller's memory. Placing ops are run with
  * *_MODE_DONTWAKE and the module wakes each contiguous run of placed
- * ranges once, after the run is placed (before an explicit WAKE op, after
- * the last op, and before returning on an error); an op that asks for
- * DONTWAKE itself is never woken. Consecutive ops of one kind and mode
+ * ranges once, when it is complete: before placing an op that does not
+ * continue it, before an explicit WAKE op, after the last op, and before
+ * returning on an error. An op that asks for DONTWAKE itself is never
+ * woken. Consecutive ops of one kind and mode
  * whose destinations (and, for COPY, sources) are contiguous are placed
  * by one userfaultfd call; when that call fails, the ops it covered are
  * run again one by one from where it stopped, so each op's result is its
@@ -259,7 +260,10 @@
  *
  * Errors:
  *    EINVAL: a do request without PCRAM_VM_A_ID, a dump request with
- *            attributes, or an attribute GET_VM does not take.
+ *            attributes, or an attribute GET_VM does not take. A dump's
+ *            refusal comes as the error of its NLMSG_DONE message, with
+ *            the extended ACK message there.
+ *    ERANGE: PCRAM_VM_A_ID is 0 (ids start at 1).
  *    ENOENT: no VM has this id.
  *    EMSGSIZE, ENOMEM: the reply could not be built.
  *
@@ -275,6 +279,7 @@
  * Errors:
  *    EPERM:  the caller lacks CAP_NET_ADMIN.
  *    EINVAL: an attribute RESET_STATS does not take.
+ *    ERANGE: PCRAM_VM_A_ID is 0.
  *    ENOENT: no VM has this id.
  *
  * Multicast group PCRAM_GENL_MCGRP_EVENTS
