@@ -19,6 +19,8 @@
 
 #include "dst.h"
 
+_Static_assert(PCRAM_VM_NAME_MAX == PCRAM_NAME_MAX, "pcram.h and the module agree on names");
+
 int dst_module_attach(struct pcram_dst *dst)
 {
 	struct pcram_attach at = { .uffd = dst->uffd };
@@ -59,6 +61,7 @@ void dst_module_detach(struct pcram_dst *dst)
 	if (dst->module_fd >= 0)
 		close(dst->module_fd);
 	dst->module_fd = -1;
+	dst->module_vm_id = 0;
 }
 
 /* ---- generic netlink ------------------------------------------------------------ */
@@ -247,6 +250,9 @@ static void vm_attr(const struct nlattr *a, void *arg)
 	struct pcram_kernel_stats *ks = arg;
 
 	switch (a->nla_type & NLA_TYPE_MASK) {
+	case PCRAM_VM_A_NAME:
+		snprintf(ks->name, sizeof(ks->name), "%.*s", attr_len(a), attr_data(a));
+		break;
 	case PCRAM_VM_A_FAULTS:
 		for_each_attr(attr_data(a), attr_len(a), fault_attr, ks);
 		break;

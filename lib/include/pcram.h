@@ -491,6 +491,7 @@ struct pcram_kernel_thread {
 
 struct pcram_kernel_stats {
 	uint32_t vm_id;			/* the module's id ('pcram stat ID') */
+	char name[PCRAM_VM_NAME_MAX];	/* as the module lists it */
 	uint64_t nmissed;		/* faults the probe could not measure,
 					 * any VM's: they are in no histogram */
 	struct pcram_hist blocked;	/* per fault, ns */
