@@ -229,15 +229,17 @@ static int pcram_flush_wake(struct pcram_batch_run *r)
 	return ret;
 }
 
-/* Bytes [@start, +@len) of op @i are placed: add them to the wake run. */
+/*
+ * Bytes [@start, +@len) of op @i are placed: add them to the wake run,
+ * unless the caller wakes them itself. pcram_run() wakes a run before a
+ * call that does not continue it, so the flush here is a safety net.
+ */
 static int pcram_note_wake(struct pcram_batch_run *r, u32 i, u64 start,
 			   u64 len, bool dontwake)
 {
 	int ret;
 
-	if (dontwake)	/* the caller wakes these: end the run before them */
-		return pcram_flush_wake(r);
-	if (!len)
+	if (dontwake || !len)
 		return 0;
 	if (r->wake_len && r->wake_start + r->wake_len == start) {
 		r->wake_len += len;
@@ -342,6 +344,13 @@ static u32 pcram_run(struct pcram_batch_run *r, int *err)
 				seg.len += pcram_op_len(&r->ops[j]);
 		dontwake = p.mode & pcram_dontwake(op->op);
 
+		/* A run this call does not continue is complete: wake it now. */
+		if (r->wake_len &&
+		    (dontwake || r->wake_start + r->wake_len != seg.dst)) {
+			r->fatal = pcram_flush_wake(r);
+			if (r->fatal)
+				return i;
+		}
 		placed = pcram_place(r, i, op->op, &seg, &ret);
 		r->ran = max(r->ran, i + 1);	/* its argument was used */
 		r->fatal = pcram_note_wake(r, i, seg.dst, placed, dontwake);

@@ -6,8 +6,10 @@
  * Counters and histograms are per CPU, so that the probe's return handler
  * (which runs in every faulting thread, with preemption off) and
  * concurrent batches never share a cache line; readers sum them. Only the
- * maximum and the thread table are shared, the table under a spinlock
- * taken with interrupts off as it is also taken from the probe.
+ * maximum and the thread table are shared, the table under a spinlock.
+ * That lock is taken in process context only (the probe's handlers run in
+ * the faulting thread, never in an interrupt), so interrupts stay on:
+ * turning them off and on is what a fault would pay for most here.
  */
 #include <linux/atomic.h>
 #include <linux/log2.h>
@@ -65,10 +67,9 @@ static void pcram_stats_thread(struct pcram_stats *stats, u64 ns)
 {
 	struct pcram_thread_stat *t = NULL;
 	pid_t tid = task_pid_nr(current);
-	unsigned long flags;
 	unsigned int i;
 
-	spin_lock_irqsave(&stats->threads_lock, flags);
+	spin_lock(&stats->threads_lock);
 	for (i = 0; i < stats->nr_threads; i++) {
 		if (stats->threads[i].tid == tid) {
 			t = &stats->threads[i];
@@ -93,7 +94,7 @@ found:
 	t->blocked_ns += ns;
 	t->max_ns = max(t->max_ns, ns);
 out:
-	spin_unlock_irqrestore(&stats->threads_lock, flags);
+	spin_unlock(&stats->threads_lock);
 }
 
 /* A fault of the current thread ended after blocking @ns. */
@@ -140,7 +141,6 @@ void pcram_stats_read(struct pcram_stats *stats,
 		      struct pcram_stats_snapshot *snap)
 {
 	u64 *sum = (u64 *)&snap->sum;
-	unsigned long flags;
 	unsigned int i;
 	int cpu;
 
@@ -155,11 +155,11 @@ void pcram_stats_read(struct pcram_stats *stats,
 	}
 	snap->max_ns = atomic64_read(&stats->max_ns);
 
-	spin_lock_irqsave(&stats->threads_lock, flags);
+	spin_lock(&stats->threads_lock);
 	snap->nr_threads = stats->nr_threads;
 	memcpy(snap->threads, stats->threads,
 	       snap->nr_threads * sizeof(snap->threads[0]));
-	spin_unlock_irqrestore(&stats->threads_lock, flags);
+	spin_unlock(&stats->threads_lock);
 	pcram_stats_sort_threads(snap);
 }
 
@@ -169,14 +169,13 @@ void pcram_stats_read(struct pcram_stats *stats,
  */
 void pcram_stats_reset(struct pcram_stats *stats)
 {
-	unsigned long flags;
 	int cpu;
 
 	for_each_possible_cpu(cpu)
 		memset(per_cpu_ptr(stats->cpu, cpu), 0,
 		       sizeof(struct pcram_stats_cpu));
 	atomic64_set(&stats->max_ns, 0);
-	spin_lock_irqsave(&stats->threads_lock, flags);
+	spin_lock(&stats->threads_lock);
 	stats->nr_threads = 0;
-	spin_unlock_irqrestore(&stats->threads_lock, flags);
+	spin_unlock(&stats->threads_lock);
 }

@@ -68,7 +68,9 @@ int pcram_dst_new(struct pcram_dst **out, const struct pcram_dst_options *opts)
 	*out = NULL;
 	if (!opts)
 		opts = &def;
-	if (opts->flags & ~PCRAM_DST_F_ALL)
+	if (opts->flags & ~PCRAM_DST_F_ALL ||
+	    (opts->flags & PCRAM_DST_F_REQUIRE_MODULE && opts->flags & PCRAM_DST_F_NO_MODULE) ||
+	    (opts->vm_name && strlen(opts->vm_name) >= PCRAM_VM_NAME_MAX))
 		return -EINVAL;
 	if (opts->fault_threads > PCRAM_MAX_FAULT_THREADS)
 		return -E2BIG;
@@ -79,6 +81,11 @@ int pcram_dst_new(struct pcram_dst **out, const struct pcram_dst_options *opts)
 	dst->flags = opts->flags;
 	dst->nr_fault_threads = opts->fault_threads ? opts->fault_threads : 1;
 	dst->uffd = -1;
+	dst->module_fd = -1;
+	if (opts->vm_name && opts->vm_name[0])
+		snprintf(dst->vm_name, sizeof(dst->vm_name), "%s", opts->vm_name);
+	else
+		snprintf(dst->vm_name, sizeof(dst->vm_name), "pcram-%d", (int)getpid());
 	dst->quit_fd = -1;
 	dst->pagemap_fd = -1;
 	pthread_mutex_init(&dst->ready_lock, NULL);
@@ -860,6 +867,8 @@ static void unregister_blocks(struct pcram_dst *dst, int *first_err)
 static void close_notify(struct pcram_dst *dst, int *first_err)
 {
 	unregister_blocks(dst, first_err);
+	/* The module holds the userfaultfd too: let go of it first. */
+	dst_module_detach(dst);
 	dst_stop_fault_threads(dst);
 	if (dst->uffd >= 0)
 		close(dst->uffd);
@@ -889,6 +898,9 @@ int pcram_dst_enable_notify(struct pcram_dst *dst)
 	ret = open_uffd(dst);
 	if (ret)
 		return ret;
+	ret = dst_module_attach(dst);
+	if (ret)
+		goto fail;
 	dst->quit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (dst->quit_fd < 0) {
 		ret = dst_error(dst, -errno, "enable_notify: eventfd: %s",

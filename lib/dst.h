@@ -109,6 +109,9 @@ struct pcram_dst {
 	struct dst_image *image;
 
 	int uffd;
+	int module_fd;		/* /dev/pcram attached to uffd, or -1 */
+	uint32_t module_vm_id;
+	char vm_name[PCRAM_VM_NAME_MAX];
 	int quit_fd;
 	int pagemap_fd;		/* /proc/self/pagemap, for refaults */
 	enum pcram_opener opener;
@@ -148,7 +151,7 @@ struct pcram_dst {
 		/* faults, requests, pages and bytes placed: per block. */
 		counter_t duplicates, stale, refaults, provider_errors, eexist;
 		counter_t eagain, retries, wakes, poisoned, outside, events;
-		counter_t untracked;
+		counter_t untracked, module_batches;
 	} st;
 	struct dst_hist h_read_req, h_req_arr, h_arr_placed, h_fault_placed;
 };
@@ -161,6 +164,10 @@ struct dst_block *dst_find(const struct pcram_dst *dst, uint64_t addr);
 void dst_forget_range(struct pcram_dst *dst, uint64_t start, uint64_t end);
 /* Was the REMOVE event for [start, end) raised by our own discard? */
 bool dst_own_remove(struct pcram_dst *dst, uint64_t start, uint64_t end);
+
+/* kmod.c: pcram.ko, when there (see PCRAM_DST_F_REQUIRE_MODULE). */
+int dst_module_attach(struct pcram_dst *dst);
+void dst_module_detach(struct pcram_dst *dst);
 
 /* fault.c */
 int dst_start_fault_threads(struct pcram_dst *dst);

@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <linux/pcram.h>
+
 #include "dst.h"
 
 /* UFFDIO_POISON (Linux 6.6) for headers that predate it. */
@@ -589,6 +591,137 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 	return n;
 }
 
+/* ---- the same through pcram.ko -------------------------------------------------- */
+
+#define MODULE_GROUPS 64	/* groups one PCRAM_IOC_BATCH carries here */
+
+struct module_group {
+	struct dst_block *b;
+	unsigned int first, n;	/* ops[first, first + n) */
+};
+
+/* Bytes the kernel placed for @k, as the uffdio struct's output says. */
+static int64_t module_op_done(const struct pcram_batch_op *k)
+{
+	if (k->op == PCRAM_BATCH_OP_COPY)
+		return k->copy.copy;
+	if (k->op == PCRAM_BATCH_OP_ZEROPAGE)
+		return k->zeropage.zeropage;
+	return k->cont.mapped;
+}
+
+static void module_release(struct module_group *g, const struct pcram_place_op *ops,
+			   uint64_t placed)
+{
+	uint64_t page = blk_page(g->b, (uint64_t)(uintptr_t)ops[g->first].host);
+
+	for (unsigned int j = 0; j < g->n; j++)
+		page_release(g->b, page + j, j < placed);
+}
+
+/*
+ * Groups of the batch, as the loop below would make them, in one
+ * PCRAM_IOC_BATCH: one syscall for what is otherwise an ioctl a group and
+ * a wake a run (the module wakes each run of placed pages once). Only the
+ * plain case goes: pages that can all be claimed, no alias copies, no
+ * huge zero pages. Returns how many ops are done; the caller places the
+ * rest, from the first that did not go, the usual way.
+ */
+static unsigned int place_batch_module(struct pcram_dst *dst, struct pcram_place_op *ops,
+				       unsigned int n, uint64_t t)
+{
+	struct pcram_batch_op kops[MODULE_GROUPS];
+	struct module_group grp[MODULE_GROUPS];
+	struct pcram_batch req = { .ops = (uintptr_t)kops };
+	unsigned int ng = 0, i = 0, ok, next;
+	int ret;
+
+	while (i < n && ng < MODULE_GROUPS) {
+		struct module_group *g = &grp[ng];
+		struct pcram_batch_op *k = &kops[ng];
+		struct dst_block *b, *nb;
+		uint64_t addr, page, len;
+		unsigned int e, c;
+
+		if (check_op(dst, &ops[i], &b) ||
+		    (b->minor && ops[i].type != PCRAM_OP_CONTINUE) ||
+		    (ops[i].type == PCRAM_OP_ZERO && zero_page(dst, b->page_size)))
+			break;
+		for (e = i + 1; e < n && mergeable(&ops[e - 1], &ops[e], b->page_size) &&
+		     !check_op(dst, &ops[e], &nb) && nb == b; e++)
+			;
+		addr = (uint64_t)(uintptr_t)ops[i].host;
+		page = blk_page(b, addr);
+		for (c = 0; c < e - i; c++)
+			if (!page_claim(b, page + c))
+				break;
+		if (c < e - i) {
+			while (c--)
+				page_release(b, page + c, false);
+			break;
+		}
+		len = (uint64_t)(e - i) << b->page_shift;
+		memset(k, 0, sizeof(*k));
+		if (ops[i].type == PCRAM_OP_COPY) {
+			k->op = PCRAM_BATCH_OP_COPY;
+			k->copy = (struct uffdio_copy) {
+				.dst = addr, .src = (uint64_t)(uintptr_t)ops[i].src, .len = len,
+			};
+		} else if (ops[i].type == PCRAM_OP_ZERO) {
+			k->op = PCRAM_BATCH_OP_ZEROPAGE;
+			k->zeropage.range = (struct uffdio_range) { addr, len };
+		} else {
+			k->op = PCRAM_BATCH_OP_CONTINUE;
+			k->cont.range = (struct uffdio_range) { addr, len };
+		}
+		*g = (struct module_group) { b, i, e - i };
+		ng++;
+		i = e;
+	}
+	if (!ng)
+		return 0;
+
+	req.count = ng;
+	kops[0].result = 0;
+	ret = ioctl(dst->module_fd, PCRAM_IOC_BATCH, &req);
+	if (ret < 0 && !kops[0].result) {
+		/* Refused as a whole, nothing ran: the usual way, then. */
+		for (unsigned int k = 0; k < ng; k++)
+			module_release(&grp[k], ops, 0);
+		return 0;
+	}
+	cnt_add(&dst->st.module_batches, 1);
+	ok = ret < 0 ? 0 : (unsigned int)ret;
+	next = i;
+	for (unsigned int k = 0; k < ng; k++) {
+		struct module_group *g = &grp[k];
+		uint64_t page = blk_page(g->b, (uint64_t)(uintptr_t)ops[g->first].host);
+		uint64_t placed = g->n;
+		bool zero = ops[g->first].type == PCRAM_OP_ZERO;
+
+		if (k > ok) {
+			placed = 0;
+		} else if (k == ok) {
+			int64_t bytes = module_op_done(&kops[k]);
+
+			placed = bytes > 0 ? (uint64_t)bytes >> g->b->page_shift : 0;
+			next = g->first + (unsigned int)placed;
+		}
+		module_release(g, ops, placed);
+		if (!placed)
+			continue;
+		for (unsigned int j = 0; j < placed; j++)
+			ops[g->first + j].result = PLACED;
+		count_placed(g->b, placed, zero);
+		settle(dst, g->b, page, placed, t);
+		/* The module wakes whole ops; this one went only in part. */
+		if (placed < g->n)
+			dst_wake(dst, (uint64_t)(uintptr_t)ops[g->first].host,
+				 placed << g->b->page_shift);
+	}
+	return next;
+}
+
 PCRAM_EXPORT
 int pcram_dst_place_batch(struct pcram_dst *dst, struct pcram_place_op *ops,
 			  unsigned int n)
@@ -604,6 +737,8 @@ int pcram_dst_place_batch(struct pcram_dst *dst, struct pcram_place_op *ops,
 	if (dst->state != DST_NOTIFY)
 		return dst_error(dst, -EBUSY,
 				 "place_batch: only between enable_notify and cleanup");
+	if (dst->module_fd >= 0)
+		i = place_batch_module(dst, ops, n, t);
 
 	while (i < n) {
 		struct dst_block *b;

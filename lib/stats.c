@@ -281,6 +281,8 @@ int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *st)
 	st->events = LOAD(dst->st.events);
 	st->untracked = LOAD(dst->st.untracked);
 	st->pages_missing = pcram_dst_pages_missing(dst);
+	st->module_vm_id = dst->module_vm_id;
+	st->module_batches = LOAD(dst->st.module_batches);
 	st->fault_threads = dst->nr_fault_threads;
 	st->opener = dst->opener;
 	st->features = dst->features;

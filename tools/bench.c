@@ -5,7 +5,9 @@
  * later ones ('bench batch') are one more entry, and what they share.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +59,15 @@ int bench_map_dest(uint64_t size, bool huge, uint8_t **dest)
 	return 0;
 }
 
+int bench_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
 int bench_cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -79,6 +90,11 @@ uint64_t bench_percentile(const uint64_t *sorted, uint64_t n, double q)
 	if (rank < 1)
 		rank = 1;
 	return sorted[rank - 1];
+}
+
+double bench_ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0;
 }
 
 int bench_parse_count(const char *s, unsigned long min, unsigned long max,
@@ -140,6 +156,53 @@ uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t 
 	return (uint64_t)free_pages < want ? (uint64_t)free_pages : want;
 }
 
+int bench_parse_args(int argc, char **argv, unsigned long max_pages,
+		     unsigned long max_rounds, struct bench_args *a)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pages", required_argument, NULL, 'n' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	while ((c = getopt_long(argc, argv, "jn:r:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			a->json = true;
+			break;
+		case 'n':
+			if (bench_parse_count(optarg, 1, max_pages, &a->pages)) {
+				fail("bench", "-n %s: want a page count from 1 to %lu", optarg,
+				     max_pages);
+				return usage("bench", stderr);
+			}
+			break;
+		case 'r':
+			if (bench_parse_count(optarg, 1, max_rounds, &a->rounds)) {
+				fail("bench", "-r %s: want a round count from 1 to %lu", optarg,
+				     max_rounds);
+				return usage("bench", stderr);
+			}
+			break;
+		case 'q':
+			a->quick = true;
+			break;
+		case 'h':
+			return usage("bench", stdout);
+		default:
+			return usage("bench", stderr);
+		}
+	}
+	if (optind != argc)
+		return usage("bench", stderr);
+	return -1;
+}
+
 /* ---- bench ---------------------------------------------------------------------------------- */
 
 static const struct {
@@ -148,6 +211,7 @@ static const struct {
 } benches[] = {
 	{ "fault", bench_fault_main },
 	{ "migrate", bench_migrate_main },
+	{ "batch", bench_batch_main },
 };
 
 int bench_main(int argc, char **argv)

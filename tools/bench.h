@@ -23,6 +23,8 @@
 int bench_fault_main(int argc, char **argv);
 /* tools/bench_migrate.c: migration over loopback TCP against raw TCP. */
 int bench_migrate_main(int argc, char **argv);
+/* tools/bench_batch.c: PCRAM_IOC_BATCH against UFFDIO_COPY, and the probe. */
+int bench_batch_main(int argc, char **argv);
 
 /* What went wrong, for the one line a failed benchmark prints. */
 extern char bench_errbuf[512];
@@ -31,6 +33,8 @@ int bench_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 /* CLOCK_MONOTONIC in ns. */
 uint64_t bench_now_ns(void);
+/* Pin the calling thread to @cpu: 0 or -errno. */
+int bench_pin(int cpu);
 /* Every 8 bytes of page @page of a benchmark's data; never 0, so no page
  * is a zero page. */
 uint64_t bench_pattern(uint64_t page);
@@ -47,6 +51,8 @@ int bench_cmp_u64(const void *a, const void *b);
 uint64_t bench_median_u64(uint64_t *v, unsigned int n);
 /* Nearest rank: the smallest of @sorted with at least q of them at or below. */
 uint64_t bench_percentile(const uint64_t *sorted, uint64_t n, double q);
+/* a / b, or 0 when b is 0. */
+double bench_ratio(uint64_t a, uint64_t b);
 
 /* A decimal count from @min to @max into @out: 0, or -1 for anything else. */
 int bench_parse_count(const char *s, unsigned long min, unsigned long max,
@@ -56,5 +62,20 @@ int bench_parse_count(const char *s, unsigned long min, unsigned long max,
  * the reason in @why when fewer than @min are free.
  */
 uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size);
+
+/* The options 'bench fault' and 'bench batch' take; 0 where not given. */
+struct bench_args {
+	bool json;		/* -j */
+	bool quick;		/* --quick */
+	unsigned long pages;	/* -n */
+	unsigned long rounds;	/* -r */
+};
+
+/*
+ * Parse them: -1 to go on, or the exit code to return (the usage or the
+ * help was printed).
+ */
+int bench_parse_args(int argc, char **argv, unsigned long max_pages,
+		     unsigned long max_rounds, struct bench_args *a);
 
 #endif /* PCRAM_TOOLS_BENCH_H */

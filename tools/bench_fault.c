@@ -22,7 +22,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -110,15 +109,6 @@ struct placement {
 	int handler_cpu;	/* fault handler threads (floor and libpcram) */
 	int fault_cpu;		/* the faulting threads */
 };
-
-static int set_self_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
-}
 
 /* ---- the image ------------------------------------------------------------- */
 
@@ -522,7 +512,7 @@ static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 		ret = bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
 		goto out_unmap;
 	}
-	ret = set_self_cpu(c->pl->handler_cpu);
+	ret = bench_pin(c->pl->handler_cpu);
 	if (ret) {
 		bench_err(ret, "pinning to CPU %d: %s", c->pl->handler_cpu, strerror(-ret));
 		goto out_unmap;
@@ -662,11 +652,6 @@ struct row {
 	struct side_stats side[2];	/* [FLOOR], [PCRAM] */
 };
 
-static double ratio(uint64_t a, uint64_t b)
-{
-	return b ? (double)a / (double)b : 0;
-}
-
 struct bench {
 	unsigned int rounds;
 	uint64_t *lat;			/* one run's samples */
@@ -798,8 +783,8 @@ static void json_row(struct json *j, const struct row *r)
 	json_string(j, "placement", r->pl->name);
 	json_side(j, "pcram", &r->side[PCRAM], true);
 	json_side(j, "floor", &r->side[FLOOR], false);
-	json_double(j, "ratio_p50", ratio(r->side[PCRAM].p50, r->side[FLOOR].p50), 4);
-	json_double(j, "ratio_p99", ratio(r->side[PCRAM].p99, r->side[FLOOR].p99), 4);
+	json_double(j, "ratio_p50", bench_ratio(r->side[PCRAM].p50, r->side[FLOOR].p50), 4);
+	json_double(j, "ratio_p99", bench_ratio(r->side[PCRAM].p99, r->side[FLOOR].p99), 4);
 	json_close_object(j);
 }
 
@@ -816,8 +801,8 @@ static bool target_met(const struct report *rp)
 {
 	const struct row *r = rp->ratio_row;
 
-	return ratio(r->side[PCRAM].p50, r->side[FLOOR].p50) <= TARGET_RATIO_P50 &&
-	       ratio(r->side[PCRAM].p99, r->side[FLOOR].p99) <= TARGET_RATIO_P99;
+	return bench_ratio(r->side[PCRAM].p50, r->side[FLOOR].p50) <= TARGET_RATIO_P50 &&
+	       bench_ratio(r->side[PCRAM].p99, r->side[FLOOR].p99) <= TARGET_RATIO_P99;
 }
 
 static void print_json(const struct report *rp)
@@ -838,8 +823,8 @@ static void print_json(const struct report *rp)
 	json_string(&j, "image_dir", rp->image_dir);
 	json_bool(&j, "image_read_through", rp->all_read_through);
 
-	json_double(&j, "ratio_p50", ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50), 4);
-	json_double(&j, "ratio_p99", ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99), 4);
+	json_double(&j, "ratio_p50", bench_ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50), 4);
+	json_double(&j, "ratio_p99", bench_ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99), 4);
 	json_open_object(&j, "ratio_of");
 	json_u64(&j, "page_size", rr->page_size);
 	json_u64(&j, "threads", rr->threads);
@@ -951,8 +936,8 @@ static void print_row(const struct row *r)
 		snprintf(v[5 + 4 * i], sizeof(v[0]), "%" PRIu64, s[i]->max);
 		snprintf(v[6 + 4 * i], sizeof(v[0]), "%" PRIu64, s[i]->faults_per_s);
 	}
-	snprintf(v[11], sizeof(v[0]), "%.2f", ratio(s[0]->p50, s[1]->p50));
-	snprintf(v[12], sizeof(v[0]), "%.2f", ratio(s[0]->p99, s[1]->p99));
+	snprintf(v[11], sizeof(v[0]), "%.2f", bench_ratio(s[0]->p50, s[1]->p50));
+	snprintf(v[12], sizeof(v[0]), "%.2f", bench_ratio(s[0]->p99, s[1]->p99));
 	printf(ROW_FMT, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
 	       v[10], v[11], v[12]);
 }
@@ -970,8 +955,8 @@ static void print_placement(const struct placement *pl)
 static void print_text(const struct report *rp)
 {
 	const struct row *rr = rp->ratio_row;
-	double r50 = ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50);
-	double r99 = ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99);
+	double r50 = bench_ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50);
+	double r99 = bench_ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99);
 
 	printf("pcram bench fault: userfaultfd fault round trip, libpcram (image provider) "
 	       "against a bare handler (floor)\n");
@@ -1068,55 +1053,23 @@ static void read_clocksource(char *buf, size_t size)
 
 int bench_fault_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "pages", required_argument, NULL, 'n' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "quick", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	static struct report rp;
 	struct placement pl[2];
 	struct bench b = { 0 };
 	struct image img;
-	unsigned long pages = 0, rounds = 0, v;
+	struct bench_args a;
+	unsigned long pages, rounds;
 	uint64_t huge_want;
-	bool json = false, quick = false;
-	int c, ret, nr_pl;
+	bool json, quick;
+	int ret, nr_pl;
 
-	while ((c = getopt_long(argc, argv, "jn:r:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'n':
-			if (bench_parse_count(optarg, 1, MAX_PAGES, &v)) {
-				fail("bench", "-n %s: want a page count from 1 to %u", optarg,
-				     MAX_PAGES);
-				return usage("bench", stderr);
-			}
-			pages = v;
-			break;
-		case 'r':
-			if (bench_parse_count(optarg, 1, MAX_ROUNDS, &v)) {
-				fail("bench", "-r %s: want a round count from 1 to %d", optarg,
-				     MAX_ROUNDS);
-				return usage("bench", stderr);
-			}
-			rounds = v;
-			break;
-		case 'q':
-			quick = true;
-			break;
-		case 'h':
-			return usage("bench", stdout);
-		default:
-			return usage("bench", stderr);
-		}
-	}
-	if (optind != argc)
-		return usage("bench", stderr);
+	ret = bench_parse_args(argc, argv, MAX_PAGES, MAX_ROUNDS, &a);
+	if (ret >= 0)
+		return ret;
+	json = a.json;
+	quick = a.quick;
+	pages = a.pages;
+	rounds = a.rounds;
 
 	/* -n sets the pages of a run for both sizes; huge pages are capped below. */
 	huge_want = pages ? pages : quick ? QUICK_HUGE_PAGES : DEFAULT_HUGE_PAGES;

@@ -190,12 +190,29 @@ struct pcram_dst_options {
 					 * PCRAM_MAX_FAULT_THREADS read the
 					 * same userfaultfd in parallel */
 	unsigned int flags;		/* PCRAM_DST_F_x */
+	/*
+	 * The VM's name in pcram.ko's statistics ('pcram stat'): at most
+	 * PCRAM_VM_NAME_MAX - 1 bytes; NULL or "": "pcram-PID".
+	 */
+	const char *vm_name;
 };
 
 #define PCRAM_DST_F_KERNEL_FAULTS	(1u << 0) /* refuse a userfaultfd that
 						   * misses kernel-mode faults
 						   * (KVM needs them) */
-#define PCRAM_DST_F_ALL			(PCRAM_DST_F_KERNEL_FAULTS)
+/*
+ * pcram.ko, when /dev/pcram opens, is attached at enable_notify: the
+ * kernel measures this VM's fault latency, and place_batch goes through
+ * PCRAM_IOC_BATCH. Without the module everything works as before.
+ * REQUIRE_MODULE: enable_notify fails instead (-ENODEV, or the error
+ * that stopped the attach), naming why. NO_MODULE: never attach.
+ */
+#define PCRAM_DST_F_REQUIRE_MODULE	(1u << 1)
+#define PCRAM_DST_F_NO_MODULE		(1u << 2)
+#define PCRAM_DST_F_ALL			(PCRAM_DST_F_KERNEL_FAULTS | \
+					 PCRAM_DST_F_REQUIRE_MODULE | \
+					 PCRAM_DST_F_NO_MODULE)
+#define PCRAM_VM_NAME_MAX		32
 
 /* -EINVAL for unknown flags, -E2BIG for too many fault threads. */
 int pcram_dst_new(struct pcram_dst **dst, const struct pcram_dst_options *opts);
@@ -448,6 +465,8 @@ struct pcram_dst_stats {
 	uint64_t events;	/* non-fault messages (REMOVE, UNMAP, ...) */
 	uint64_t untracked;	/* requests whose latency could not be kept */
 	uint64_t pages_missing;	/* pages not yet received */
+	uint32_t module_vm_id;	/* pcram.ko's id of this VM; 0: not attached */
+	uint64_t module_batches; /* place_batch calls run by PCRAM_IOC_BATCH */
 	unsigned int fault_threads;
 	enum pcram_opener opener; /* how the userfaultfd was opened */
 	uint64_t features;	/* UFFD_FEATURE_x enabled on it */
@@ -458,6 +477,34 @@ struct pcram_dst_stats {
 	struct pcram_hist arrival_to_placed;
 	struct pcram_hist fault_to_placed;
 };
+
+/*
+ * What pcram.ko measured for this destination's userfaultfd: the time each
+ * faulting thread stayed blocked in the kernel's handle_userfault(), from
+ * its kretprobe, and the PCRAM_IOC_BATCH calls place_batch made.
+ */
+#define PCRAM_KERNEL_THREADS_MAX 16
+struct pcram_kernel_thread {
+	uint32_t tid;
+	uint64_t faults, blocked_ns, max_ns;
+};
+
+struct pcram_kernel_stats {
+	uint32_t vm_id;			/* the module's id ('pcram stat ID') */
+	char name[PCRAM_VM_NAME_MAX];	/* as the module lists it */
+	uint64_t nmissed;		/* faults the probe could not measure,
+					 * any VM's: they are in no histogram */
+	struct pcram_hist blocked;	/* per fault, ns */
+	unsigned int nr_threads;	/* longest blocked in total, first */
+	struct pcram_kernel_thread threads[PCRAM_KERNEL_THREADS_MAX];
+	uint64_t batches, batch_ops, batch_bytes, batch_wakes, batch_eexist, batch_errors;
+};
+
+/*
+ * -ENODEV when pcram.ko is not attached (see PCRAM_DST_F_REQUIRE_MODULE);
+ * a netlink error otherwise, with pcram_dst_strerror() saying which.
+ */
+int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *ks);
 
 /*
  * A snapshot, from any thread, without locks. Each counter is exact; they

@@ -111,39 +111,56 @@ TEST_F(latency, probe_is_on_handle_userfault)
 	EXPECT_EQ(NULL, strstr(buf, "\thandle_userfault\n"));
 }
 
-TEST_F_TIMEOUT(latency, agrees_with_userspace_timer, 120)
+/*
+ * The upper bound is a law (the kernel's interval lies inside the
+ * userspace one) and must hold in every attempt. The lower one can be
+ * broken by the host: a vCPU of this TCG guest descheduled for a few ms
+ * while the faulting thread is outside handle_userfault adds to the
+ * userspace time alone. So an attempt below it is retried, twice at most,
+ * on fresh pages with the statistics reset.
+ */
+TEST_F_TIMEOUT(latency, agrees_with_userspace_timer, 180)
 {
-	enum { N = 100 };
+	enum { N = 100, ATTEMPTS = 3 };
+	unsigned long long hist_sum;
+	struct toucher t;
 	struct vm_answer v;
-	struct toucher t = { .stride = PAGE };
-	unsigned long long hist_sum = 0;
-	double ratio;
-	int i;
+	double ratio = 0;
+	int i, attempt;
 
-	ASSERT_EQ(0, toucher_start(&t, self->area, N));
-	EXPECT_EQ(N, serve(self->fd, self->uffd, self->src, N, HOLD_US));
-	ASSERT_EQ(0, pthread_join(t.thread, NULL));
-	EXPECT_EQ(N * 0xa5, t.sum);
+	for (attempt = 0; attempt < ATTEMPTS; attempt++) {
+		ASSERT_EQ(0, reset_stats(self->id, NULL));
+		t = (struct toucher){ .stride = PAGE };
+		ASSERT_EQ(0, toucher_start(&t, self->area + attempt * N * PAGE, N));
+		EXPECT_EQ(N, serve(self->fd, self->uffd, self->src, N, HOLD_US));
+		ASSERT_EQ(0, pthread_join(t.thread, NULL));
+		EXPECT_EQ(N * 0xa5, t.sum);
 
-	ASSERT_EQ(0, get_vm(self->id, &v));
+		ASSERT_EQ(0, get_vm(self->id, &v));
+		ratio = (double)v.blocked_ns / t.total_ns;
+		TH_LOG("attempt %d: kernel %llu ns, userspace %llu ns over %d faults: ratio %.3f "
+		       "(max %llu / %llu ns)", attempt + 1, v.blocked_ns,
+		       (unsigned long long)t.total_ns, N, ratio, v.max_ns,
+		       (unsigned long long)t.max_ns);
+		EXPECT_GE(AGREE_HIGH, ratio);
+		EXPECT_GE(t.max_ns * AGREE_HIGH, v.max_ns);
+		if (ratio >= AGREE_LOW)
+			break;
+	}
+	EXPECT_LE(AGREE_LOW, ratio);
+
 	EXPECT_FALSE(v.bad);
 	EXPECT_EQ(1, v.measured);
 	EXPECT_EQ(N, v.faults);
-	for (i = 0; i < PCRAM_HIST_BUCKETS; i++)
-		hist_sum += v.hist[i];
-	EXPECT_EQ(N, hist_sum);
-	ratio = (double)v.blocked_ns / t.total_ns;
-	TH_LOG("kernel %llu ns, userspace %llu ns over %d faults: ratio %.3f (max %llu / %llu ns)",
-	       v.blocked_ns, (unsigned long long)t.total_ns, N, ratio, v.max_ns,
-	       (unsigned long long)t.max_ns);
-	EXPECT_LE(AGREE_LOW, ratio);
-	EXPECT_GE(AGREE_HIGH, ratio);
 	EXPECT_LE(HOLD_US * 1000ULL, v.max_ns);
-	EXPECT_GE(t.max_ns * AGREE_HIGH, v.max_ns);
 	/*
 	 * Every fault was held 2 ms, so none is below 2^20 ns; how far above
 	 * depends on how busy the host is (TCG on shared cores).
 	 */
+	hist_sum = 0;
+	for (i = 0; i < PCRAM_HIST_BUCKETS; i++)
+		hist_sum += v.hist[i];
+	EXPECT_EQ(N, hist_sum);
 	hist_sum = 0;
 	for (i = 20; i < PCRAM_HIST_BUCKETS; i++)
 		hist_sum += v.hist[i];

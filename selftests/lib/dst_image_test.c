@@ -183,6 +183,7 @@ static void restore_and_check(struct __test_metadata *_metadata,
 	/* The last placement wakes its thread before it is counted. */
 	ASSERT_TRUE(WAIT_FOR(stats_of(self->dst).pages_placed >= total, DEADLINE_MS))
 		TH_LOG("%" PRIu64 " of %zu pages counted", stats_of(self->dst).pages_placed, total);
+	SETTLE(faults_sorted(self->dst));
 	st = stats_of(self->dst);
 	EXPECT_EQ(total, st.requests);
 	EXPECT_EQ(total, st.pages_placed);

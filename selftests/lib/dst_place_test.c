@@ -19,6 +19,7 @@
 #include <sys/utsname.h>
 #include <pcram.h>
 
+#include <linux/pcram.h>
 #include "kselftest_harness.h"
 #include "common.h"
 #include "memory.h"
@@ -291,7 +292,8 @@ TEST_F_TIMEOUT(place, eexist_race, 60)
 	ASSERT_EQ(0, crowd_wait(c, DEADLINE_MS)) TH_LOG("threads still blocked: lost wakeup");
 	pthread_join(self->bg, NULL);
 	self->bg_started = false;
-	SETTLE(source_feed_settled(&self->feed));
+	/* A stale message may still be being sorted after the last touch. */
+	SETTLE(source_feed_settled(&self->feed) && faults_sorted(self->dst));
 
 	EXPECT_TRUE(bg.started_late);
 	EXPECT_CROWD_READ_RIGHT(c);
@@ -415,8 +417,21 @@ TEST_F_TIMEOUT(place, batch_mixed_ops, 60)
 	EXPECT_EQ(8, st.pages_placed - before.pages_placed);
 	EXPECT_EQ(2, st.zero_pages - before.zero_pages);
 	EXPECT_EQ(self->pages - 8, st.pages_missing);
-	/* Runs: pages 0-4, 6, 5, 7. */
-	EXPECT_EQ(4, st.wakes - before.wakes);
+	/*
+	 * Runs: pages 0-4, 6, 5, 7; woken by pcram.ko for what it placed,
+	 * by the library for the rest. Huge zero pages never go through the
+	 * module: it places and wakes 0-2, the library 3-4, so run 0-4 costs
+	 * two wakes there.
+	 */
+	if (st.module_batches) {
+		bool huge = self->ps != (size_t)sysconf(_SC_PAGESIZE);
+		struct pcram_kernel_stats ks;
+
+		ASSERT_EQ(0, pcram_dst_kernel_stats(self->dst, &ks));
+		EXPECT_EQ(4 + huge, ks.batch_wakes + st.wakes - before.wakes);
+	} else {
+		EXPECT_EQ(4, st.wakes - before.wakes);
+	}
 
 	ASSERT_EQ(ARRAY_SIZE(again), pcram_dst_place_batch(self->dst, again, ARRAY_SIZE(again)));
 	EXPECT_EQ(1, again[0].result);
@@ -679,6 +694,174 @@ TEST_F_TIMEOUT(place, tmp_page, 60)
 	}
 	ASSERT_EQ(0, pcram_dst_cleanup(self->dst));
 	EXPECT_EQ(-EBUSY, pcram_dst_tmp_page(self->dst, self->ps, &again));
+}
+
+/* ==== pcram.ko: attached when loaded ======================================= */
+
+static bool is_shared_mem(enum test_mem m)
+{
+	return m == MEM_SHMEM || m == MEM_HUGETLB_SHARED;
+}
+
+static bool all_zeros(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+/* Is pcram.ko attached here? A SKIP when it is not loaded, a failure when it is. */
+#define NEED_MODULE(st) do {							\
+	if (!(st).module_vm_id) {						\
+		ASSERT_NE(0, access("/dev/" PCRAM_DEVICE_NAME, F_OK))		\
+			TH_LOG("/dev/pcram is there, yet enable_notify did not attach"); \
+		SKIP(return, "pcram.ko is not loaded: place_batch goes the usual way (tested above)"); \
+	}									\
+} while (0)
+
+/*
+ * place_batch through PCRAM_IOC_BATCH: even pages copied (each its own
+ * group: the runs break at every odd page), then the odd ones as zeros.
+ * Huge zero pages cannot go through the module (one COPY of the zero page
+ * each), so there the batch is handed back to the usual path midway.
+ */
+TEST_F_TIMEOUT(place, batch_through_module, 100)
+{
+	struct pcram_place_op ops[MAX_PAGES];
+	struct pcram_kernel_stats ks;
+	struct pcram_dst_stats st = stats_of(self->dst);
+	unsigned int n = 0, groups = 0;
+	char name[PCRAM_VM_NAME_MAX];
+	long at;
+
+	NEED_MODULE(st);
+	ONE_GIG_ELSEWHERE();
+	for (size_t i = 0; i < self->pages; i += 2, groups++)
+		ops[n++] = (struct pcram_place_op) {
+			.type = PCRAM_OP_COPY, .host = PAGE(self, i), .src = SRC(self->gen1, self, i),
+		};
+	for (size_t i = 1; i < self->pages; i += 2)
+		ops[n++] = (struct pcram_place_op) { .type = PCRAM_OP_ZERO, .host = PAGE(self, i) };
+	ASSERT_EQ((int)n, pcram_dst_place_batch(self->dst, ops, n)) TH_LOG("%s", pcram_dst_strerror(self->dst));
+	for (unsigned int i = 0; i < n; i++) {
+		EXPECT_EQ(0, ops[i].result) TH_LOG("op %u", i);
+	}
+	for (size_t i = 0; i < self->pages; i++) {
+		if (i % 2) {
+			EXPECT_TRUE(all_zeros(PAGE(self, i), self->ps)) TH_LOG("page %zu", i);
+		} else {
+			at = first_diff(PAGE(self, i), SRC(self->gen1, self, i), self->ps);
+			EXPECT_EQ(-1, at) TH_LOG("page %zu differs at %ld", i, at);
+		}
+	}
+	st = stats_of(self->dst);
+	EXPECT_EQ(0, st.pages_missing);
+	EXPECT_EQ(self->pages, st.pages_placed);
+	if (is_shared_mem(variant->mem) && (st.features & (UFFD_FEATURE_MINOR_SHMEM | UFFD_FEATURE_MINOR_HUGETLBFS))) {
+		/* Through the alias and CONTINUE, page by page: not the module. */
+		EXPECT_EQ(0, st.module_batches);
+		return;
+	}
+	EXPECT_GE(st.module_batches, 1);
+	ASSERT_EQ(0, pcram_dst_kernel_stats(self->dst, &ks)) TH_LOG("%s", pcram_dst_strerror(self->dst));
+	EXPECT_EQ(st.module_vm_id, ks.vm_id);
+	snprintf(name, sizeof(name), "pcram-%d", (int)getpid());
+	EXPECT_STREQ(name, ks.name);	/* no vm_name given */
+	EXPECT_EQ(st.module_batches, ks.batches);
+	/* One op a group: the copies at least, which never merge here. */
+	EXPECT_GE(ks.batch_ops, groups);
+	EXPECT_EQ(0, ks.batch_errors);
+}
+
+/*
+ * The kernel times each fault in handle_userfault(): every touch of a
+ * missing page is one, from the touching thread, and the library's own
+ * fault count agrees (the probe may miss some only when it says so).
+ */
+TEST_F_TIMEOUT(place, kernel_measures_faults, 100)
+{
+	struct pcram_dst_stats st = stats_of(self->dst);
+	struct pcram_kernel_stats ks;
+	struct crowd *c = self->crowd;
+	size_t touched = self->pages < 8 ? self->pages : 8;
+	bool thread_seen = false;
+
+	NEED_MODULE(st);
+	ONE_GIG_ELSEWHERE();
+	crowd_add_interleaved(c, &self->r, self->gen1, 1, touched, false);
+	ASSERT_EQ(0, crowd_start_together(c));
+	ASSERT_EQ(0, crowd_wait(c, DEADLINE_MS)) TH_LOG("threads still blocked");
+	SETTLE(source_feed_settled(&self->feed));
+	EXPECT_CROWD_READ_RIGHT(c);
+	st = stats_of(self->dst);
+	ASSERT_EQ(0, pcram_dst_kernel_stats(self->dst, &ks)) TH_LOG("%s", pcram_dst_strerror(self->dst));
+	if (!ks.blocked.count && !ks.nmissed)
+		SKIP(return, "pcram.ko measured no fault: its probe is off (probe=0) or unavailable");
+	EXPECT_EQ(st.faults, ks.blocked.count + ks.nmissed);
+	EXPECT_GE(ks.blocked.max, 1);
+	EXPECT_LE(ks.blocked.max, ks.blocked.sum);
+	for (unsigned int i = 0; i < ks.nr_threads; i++)
+		if (ks.threads[i].tid == c->t[0].tid)
+			thread_seen = true;
+	EXPECT_TRUE(thread_seen) TH_LOG("toucher %d not in the kernel's %u threads",
+					(int)c->t[0].tid, ks.nr_threads);
+}
+
+/* The module's absence is no error, unless required; bad options refused. */
+TEST(module_options)
+{
+	struct pcram_dst_options both = {
+		.flags = PCRAM_DST_F_REQUIRE_MODULE | PCRAM_DST_F_NO_MODULE,
+	};
+	struct pcram_dst_options long_name = { .vm_name = "a-name-longer-than-31-bytes-is-refused" };
+	struct pcram_dst_options req = { .flags = PCRAM_DST_F_REQUIRE_MODULE, .vm_name = "req" };
+	struct pcram_dst_options none = { .flags = PCRAM_DST_F_NO_MODULE };
+	struct pcram_provider prov = { .request = source_feed_request };
+	struct pcram_dst *dst = NULL;
+	struct pcram_kernel_stats ks;
+	struct test_region r;
+	struct pcram_block b;
+	bool loaded = !access("/dev/" PCRAM_DEVICE_NAME, F_OK);
+	int ret;
+
+	EXPECT_EQ(-EINVAL, pcram_dst_new(&dst, &both));
+	EXPECT_EQ(-EINVAL, pcram_dst_new(&dst, &long_name));
+	ASSERT_EQ(NULL, region_map(&r, MEM_ANON, 4));
+	b = region_block(&r, "pc.ram");
+
+	for (int i = 0; i < 2; i++) {
+		ASSERT_EQ(0, pcram_dst_new(&dst, i ? &none : &req));
+		ASSERT_EQ(0, pcram_dst_add_block(dst, &b));
+		ASSERT_EQ(0, pcram_dst_incoming_init(dst));
+		ASSERT_EQ(0, pcram_dst_set_provider(dst, &prov));
+		ret = pcram_dst_enable_notify(dst);
+		if (i) {
+			/* NO_MODULE: never attached, loaded or not. */
+			ASSERT_EQ(0, ret) TH_LOG("%s", pcram_dst_strerror(dst));
+			EXPECT_EQ(0, stats_of(dst).module_vm_id);
+			EXPECT_EQ(-ENODEV, pcram_dst_kernel_stats(dst, &ks));
+			EXPECT_NE(NULL, strstr(pcram_dst_strerror(dst), "not attached"));
+		} else if (loaded) {
+			ASSERT_EQ(0, ret) TH_LOG("%s", pcram_dst_strerror(dst));
+			EXPECT_LT(0, stats_of(dst).module_vm_id);
+			ASSERT_EQ(0, pcram_dst_kernel_stats(dst, &ks))
+				TH_LOG("%s", pcram_dst_strerror(dst));
+			EXPECT_EQ(stats_of(dst).module_vm_id, ks.vm_id);
+			EXPECT_STREQ("req", ks.name);
+			/* cleanup detaches: the module's figures go with it */
+			EXPECT_EQ(0, pcram_dst_cleanup(dst));
+			EXPECT_EQ(0, stats_of(dst).module_vm_id);
+			EXPECT_EQ(-ENODEV, pcram_dst_kernel_stats(dst, &ks));
+		} else {
+			EXPECT_EQ(-ENODEV, ret);
+			EXPECT_NE(NULL, strstr(pcram_dst_strerror(dst), "pcram module load"))
+				TH_LOG("%s", pcram_dst_strerror(dst));
+		}
+		pcram_dst_free(dst);
+		dst = NULL;
+	}
+	region_unmap(&r);
 }
 
 TEST_HARNESS_MAIN

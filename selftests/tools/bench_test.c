@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * 'pcram bench fault' and 'pcram bench migrate': the JSON is whole and
- * consistent with itself (every page of every run served and verified,
- * ratios made of the numbers shown, 2 MiB rows present exactly when huge
- * pages are free), the text names its targets, and bad usage is refused.
+ * 'pcram bench fault', 'pcram bench migrate' and 'pcram bench batch': the
+ * JSON is whole and consistent with itself (every page of every run served
+ * and verified, ratios made of the numbers shown, 2 MiB rows present exactly
+ * when huge pages are free), the text names its targets, and bad usage is
+ * refused.
  * The performance targets are not asserted here: a loaded machine is no
  * bug. They are for reports.
  */
@@ -405,6 +406,58 @@ TEST_F_TIMEOUT(bench, migrate_text, BENCH_TIMEOUT)
 	}
 }
 
+/*
+ * 'pcram bench batch': needs pcram.ko (the VM). The JSON is whole, every
+ * ratio is made of the figures shown, and "met" says what they say.
+ */
+TEST_F_TIMEOUT(bench, batch_json, BENCH_TIMEOUT)
+{
+	const char *json = self->r.out;
+	char val[512];
+
+	if (access("/sys/module/pcram", F_OK))
+		SKIP(return, "pcram.ko is not loaded (the VM runner loads it: 'make vmcheck')");
+	ASSERT_EQ(0, run(&self->r, "pcram bench batch --quick -j")) TH_LOG("%s", self->r.err);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, "type")) TH_LOG("not JSON: %s", json);
+	ASSERT_STREQ("object", val);
+	EXPECT_EQ(json + strlen(json) - 1, strchr(json, '\n')) TH_LOG("%s", json);
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			"[\"benchmark\", \"kernel\", \"rounds\", \"ratio_batch16\", "
+			"\"ratio_batch64\", \"ratio_batch256\", \"ratio_batch64_single\", "
+			"\"ratio_zero_batch64\", \"probe_overhead\", \"target\", \"place\", "
+			"\"probe\"] - keys | join(\",\")"));
+	EXPECT_STREQ("", val) TH_LOG("keys missing");
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			".place.methods | map(.name) | join(\" \")"));
+	EXPECT_STREQ("ioctl batch16 batch64 batch256 batch64-single zero-ioctl zero-batch64", val);
+	/* each ratio is its method's pages/s over its floor's, to 4 decimals */
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			"(.place.methods | map({(.name): .pages_per_s}) | add) as $m | "
+			"[(.ratio_batch64 - ($m.batch64 / $m.ioctl)), "
+			"(.ratio_batch16 - ($m.batch16 / $m.ioctl)), "
+			"(.ratio_zero_batch64 - ($m[\"zero-batch64\"] / $m[\"zero-ioctl\"]))] | "
+			"map(fabs < 0.0001) | all"));
+	EXPECT_STREQ("true", val) TH_LOG("%s", json);
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			"[.place.methods[] | .pages_per_s > 0 and .ns_per_page > 0] | all"));
+	EXPECT_STREQ("true", val);
+	/* the VM runs as root: the probe part is measured */
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			".probe | .skipped == null and .on.p50_ns > 0 and .off.p50_ns > 0 and "
+			".on.p99_ns >= .on.p50_ns and .off.p99_ns >= .off.p50_ns"));
+	EXPECT_STREQ("true", val) TH_LOG("%s", json);
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			"(.probe_overhead - (.probe.on.p50_ns / .probe.off.p50_ns - 1)) | fabs < 0.0001"));
+	EXPECT_STREQ("true", val);
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			"(.ratio_batch64 >= .target.ratio_batch64 and "
+			".probe_overhead <= .target.probe_overhead) == .target.met"));
+	EXPECT_STREQ("true", val);
+	/* the probe parameter is as it was */
+	read_whole("/sys/module/pcram/parameters/probe", val, sizeof(val));
+	EXPECT_EQ('Y', val[0]);
+}
+
 TEST_F(bench, bad_usage_refused)
 {
 	EXPECT_EQ(2, run(&self->r, "pcram bench"));
@@ -415,6 +468,10 @@ TEST_F(bench, bad_usage_refused)
 	EXPECT_NE(NULL, strstr(self->r.err, "-n 0"));
 	EXPECT_EQ(2, run(&self->r, "pcram bench fault -r 102"));
 	EXPECT_EQ(2, run(&self->r, "pcram bench fault extra"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench batch -n 0"));
+	EXPECT_NE(NULL, strstr(self->r.err, "-n 0"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench batch -r 102"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench batch extra"));
 	EXPECT_EQ(0, run(&self->r, "pcram bench --help"));
 	EXPECT_NE(NULL, strstr(self->r.out, "usage: pcram bench fault"));
 	EXPECT_NE(NULL, strstr(self->r.out, "\n       pcram bench migrate [-j]"));
@@ -456,7 +513,7 @@ TEST_F(bench, usage_matches_man_page)
 		snprintf(line, sizeof(line), "\n%.*s\n", (int)strcspn(p + 7, "\n"), p + 7);
 		EXPECT_NE(NULL, strstr(page, line)) TH_LOG("pcram(8) SYNOPSIS lacks: %s", line + 1);
 	}
-	EXPECT_EQ(2, n) TH_LOG("usage lines: %s", self->r.out);
+	EXPECT_EQ(3, n) TH_LOG("usage lines: %s", self->r.out);
 }
 
 TEST_HARNESS_MAIN

@@ -46,13 +46,18 @@ while read -r c; do
 done <"$tmp/commands" >>"$tmp/fail"
 result every_command
 
+# The benchmarks, from the usage lines of 'pcram help bench'.
+benchmarks() {
+	pcram help bench | grep -oE 'pcram bench [a-z]+' | cut -d' ' -f3 | sort | paste -sd' '
+}
+
 # 2. Every option of each command's usage (bench and module: with their
 # first word, whose options these are).
 while read -r c; do
 	pcram help "$c" | sed -n '/^options:/,$p' | grep -E '^  -' |
 		grep -oE '(^|[ ,])--?[a-z][a-z0-9-]*' | tr -d ' ,' | sort -u >"$tmp/want"
 	case $c in
-	bench) prefixes="fault migrate" ;;
+	bench) prefixes=$(benchmarks) ;;
 	module) prefixes="load status" ;;
 	*) prefixes="-" ;;
 	esac
@@ -82,7 +87,8 @@ check_values() {
 	check_values "id p99 rate" pcram top --sort ""
 	check_values "2m 4k" pcram demo --page-size ""
 	check_values "--help load status unload" pcram module ""
-	check_values "fault migrate" pcram bench ""
+	check_values "$(benchmarks)" pcram bench ""
+	check_values "batch fault migrate" pcram bench ""
 	check_values "stat" pcram help st
 	check_values "--prometheus" pcram stat --pr
 } >>"$tmp/fail"

@@ -99,9 +99,10 @@
  * check, mode and error of those applies (see ioctl_userfaultfd(2)); a
  * COPY reads src from the caller's memory. Placing ops are run with
  * *_MODE_DONTWAKE and the module wakes each contiguous run of placed
- * ranges once, after the run is placed (before an explicit WAKE op, after
- * the last op, and before returning on an error); an op that asks for
- * DONTWAKE itself is never woken. Consecutive ops of one kind and mode
+ * ranges once, when it is complete: before placing an op that does not
+ * continue it, before an explicit WAKE op, after the last op, and before
+ * returning on an error. An op that asks for DONTWAKE itself is never
+ * woken. Consecutive ops of one kind and mode
  * whose destinations (and, for COPY, sources) are contiguous are placed
  * by one userfaultfd call; when that call fails, the ops it covered are
  * run again one by one from where it stopped, so each op's result is its
