@@ -24,22 +24,60 @@ void add(struct frame *f, bool reverse, const char *fmt, ...)
 	f->reverse[f->n++] = reverse;
 }
 
+/* The VMs the table shows: s->vms[first, first + count). */
+struct window {
+	size_t first, count;
+};
+
+/*
+ * Every VM, unless the full screen has too few rows for them beside the
+ * selected VM's detail (up to 10 rows, at most half the room): then as
+ * many as fit, scrolled so that the selected one is in view.
+ */
+static struct window table_window(const struct top_state *s, const struct frame *f,
+				  bool full)
+{
+	int room = f->rows - 4;	/* two header lines, the column heads, the keys */
+	int detail = room / 2 < 10 ? room / 2 : 10;
+	struct window w = { 0, s->n };
+	size_t fit, sel;
+
+	if (!full)
+		return w;
+	fit = room - detail > 1 ? (size_t)(room - detail) : 1;
+	if (s->n <= fit)
+		return w;
+	for (sel = 0; sel < s->n && s->vms[sel].now.id != s->selected; sel++)
+		;
+	if (sel == s->n)
+		sel = 0;
+	w.count = fit;
+	w.first = sel >= fit ? sel - fit + 1 : 0;
+	return w;
+}
+
 /* A duration for a column: "-" when there is nothing to show. */
 static const char *col_ns(char *buf, size_t len, uint64_t ns, bool known)
 {
 	return known ? human_ns(buf, len, ns) : "-";
 }
 
-static void header(const struct top_state *s, struct frame *f)
+static void header(const struct top_state *s, struct frame *f, const struct window *w)
 {
+	char shown[64] = "";
+
 	const struct pcram_module_info *m = &s->info;
 
 	add(f, false, "pcram top - pcram.ko %s, API %u, probe %s, %u VM%s, %" PRIu64
 	    " faults missed, %" PRIu64 " samples dropped", m->version, m->api_version,
 	    pcram_probe_state_name(m->probe), m->nr_vms, m->nr_vms == 1 ? "" : "s",
 	    m->nmissed, m->events_dropped);
-	add(f, false, "every %.1fs, sort by %s, latency %s", s->delay,
-	    top_sort_names[s->sort], s->interval ? "of the last interval" : "since attach");
+	if (w->count < s->n)
+		snprintf(shown, sizeof(shown), "; VMs %zu-%zu of %zu", w->first + 1,
+			 w->first + w->count, s->n);
+	add(f, false, "every %.1fs, sort by %s, latency %s%s", s->delay,
+	    top_sort_names[s->sort], s->interval ? "of the last interval" : "since attach",
+	    shown);
 }
 
 static const char *state(const struct vm_stats *vm)
@@ -47,13 +85,14 @@ static const char *state(const struct vm_stats *vm)
 	return !vm->attached ? "det" : vm->measured ? "on" : "att";
 }
 
-static void table(const struct top_state *s, struct frame *f, bool full)
+static void table(const struct top_state *s, struct frame *f, bool full,
+		  const struct window *w)
 {
 	char p50[16], p99[16], max[16], blk[16];
 
 	add(f, full, "%5s %-16s %-4s %9s %9s %9s %9s %10s %10s %7s", "ID", "NAME",
 	    "ST", "FAULTS/S", "P50", "P99", "MAX", "FAULTS", "BLOCKED/S", "PID");
-	for (size_t i = 0; i < s->n; i++) {
+	for (size_t i = w->first; i < w->first + w->count; i++) {
 		const struct top_vm *v = &s->vms[i];
 		const struct pcram_hist *h = top_hist(s, v);
 		bool any = h->count != 0;
@@ -139,9 +178,11 @@ static void detail(const struct top_state *s, struct frame *f, bool utf8)
 
 void top_draw(const struct top_state *s, struct frame *f, bool full, bool utf8)
 {
+	struct window w = table_window(s, f, full);
+
 	f->n = 0;
-	header(s, f);
-	table(s, f, full);
+	header(s, f, &w);
+	table(s, f, full, &w);
 	if (!full)
 		return;
 	detail(s, f, utf8);

@@ -209,6 +209,64 @@ TEST_F(top, ctrl_c_quits_clean)
 	check_restored(_metadata, t);
 }
 
+/*
+ * More VMs than rows: the table shows a window of them that follows the
+ * selection, says which ones, and leaves the detail and the keys in view.
+ */
+TEST_F(top, scrolls_to_the_selected_vm)
+{
+	enum { MANY = 30 };
+	int fd[MANY], uffd[MANY], id[MANY], first, last, total;
+	struct tmux *t = &self->t;
+	char name[32], want[128];
+	const char *p;
+
+	if (!have_tmux())
+		SKIP(return, "tmux is not installed ('make deps')");
+	for (int i = 0; i < MANY; i++) {
+		snprintf(name, sizeof(name), "many-%02d", i);
+		fd[i] = pcram_open();
+		uffd[i] = uffd_open(0);
+		ASSERT_LE(0, fd[i]);
+		ASSERT_LE(0, uffd[i]);
+		id[i] = pcram_attach(fd[i], uffd[i], name, 0);
+		ASSERT_LT(0, id[i]);
+	}
+	ASSERT_EQ(0, tmux_start(t, "pcram top -d 0.3 -s id" AFTER)) TH_LOG("%s", t->r.err);
+	ASSERT_EQ(0, tmux(t, "resize-window -t top -x 120 -y 24")) TH_LOG("%s", t->r.err);
+	/* 24 rows: 4 for the header, heads and keys, 10 for the detail, 10 VMs */
+	ASSERT_TRUE(tmux_wait_for(t, "; VMs 1-10 of ")) TH_LOG("%s", t->r.out);
+	EXPECT_NE(NULL, strstr(t->r.out, self->name)) TH_LOG("%s", t->r.out);
+	EXPECT_EQ(NULL, strstr(t->r.out, "many-29")) TH_LOG("%s", t->r.out);
+
+	/* down past the end: the last VM, selected, at the bottom of the window */
+	ASSERT_EQ(0, tmux(t, "send-keys -t top -N %d Down", MANY + 10));
+	snprintf(want, sizeof(want), "VM %d \"many-29\": 0 faults", id[MANY - 1]);
+	ASSERT_TRUE(tmux_wait_for(t, want)) TH_LOG("%s", t->r.out);
+	p = strstr(t->r.out, "; VMs ");
+	ASSERT_NE(NULL, p) TH_LOG("%s", t->r.out);
+	ASSERT_EQ(3, sscanf(p, "; VMs %d-%d of %d", &first, &last, &total)) TH_LOG("%s", p);
+	EXPECT_EQ(total, last);
+	EXPECT_EQ(10, last - first + 1);
+	EXPECT_LE(MANY + 2, total);
+	EXPECT_TRUE(has_row(t->r.out, id[MANY - 1], "many-29", 0)) TH_LOG("%s", t->r.out);
+	EXPECT_TRUE(has_row(t->r.out, id[MANY - 10], "many-20", 0)) TH_LOG("%s", t->r.out);
+	EXPECT_EQ(NULL, strstr(t->r.out, "many-19")) TH_LOG("%s", t->r.out);
+	EXPECT_EQ(NULL, strstr(t->r.out, self->name)) TH_LOG("%s", t->r.out);
+	EXPECT_NE(NULL, strstr(t->r.out, "q quit")) TH_LOG("%s", t->r.out);
+
+	/* and back up to the first */
+	ASSERT_EQ(0, tmux(t, "send-keys -t top -N %d Up", MANY + 10));
+	ASSERT_TRUE(tmux_wait_for(t, "; VMs 1-10 of ")) TH_LOG("%s", t->r.out);
+	EXPECT_EQ(NULL, strstr(t->r.out, "many-29")) TH_LOG("%s", t->r.out);
+	ASSERT_EQ(0, tmux(t, "send-keys -t top q"));
+	EXPECT_TRUE(tmux_wait_for(t, "top exited 0")) TH_LOG("%s", t->r.out);
+	for (int i = 0; i < MANY; i++) {
+		close(fd[i]);
+		close(uffd[i]);
+	}
+}
+
 /* A narrower window: the view is drawn again to its width, not wrapped. */
 TEST_F(top, redraws_on_resize)
 {
