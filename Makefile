@@ -11,6 +11,7 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 DESTDIR ?=
 
 CC ?= cc
@@ -136,6 +137,9 @@ $(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h selftests/*/*.h) $(HARN
 		-L$(B)/lib -Wl,-rpath,$(abspath $(B)/lib) -Wl,--as-needed \
 		-lpcram $(NL_LIBS) -lpthread $(LDFLAGS)
 
+# The unit test of the tool's netlink client compiles its sources in.
+$(B)/selftests/tools/nl_unit_test: tools/nl.c tools/nl_parse.c tools/nl.h tools/nl_parse.h
+
 $(B)/selftests/%: selftests/%.sh
 	$(quiet) INSTALL $@
 	$(Q)install -D -m 0755 $< $@
@@ -208,6 +212,8 @@ install: $(LIB_SO) $(LIB_A) $(TOOL)
 	$(pc_subst) > $(DESTDIR)$(LIBDIR)/pkgconfig/libpcram.pc
 	install -m 0644 lib/include/pcram.h $(DESTDIR)$(INCLUDEDIR)/
 	install -m 0644 Documentation/pcram.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 0644 tools/pcram.bash-completion \
+		$(DESTDIR)$(BASHCOMPDIR)/pcram
 	install -m 0644 Documentation/man3/*.3 $(DESTDIR)$(MANDIR)/man3/
 
 clean:

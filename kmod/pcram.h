@@ -98,6 +98,8 @@ struct pcram_vm {
 	/* fault sampling for events (pcram_event.c) */
 	atomic64_t last_sample_ns;
 	atomic64_t unsampled;
+	/* between the attach and detach events; under pcram_event_lock */
+	bool sampled;
 
 	struct pcram_stats stats;
 	struct rcu_head rcu;

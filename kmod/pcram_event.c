@@ -8,6 +8,11 @@
  * more than belongs: the sample is queued and a worker sends it. Samples
  * are rate-limited per VM by event_interval_ms, and only taken while
  * someone listens.
+ *
+ * A listener sees a VM's samples only between its attach and its detach:
+ * sampling starts once the attach is sent, and the detach stops it and
+ * drains the queue before it is sent. Faults still blocked at the detach
+ * end later; they are counted but not sampled.
  */
 #include <linux/moduleparam.h>
 #include <linux/sched.h>
@@ -27,7 +32,7 @@ MODULE_PARM_DESC(event_interval_ms,
 /* Enough for a burst from many VMs; the worker drains it within a tick. */
 #define PCRAM_EVENT_QUEUE 64
 
-static DEFINE_SPINLOCK(pcram_event_lock);	/* guards the queue */
+static DEFINE_SPINLOCK(pcram_event_lock);	/* the queue, each VM's sampled */
 static struct pcram_fault_sample pcram_event_queue[PCRAM_EVENT_QUEUE];
 static unsigned int pcram_event_head, pcram_event_len;
 static atomic64_t pcram_event_drops = ATOMIC64_INIT(0);
@@ -59,8 +64,14 @@ static void pcram_event_send(struct sk_buff *skb, void *hdr)
 			  GFP_KERNEL);
 }
 
-/* PCRAM_CMD_EVENT_ATTACH or _DETACH, from process context. */
-void pcram_event_vm(struct pcram_vm *vm, u8 cmd)
+static void pcram_event_set_sampled(struct pcram_vm *vm, bool sampled)
+{
+	spin_lock_irq(&pcram_event_lock);
+	vm->sampled = sampled;
+	spin_unlock_irq(&pcram_event_lock);
+}
+
+static void pcram_event_send_vm(struct pcram_vm *vm, u8 cmd)
 {
 	struct pcram_vm_info info;
 	struct sk_buff *skb;
@@ -79,6 +90,21 @@ void pcram_event_vm(struct pcram_vm *vm, u8 cmd)
 		return;
 	}
 	pcram_event_send(skb, hdr);
+}
+
+/*
+ * PCRAM_CMD_EVENT_ATTACH or _DETACH, from process context: may sleep, to
+ * let the worker send this VM's queued samples before its detach.
+ */
+void pcram_event_vm(struct pcram_vm *vm, u8 cmd)
+{
+	if (cmd == PCRAM_CMD_EVENT_DETACH) {
+		pcram_event_set_sampled(vm, false);
+		flush_work(&pcram_event_work);
+	}
+	pcram_event_send_vm(vm, cmd);
+	if (cmd == PCRAM_CMD_EVENT_ATTACH)
+		pcram_event_set_sampled(vm, true);
 }
 
 /*
@@ -105,6 +131,10 @@ void pcram_event_fault(struct pcram_vm *vm, u64 now, u64 ns,
 	}
 
 	spin_lock_irqsave(&pcram_event_lock, irqflags);
+	if (!vm->sampled) {
+		spin_unlock_irqrestore(&pcram_event_lock, irqflags);
+		return;
+	}
 	if (pcram_event_len == PCRAM_EVENT_QUEUE) {
 		spin_unlock_irqrestore(&pcram_event_lock, irqflags);
 		atomic64_inc(&pcram_event_drops);

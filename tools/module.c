@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "json.h"
 #include "nl.h"
 #include "pcram.h"
+#include "stat.h"
 
 #define DEFAULT_MODULE "pcram"
 
@@ -170,6 +172,17 @@ static const char *state_name(int state)
 	}
 }
 
+/* The probe and the events, from GET_INFO of API 2 and later. */
+static void print_probe(const struct pcram_module_info *m)
+{
+	printf("  probe %s", pcram_probe_state_name(m->probe));
+	if (m->has_probe_error)
+		printf(" (%s)", strerror((int)m->probe_error));
+	printf(", maxactive %u, %" PRIu64 " faults missed; fault events every %u ms, "
+	       "%" PRIu64 " dropped; batches of up to %u ops\n", m->maxactive,
+	       m->nmissed, m->event_interval_ms, m->events_dropped, m->batch_max);
+}
+
 static int do_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -219,6 +232,8 @@ static int do_status(int argc, char **argv)
 				json_string(&j, "version", info.version);
 				json_u64(&j, "api_version", info.api_version);
 				json_u64(&j, "vms", info.nr_vms);
+				if (info.has_api2)
+					stat_json_probe(&j, &info);
 			} else {
 				json_string(&j, "error", nl_err);
 			}
@@ -234,6 +249,8 @@ static int do_status(int argc, char **argv)
 			       info.api_version, info.nr_vms);
 		else
 			printf("; %s\n", nl_err);
+		if (!nl_ret && info.has_api2)
+			print_probe(&info);
 	}
 	kmod_module_unref(mod);
 	kmod_unref(ctx);

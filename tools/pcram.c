@@ -31,6 +31,39 @@ static const struct subcommand commands[] = {
 			   "  -j, --json   print one JSON object\n",
 	},
 	{
+		.name = "stat",
+		.main = stat_main,
+		.synopsis = "pcram stat [-j | --prometheus] [-w SECONDS [-n COUNT]] [-o FILE] [VM]",
+		.summary = "show pcram.ko's fault latency and batch statistics per VM",
+		.options = "  VM                   a VM id, or a name (every VM of that name)\n"
+			   "  -j, --json           one JSON object (a line each with -w)\n"
+			   "  --prometheus         the Prometheus text exposition format\n"
+			   "  -w, --watch SECONDS  take a sample every SECONDS until interrupted\n"
+			   "  -n, --count COUNT    with -w: stop after COUNT samples\n"
+			   "  -o, --output FILE    replace FILE with each sample (written aside, renamed)\n",
+	},
+	{
+		.name = "top",
+		.main = top_main,
+		.synopsis = "pcram top [-b] [-d SECONDS] [-s p99|rate|id] [-n COUNT]",
+		.summary = "watch every VM's fault rate and latency, full screen",
+		.options = "  -d, --delay SECONDS  refresh every SECONDS (default 1)\n"
+			   "  -s, --sort KEY       sort by p99 (default), rate (faults/s) or id\n"
+			   "  -n, --iterations N   stop after N refreshes\n"
+			   "  -b, --batch          plain periodic output (also when stdout is not a terminal)\n"
+			   "keys: q or Ctrl-C quit, p/r/n sort by p99/rate/id, s next sort,\n"
+			   "      up/down (j/k) select a VM, c latency since attach or of the last interval\n",
+	},
+	{
+		.name = "monitor",
+		.main = monitor_main,
+		.synopsis = "pcram monitor [-j] [-t] [-c COUNT]",
+		.summary = "print pcram.ko's events: VMs attaching, detaching, sampled faults",
+		.options = "  -j, --json           one JSON object a line\n"
+			   "  -t, --timestamp      start each line with the time it came\n"
+			   "  -c, --count COUNT    stop after COUNT events\n",
+	},
+	{
 		.name = "demo",
 		.main = demo_main,
 		.synopsis = "pcram demo [-j] [--size SIZE] [--page-size 4k|2m] [--vcpus N] [--pattern P] [--precopy-ms MS] [--dirty-rate PAGES]",
@@ -110,16 +143,31 @@ static const struct subcommand *find_command(const char *name)
 	return NULL;
 }
 
+static void vfail(const char *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s %s: ", prog, cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 int fail(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s %s: ", prog, cmd);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vfail(cmd, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	return 1;
+}
+
+int fail_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(cmd, fmt, ap);
+	va_end(ap);
+	return EXIT_USAGE;
 }
 
 int usage(const char *name, FILE *out)

@@ -24,11 +24,17 @@ int demo_main(int argc, char **argv);
 int serve_main(int argc, char **argv);
 int recv_main(int argc, char **argv);
 int bench_main(int argc, char **argv);
+int stat_main(int argc, char **argv);
+int top_main(int argc, char **argv);
+int monitor_main(int argc, char **argv);
 
 extern const char *prog;
 
 /* Print "pcram CMD: <message>" to stderr; returns 1 for `return fail(...)`. */
 int fail(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The same for bad usage: returns EXIT_USAGE. */
+int fail_usage(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Print the usage of @cmd to @out; returns EXIT_USAGE. */
 int usage(const char *cmd, FILE *out);

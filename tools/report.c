@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "fmt.h"
 #include "json.h"
 #include "migrate.h"
 
@@ -22,20 +23,6 @@ static const char *tracking_name(enum pcram_dirty_tracking t)
 	}
 }
 
-/* "812 ns", "41.2 us", "3.10 ms", "1.24 s" */
-static const char *human_ns(char *buf, size_t len, uint64_t ns)
-{
-	if (ns < 1000)
-		snprintf(buf, len, "%" PRIu64 " ns", ns);
-	else if (ns < 1000000)
-		snprintf(buf, len, "%.1f us", (double)ns / 1e3);
-	else if (ns < 1000000000)
-		snprintf(buf, len, "%.2f ms", (double)ns / 1e6);
-	else
-		snprintf(buf, len, "%.2f s", (double)ns / 1e9);
-	return buf;
-}
-
 static uint64_t total_ns(const struct serve_report *s, const struct recv_report *r)
 {
 	if (r && r->end_ns > r->start_ns)
@@ -49,34 +36,6 @@ static int64_t downtime_ns(const struct serve_report *s, const struct recv_repor
 	if (!s || !r || !s->st.stop_ns || !r->in.switchover_ns)
 		return -1;
 	return (int64_t)(r->in.switchover_ns - s->st.stop_ns);
-}
-
-static void hist_bars(FILE *out, const struct pcram_hist *h)
-{
-	int lo = -1, hi = -1;
-	uint64_t most = 0;
-	char a[32];
-
-	for (int i = 0; i < PCRAM_HIST_BUCKETS; i++) {
-		if (!h->bucket[i])
-			continue;
-		if (lo < 0)
-			lo = i;
-		hi = i;
-		if (h->bucket[i] > most)
-			most = h->bucket[i];
-	}
-	for (int i = lo; lo >= 0 && i <= hi; i++) {
-		unsigned int w = (unsigned int)(h->bucket[i] * 40 / most);
-		char bar[41];
-
-		memset(bar, '#', w);
-		bar[w] = 0;
-		if (!w && h->bucket[i])
-			strcpy(bar, ".");
-		fprintf(out, "    < %-9s |%-40s %" PRIu64 "\n",
-			human_ns(a, sizeof(a), 2ULL << i), bar, h->bucket[i]);
-	}
 }
 
 static void text(FILE *out, const struct serve_report *s, const struct recv_report *r)
@@ -120,7 +79,7 @@ static void text(FILE *out, const struct serve_report *s, const struct recv_repo
 			human_ns(a, sizeof(a), pcram_hist_quantile(h, 0.50)),
 			human_ns(b, sizeof(b), pcram_hist_quantile(h, 0.99)),
 			human_ns(c, sizeof(c), h->max));
-		hist_bars(out, h);
+		hist_bars(out, h->bucket, PCRAM_HIST_BUCKETS, "    ");
 		for (unsigned int v = 0; v < r->vcpus; v++)
 			fprintf(out, "  vCPU %-3u      blocked %-10s in %" PRIu64 " faults (max %s),"
 				" %" PRIu64 " reads%s\n", v,

@@ -382,4 +382,61 @@ TEST_F(vm_genl, no_events_flag_silences_a_vm)
 	close(uffd);
 }
 
+/*
+ * A fault blocked across its VM's detach ends after it: counted in the
+ * VM's statistics, but no sample follows the detach event. Then one
+ * placed before the detach: its sample comes before the detach.
+ */
+TEST_F(vm_genl, no_fault_event_after_detach)
+{
+	struct info_query q = { 0 };
+	struct vm_answer ev[8], v;
+	struct toucher t = { .stride = PAGE };
+	struct info_answer a;
+	struct event_list e;
+	struct nl_sock *sock;
+	static uint8_t src[PAGE];
+	int err, fd = pcram_open(), uffd = uffd_open(0), id;
+	uint8_t *area;
+
+	ASSERT_EQ(0, info_request(&q, &a));
+	if (a.probe != PCRAM_PROBE_ON)
+		SKIP(return, "the fault-latency probe is not on");
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, uffd);
+	area = uffd_area(uffd, 2);
+	ASSERT_NE(NULL, area);
+	ASSERT_EQ(0, set_param("event_interval_ms", "1"));
+	id = pcram_attach(fd, uffd, "leaving", 0);
+	ASSERT_LT(0, id);
+	sock = events_join(&err);
+	ASSERT_NE(NULL, sock) TH_LOG("join: %d", err);
+
+	/* blocked at the detach, placed after it */
+	ASSERT_EQ(0, toucher_start(&t, area, 1));
+	ASSERT_TRUE(uffd_wait_blocked(uffd, 1));
+	ASSERT_EQ(0, ioctl(fd, PCRAM_IOC_DETACH));
+	ASSERT_EQ(0, uffd_copy(uffd, area, src, PAGE));
+	ASSERT_EQ(0, pthread_join(t.thread, NULL));
+	ASSERT_EQ(0, get_vm(id, &v));
+	EXPECT_EQ(1, v.faults) TH_LOG("the late fault is the VM's all the same");
+	ASSERT_EQ(1, events_read(sock, &e, ev, 8, 300));
+	EXPECT_EQ(PCRAM_CMD_EVENT_DETACH, e.cmds[0]);
+
+	/* placed while attached: its sample, then the detach */
+	ASSERT_LT(0, pcram_attach(fd, uffd, "leaving", 0));
+	ASSERT_EQ(0, toucher_start(&t, area + PAGE, 1));
+	ASSERT_TRUE(uffd_wait_blocked(uffd, 1));
+	ASSERT_EQ(0, uffd_copy(uffd, area + PAGE, src, PAGE));
+	ASSERT_EQ(0, pthread_join(t.thread, NULL));
+	close(fd);	/* detaches */
+	ASSERT_EQ(3, events_read(sock, &e, ev, 8, 1000));
+	EXPECT_EQ(PCRAM_CMD_EVENT_ATTACH, e.cmds[0]);
+	EXPECT_EQ(PCRAM_CMD_EVENT_FAULT, e.cmds[1]);
+	EXPECT_EQ((uintptr_t)area + PAGE, ev[1].s_address);
+	EXPECT_EQ(PCRAM_CMD_EVENT_DETACH, e.cmds[2]);
+	nl_socket_free(sock);
+	close(uffd);
+}
+
 TEST_HARNESS_MAIN

@@ -13,7 +13,7 @@
 #include "genl.h"
 
 static const char *const commands[] = {
-	"probe", "module", "demo", "serve", "recv", "bench", "help"
+	"probe", "module", "stat", "top", "monitor", "demo", "serve", "recv", "bench", "help"
 };
 
 TEST(version_names_all_parts)

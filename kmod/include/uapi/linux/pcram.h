@@ -309,7 +309,10 @@
  * These commands are only ever sent by the module; a request naming one
  * fails with EOPNOTSUPP. Samples are queued by the probe and sent by a
  * worker; when the queue is full a sample is dropped and counted in
- * PCRAM_INFO_A_EVENTS_DROPPED.
+ * PCRAM_INFO_A_EVENTS_DROPPED. A VM's samples come after its
+ * PCRAM_CMD_EVENT_ATTACH and before its PCRAM_CMD_EVENT_DETACH: the
+ * detach waits for the worker to send what is queued, and faults that end
+ * after it (they were blocked when it came) are counted, not sampled.
  */
 
 #ifndef _UAPI_LINUX_PCRAM_H
