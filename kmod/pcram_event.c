@@ -149,8 +149,9 @@ void pcram_event_fault(struct pcram_vm *vm, u64 now, u64 ns,
 	s->latency_ns = ns;
 	s->address = address;
 	s->skipped = atomic64_xchg(&vm->unsampled, 0);
-	spin_unlock_irqrestore(&pcram_event_lock, irqflags);
+	/* Under the lock: a detach that finds the sample queued flushes it. */
 	schedule_work(&pcram_event_work);
+	spin_unlock_irqrestore(&pcram_event_lock, irqflags);
 }
 
 static int pcram_event_put_sample(struct sk_buff *skb,

@@ -185,9 +185,9 @@ int pcram_vm_attach(struct pcram_vm *vm, const struct pcram_attach *arg)
 	strscpy(vm->name, arg->name, sizeof(vm->name));
 	spin_unlock(&vm->lock);
 	hash_add_rcu(pcram_vm_by_ctx, &vm->hnode, (unsigned long)vm->uffd_ctx);
-	mutex_unlock(&pcram_vm_mutex);
-
+	/* Under the mutex: a racing detach's event cannot overtake it. */
 	pcram_event_vm(vm, PCRAM_CMD_EVENT_ATTACH);
+	mutex_unlock(&pcram_vm_mutex);
 	return vm->id;
 
 err_unlock:
@@ -211,9 +211,9 @@ int pcram_vm_detach(struct pcram_vm *vm)
 		return -ENOTCONN;
 	}
 	hash_del_rcu(&vm->hnode);
+	pcram_event_vm(vm, PCRAM_CMD_EVENT_DETACH);
 	mutex_unlock(&pcram_vm_mutex);
 
-	pcram_event_vm(vm, PCRAM_CMD_EVENT_DETACH);
 	/*
 	 * If this was the last reference, the userfaultfd is released now
 	 * and wakes its blocked faults; they end in the probe with their

@@ -867,9 +867,12 @@ static void unregister_blocks(struct pcram_dst *dst, int *first_err)
 static void close_notify(struct pcram_dst *dst, int *first_err)
 {
 	unregister_blocks(dst, first_err);
-	/* The module holds the userfaultfd too: let go of it first. */
-	dst_module_detach(dst);
 	dst_stop_fault_threads(dst);
+	/*
+	 * After the fault threads, whose providers may still place through
+	 * the module; before the userfaultfd, which the module holds too.
+	 */
+	dst_module_detach(dst);
 	if (dst->uffd >= 0)
 		close(dst->uffd);
 	if (dst->quit_fd >= 0)

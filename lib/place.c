@@ -610,13 +610,21 @@ static int64_t module_op_done(const struct pcram_batch_op *k)
 	return k->cont.mapped;
 }
 
-static void module_release(struct module_group *g, const struct pcram_place_op *ops,
-			   uint64_t placed)
+/*
+ * Let go of group @g's pages, the first @placed of them placed. A fault
+ * on a claimed page was dropped, its placement due to wake it: wake the
+ * ones not placed, so that their threads fault again and are asked for.
+ */
+static void module_release(struct pcram_dst *dst, struct module_group *g,
+			   const struct pcram_place_op *ops, uint64_t placed)
 {
 	uint64_t page = blk_page(g->b, (uint64_t)(uintptr_t)ops[g->first].host);
 
 	for (unsigned int j = 0; j < g->n; j++)
 		page_release(g->b, page + j, j < placed);
+	if (placed < g->n)
+		dst_wake(dst, (uint64_t)(uintptr_t)ops[g->first + placed].host,
+			 (g->n - placed) << g->b->page_shift);
 }
 
 /*
@@ -687,7 +695,7 @@ static unsigned int place_batch_module(struct pcram_dst *dst, struct pcram_place
 	if (ret < 0 && !kops[0].result) {
 		/* Refused as a whole, nothing ran: the usual way, then. */
 		for (unsigned int k = 0; k < ng; k++)
-			module_release(&grp[k], ops, 0);
+			module_release(dst, &grp[k], ops, 0);
 		return 0;
 	}
 	cnt_add(&dst->st.module_batches, 1);
@@ -707,17 +715,13 @@ static unsigned int place_batch_module(struct pcram_dst *dst, struct pcram_place
 			placed = bytes > 0 ? (uint64_t)bytes >> g->b->page_shift : 0;
 			next = g->first + (unsigned int)placed;
 		}
-		module_release(g, ops, placed);
+		module_release(dst, g, ops, placed);
 		if (!placed)
 			continue;
 		for (unsigned int j = 0; j < placed; j++)
 			ops[g->first + j].result = PLACED;
 		count_placed(g->b, placed, zero);
-		settle(dst, g->b, page, placed, t);
-		/* The module wakes whole ops; this one went only in part. */
-		if (placed < g->n)
-			dst_wake(dst, (uint64_t)(uintptr_t)ops[g->first].host,
-				 placed << g->b->page_shift);
+		settle(dst, g->b, page, placed, t);	/* the module woke them */
 	}
 	return next;
 }
