@@ -24,6 +24,14 @@ void add(struct frame *f, bool reverse, const char *fmt, ...)
 	f->reverse[f->n++] = reverse;
 }
 
+static const struct top_vm *selected(const struct top_state *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->vms[i].now.id == s->selected)
+			return &s->vms[i];
+	return NULL;
+}
+
 /* The VMs the table shows: s->vms[first, first + count). */
 struct window {
 	size_t first, count;
@@ -39,18 +47,15 @@ static struct window table_window(const struct top_state *s, const struct frame 
 {
 	int room = f->rows - 4;	/* two header lines, the column heads, the keys */
 	int detail = room / 2 < 10 ? room / 2 : 10;
+	const struct top_vm *v = selected(s);
+	size_t fit, sel = v ? (size_t)(v - s->vms) : 0;
 	struct window w = { 0, s->n };
-	size_t fit, sel;
 
 	if (!full)
 		return w;
 	fit = room - detail > 1 ? (size_t)(room - detail) : 1;
 	if (s->n <= fit)
 		return w;
-	for (sel = 0; sel < s->n && s->vms[sel].now.id != s->selected; sel++)
-		;
-	if (sel == s->n)
-		sel = 0;
 	w.count = fit;
 	w.first = sel >= fit ? sel - fit + 1 : 0;
 	return w;
@@ -111,14 +116,6 @@ static void table(const struct top_state *s, struct frame *f, bool full,
 	}
 	if (!s->n)
 		add(f, false, "      no VMs: no VMM has /dev/pcram open");
-}
-
-static const struct top_vm *selected(const struct top_state *s)
-{
-	for (size_t i = 0; i < s->n; i++)
-		if (s->vms[i].now.id == s->selected)
-			return &s->vms[i];
-	return NULL;
 }
 
 /* The selected VM's histogram, in the rows left (keeping the last for keys). */
