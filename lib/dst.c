@@ -378,7 +378,7 @@ int pcram_dst_add_block(struct pcram_dst *dst, const struct pcram_block *blk)
 	nb->shared = is_shared_type(blk->type);
 	nb->fd_offset = blk->fd_offset;
 	nb->nr_pages = blk->length / page_size;
-	nb->missing = nb->nr_pages;
+	nb->missing = nb->unplaced = nb->nr_pages;
 	nb->fd = -1;
 	nwords = (nb->nr_pages + BITS_PER_WORD - 1) / BITS_PER_WORD;
 	nb->received = calloc(nwords, sizeof(unsigned long));
@@ -520,7 +520,7 @@ static uint64_t forget_pages(struct pcram_dst *dst, struct dst_block *b,
 				       (p << b->page_shift));
 		was += bit_test_clear(b->received, p);
 	}
-	atomic_fetch_add(&b->missing, (int64_t)was);
+	pages_in(b, -(int64_t)was);
 	return was;
 }
 

@@ -57,7 +57,14 @@ struct dst_block {
 	uint8_t *alias;		/* shared: our own mapping of .fd */
 
 	counter_t faults, requests, pages_placed, zero_pages;
+	/*
+	 * Pages not in: a placement counts its page (and pages_placed)
+	 * before its ioctl, so that a thread the ioctl wakes finds it
+	 * counted, and gives the count back if the ioctl fails.
+	 */
 	_Atomic int64_t missing;
+	/* The same, counted once the ioctl has returned: nothing in flight. */
+	_Atomic int64_t unplaced;
 };
 
 /* A request in flight, for its latency: keyed by page address. */
@@ -171,6 +178,8 @@ void dst_module_detach(struct pcram_dst *dst);
 
 /* fault.c */
 int dst_start_fault_threads(struct pcram_dst *dst);
+/* Is the page at @addr mapped (or swapped)? Unreadable pagemap: true. */
+bool dst_page_mapped(struct pcram_dst *dst, uint64_t addr);
 /* The fault thread calling, or NULL. */
 struct dst_fault_thread *dst_current_fault_thread(struct pcram_dst *dst);
 void dst_stop_fault_threads(struct pcram_dst *dst);
@@ -183,6 +192,8 @@ void dst_zero_pages_free(struct pcram_dst *dst);
 int dst_wake(struct pcram_dst *dst, uint64_t addr, uint64_t len);
 /* Zeros at a shared block's page whose file lost it; waiters woken. */
 int dst_zero_fill(struct pcram_dst *dst, struct dst_block *b, uint64_t addr);
+/* Pages of every block not in, their ioctls over: 0 when all are in. */
+uint64_t dst_pages_unplaced(const struct pcram_dst *dst);
 
 /* stats.c */
 static inline void cnt_add(counter_t *c, uint64_t v)
@@ -261,6 +272,13 @@ static inline void page_release(struct dst_block *b, uint64_t p, bool in)
 	if (!in)
 		bit_test_clear(b->received, p);
 	bit_test_clear(b->placing, p);
+}
+
+/* @n pages of @b came in (negative: went missing again), ioctls over. */
+static inline void pages_in(struct dst_block *b, int64_t n)
+{
+	atomic_fetch_sub(&b->missing, n);
+	atomic_fetch_sub(&b->unplaced, n);
 }
 
 static inline uint64_t blk_page(const struct dst_block *b, uint64_t addr)

@@ -32,8 +32,7 @@ struct fault_ctx {
 	const struct dst_block *last;	/* block of the last request */
 };
 
-/* Is the page at @addr mapped (or swapped) in this process? */
-static bool page_mapped(struct pcram_dst *dst, uint64_t addr)
+bool dst_page_mapped(struct pcram_dst *dst, uint64_t addr)
 {
 	uint64_t entry;
 	off_t off = (off_t)(addr / (uint64_t)sysconf(_SC_PAGESIZE)) * 8;
@@ -79,7 +78,7 @@ static bool refault(struct pcram_dst *dst, struct dst_block *b, uint64_t page,
 	 * stale message. (Asked there, not at the page's start: a THP block
 	 * can lose 4 KiB of a huge page.)
 	 */
-	if (page_mapped(dst, msg->arg.pagefault.address))
+	if (dst_page_mapped(dst, msg->arg.pagefault.address))
 		goto stale;
 	if (b->shared) {
 		ret = dst_zero_fill(dst, b, page_addr);
@@ -88,7 +87,7 @@ static bool refault(struct pcram_dst *dst, struct dst_block *b, uint64_t page,
 	if (bit_test_set(b->placing, page))
 		goto stale;	/* placed again meanwhile */
 	if (bit_test_clear(b->received, page))
-		atomic_fetch_add(&b->missing, 1);
+		pages_in(b, -1);
 	bit_test_clear(b->placing, page);
 	return false;	/* counted as the request (or duplicate) it becomes */
 

@@ -4,7 +4,8 @@
  * the urgent connection, and two receivers that place what comes, bulk
  * pages in batches and urgent ones at once. A broken connection pauses
  * everything (faults keep queueing, their requests stay outstanding)
- * until pcram_in_resume() brings a new pair.
+ * until pcram_in_resume() brings a new pair; a protocol error, a page
+ * that cannot be placed, or the source's SHUTDOWN ends the migration.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -36,8 +37,12 @@ struct pcram_in {
 	int *to_dst;		/* remote block -> dst block */
 	int *to_remote;		/* dst block -> remote block */
 	uint64_t max_page;
+	unsigned int peer_timeout_ms;
 
 	int bulk, urgent;
+	/* Our sending halves, and the thread that keeps them talking. */
+	struct wire_link bulk_tx, urgent_tx;
+	struct wire_keepalive ka;
 	pthread_t rx[2];
 	struct rx_arg {
 		struct pcram_in *in;
@@ -48,15 +53,17 @@ struct pcram_in {
 
 	/* Requests go out on urgent from every fault thread. */
 	pthread_mutex_t req_lock;
-	int req_fd;		/* -1 while disconnected */
+	bool req_open;		/* false while disconnected */
 	int req_last;		/* remote block of the last request sent */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool all_in;		/* every page placed after switchover */
 	bool completing;	/* COMPLETE sent */
-	int conn_err;		/* a receiver's error, or 0 */
-	int final;		/* IN_COMPLETE, or the source's error */
+	uint64_t checksummed;	/* pages whose CHECKSUMs went before it */
+	int conn_err;		/* -ECONNRESET: a connection broke; resume */
+	int final;		/* IN_COMPLETE, or why the migration failed */
+	pthread_mutex_t error_lock;
 	char error[512];
 
 	struct {
@@ -82,10 +89,18 @@ static int in_error(struct pcram_in *in, int err, const char *fmt, ...)
 {
 	va_list ap;
 
+	pthread_mutex_lock(&in->error_lock);
 	va_start(ap, fmt);
 	vsnprintf(in->error, sizeof(in->error), fmt, ap);
 	va_end(ap);
+	pthread_mutex_unlock(&in->error_lock);
 	return err;
+}
+
+static void conn_text(struct pcram_in *in, char *buf, size_t len, int ret,
+		      const char *what)
+{
+	wire_io_text(buf, len, ret, what, "source", in->peer_timeout_ms);
 }
 
 PCRAM_EXPORT
@@ -105,28 +120,35 @@ int pcram_in_new(struct pcram_in **out, const struct pcram_in_options *opts)
 	}
 	if (opts)
 		in->opts = *opts;
-	in->bulk = in->urgent = in->req_fd = -1;
+	in->bulk = in->urgent = -1;
 	in->req_last = -1;
+	in->peer_timeout_ms = WIRE_PEER_TIMEOUT_MS;
+	wire_link_init(&in->bulk_tx, -1);
+	wire_link_init(&in->urgent_tx, -1);
 	pthread_mutex_init(&in->req_lock, NULL);
 	pthread_mutex_init(&in->lock, NULL);
+	pthread_mutex_init(&in->error_lock, NULL);
 	pthread_cond_init(&in->cond, NULL);
 	*out = in;
 	return 0;
 }
 
-static void stop_receivers(struct pcram_in *in);
+static void conn_down(struct pcram_in *in);
 
 PCRAM_EXPORT
 void pcram_in_free(struct pcram_in *in)
 {
 	if (!in)
 		return;
-	stop_receivers(in);
+	conn_down(in);
 	free(in->remote);
 	free(in->to_dst);
 	free(in->to_remote);
+	wire_link_destroy(&in->bulk_tx);
+	wire_link_destroy(&in->urgent_tx);
 	pthread_mutex_destroy(&in->req_lock);
 	pthread_mutex_destroy(&in->lock);
+	pthread_mutex_destroy(&in->error_lock);
 	pthread_cond_destroy(&in->cond);
 	free(in);
 }
@@ -137,32 +159,63 @@ const char *pcram_in_strerror(const struct pcram_in *in)
 	return in ? in->error : "no incoming migration";
 }
 
+PCRAM_EXPORT
+int pcram_in_set_peer_timeout(struct pcram_in *in, unsigned int ms)
+{
+	if (!in)
+		return -EINVAL;
+	if (ms < WIRE_PEER_TIMEOUT_MIN)
+		return in_error(in, -EINVAL, "peer timeout: %u ms (at least %u)", ms,
+				WIRE_PEER_TIMEOUT_MIN);
+	in->peer_timeout_ms = ms;
+	return 0;
+}
+
+/* SHUTDOWN to the source on both connections: why we end the migration. */
+static void send_shutdown_both(struct pcram_in *in, int status, const char *text)
+{
+	wire_link_shutdown(&in->bulk_tx, status, text);
+	wire_link_shutdown(&in->urgent_tx, status, text);
+}
+
+/*
+ * The migration is over, failed with @ret (the first to say so is the
+ * story). @tell: send the reason to the source too.
+ */
+static void in_final(struct pcram_in *in, int ret, bool tell, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void in_final(struct pcram_in *in, int ret, bool tell, const char *fmt, ...)
+{
+	char text[512];
+	bool first;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&in->lock);
+	first = !in->final;
+	if (first) {
+		in->final = ret;
+		in_error(in, ret, "%s", text);
+	}
+	pthread_cond_broadcast(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+	if (first && tell)
+		send_shutdown_both(in, ret, text);
+}
+
 /* ---- reading ------------------------------------------------------------ */
 
-static int read_hdr(struct pcram_in *in, struct wire_reader *r, struct wire_hdr *h)
+static int read_hdr(struct wire_reader *r, struct wire_hdr *h, char *err, size_t errlen)
 {
 	uint8_t raw[WIRE_HDR_LEN];
-	char err[256];
 	int ret = wire_reader_read(r, raw, sizeof(raw));
 
 	if (ret)
 		return ret;
-	ret = wire_parse_hdr(raw, h, err, sizeof(err));
-	if (ret)
-		in_error(in, ret, "malformed message from the source: %s", err);
-	return ret;
-}
-
-/* A whole message other than PAGE; a malformed one is the error. */
-static int read_msg(struct pcram_in *in, int fd, const struct wire_table *t,
-		    uint8_t *buf, size_t cap, struct wire_msg *m)
-{
-	char err[256];
-	int ret = wire_read_msg(fd, t, buf, cap, m, err, sizeof(err));
-
-	if (ret == -EPROTO)
-		in_error(in, ret, "malformed message from the source: %s", err);
-	return ret;
+	return wire_parse_hdr(raw, h, err, errlen);
 }
 
 /* ---- placing ------------------------------------------------------------------ */
@@ -187,7 +240,8 @@ static int place(struct pcram_in *in, void *host, const void *data)
 
 static void check_all_in(struct pcram_in *in)
 {
-	if (!atomic_load(&in->switched) || pcram_dst_pages_missing(in->dst))
+	/* Not pages_missing: a page in it may still be in its ioctl. */
+	if (!atomic_load(&in->switched) || dst_pages_unplaced(in->dst))
 		return;
 	pthread_mutex_lock(&in->lock);
 	if (!in->all_in) {
@@ -235,7 +289,32 @@ struct batch {
 	uint8_t *buf;		/* BATCH_PAGES * BATCH_MAX_PAGE */
 };
 
-static int flush(struct pcram_in *in, struct batch *bt)
+/*
+ * What a receiver ran into: a connection that broke (resume), or the
+ * end of the migration (a protocol error, a page that cannot be placed,
+ * the source's SHUTDOWN). @why says which, for a person.
+ */
+struct rx_end {
+	int ret;
+	bool fatal;
+	char why[512];
+};
+
+static int rx_fatal(struct rx_end *e, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int rx_fatal(struct rx_end *e, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->why, sizeof(e->why), fmt, ap);
+	va_end(ap);
+	e->fatal = true;
+	return e->ret = ret;
+}
+
+static int flush(struct pcram_in *in, struct batch *bt, struct rx_end *e)
 {
 	unsigned int done = 0;
 
@@ -243,7 +322,7 @@ static int flush(struct pcram_in *in, struct batch *bt)
 		int ret = pcram_dst_place_batch(in->dst, bt->ops + done, bt->n - done);
 
 		if (ret < 0)
-			return in_error(in, ret, "placing: %s", pcram_dst_strerror(in->dst));
+			return rx_fatal(e, ret, "placing: %s", pcram_dst_strerror(in->dst));
 		for (unsigned int i = done; i < done + (unsigned int)ret; i++)
 			if (bt->ops[i].result == 1)
 				again(in, bt->ops[i].host, bt->ops[i].src,
@@ -253,7 +332,7 @@ static int flush(struct pcram_in *in, struct batch *bt)
 			/* Stopped at an op: EAGAIN is retried, others fail. */
 			ret = bt->ops[done].result;
 			if (ret != -EAGAIN)
-				return in_error(in, ret, "placing: %s",
+				return rx_fatal(e, ret, "placing: %s",
 						pcram_dst_strerror(in->dst));
 			usleep(100);
 		}
@@ -266,7 +345,7 @@ static int flush(struct pcram_in *in, struct batch *bt)
 
 /* The data of a PAGE, into place. */
 static int take_page(struct pcram_in *in, struct wire_reader *r, const struct wire_msg *m,
-		     struct batch *bt, uint8_t *one, bool urgent)
+		     struct batch *bt, uint8_t *one, bool urgent, struct rx_end *e)
 {
 	uint8_t *host = host_of(in, m->page.block, m->page.offset);
 	int ret;
@@ -285,7 +364,7 @@ static int take_page(struct pcram_in *in, struct wire_reader *r, const struct wi
 		if (!atomic_load(&in->switched))
 			atomic_fetch_add(&in->st.precopy, 1);
 		if (bt->n == BATCH_PAGES || !wire_reader_more(r))
-			return flush(in, bt);
+			return flush(in, bt, e);
 		return 0;
 	}
 	ret = wire_reader_read(r, one, m->page.len);
@@ -293,7 +372,7 @@ static int take_page(struct pcram_in *in, struct wire_reader *r, const struct wi
 		return ret;
 	ret = place(in, host, one);
 	if (ret < 0)
-		return in_error(in, ret, "placing: %s", pcram_dst_strerror(in->dst));
+		return rx_fatal(e, ret, "placing: %s", pcram_dst_strerror(in->dst));
 	if (ret == 1)
 		again(in, host, one, m->page.len);
 	atomic_fetch_add(urgent ? &in->st.urgent : &in->st.bulk, 1);
@@ -302,7 +381,8 @@ static int take_page(struct pcram_in *in, struct wire_reader *r, const struct wi
 	return 0;
 }
 
-static int take_zero(struct pcram_in *in, const struct wire_msg *m, bool urgent)
+static int take_zero(struct pcram_in *in, const struct wire_msg *m, bool urgent,
+		     struct rx_end *e)
 {
 	uint64_t ps = in->remote[m->zero.block].page_size;
 
@@ -311,7 +391,7 @@ static int take_zero(struct pcram_in *in, const struct wire_msg *m, bool urgent)
 		int ret = place(in, host, NULL);
 
 		if (ret < 0)
-			return in_error(in, ret, "placing zeros: %s",
+			return rx_fatal(e, ret, "placing zeros: %s",
 					pcram_dst_strerror(in->dst));
 		if (ret == 1)
 			again(in, host, NULL, ps);
@@ -323,26 +403,85 @@ static int take_zero(struct pcram_in *in, const struct wire_msg *m, bool urgent)
 	return 0;
 }
 
-static int take_discard(struct pcram_in *in, const struct wire_msg *m)
+static int take_discard(struct pcram_in *in, const struct wire_msg *m, struct rx_end *e)
 {
 	const char *name = in->remote[m->discard.block].name;
 
 	if (atomic_load(&in->switched))
-		return in_error(in, -EPROTO,
-				"malformed message from the source: DISCARD after SWITCHOVER");
+		return rx_fatal(e, -EPROTO, "DISCARD after SWITCHOVER");
 	for (uint32_t i = 0; i < m->discard.count; i++) {
 		int ret = pcram_dst_discard_range(in->dst, name, m->discard.r[i].start,
 						  m->discard.r[i].length);
 
 		if (ret)
-			return in_error(in, ret, "discard: %s", pcram_dst_strerror(in->dst));
+			return rx_fatal(e, ret, "discard: %s", pcram_dst_strerror(in->dst));
 		atomic_fetch_add(&in->st.discards, 1);
 	}
 	return 0;
 }
 
+/*
+ * "complete: N pages verified equal, M differ", exactly: the source's
+ * verdict on the checksums this side sent. It must have compared every
+ * one, and found none different.
+ */
+static void take_complete(struct pcram_in *in, const char *text)
+{
+	uint64_t equal, differ, checksummed;
+	int end = -1;
 
-static int rx_loop(struct pcram_in *in, bool urgent)
+	pthread_mutex_lock(&in->lock);
+	checksummed = in->checksummed;
+	pthread_mutex_unlock(&in->lock);
+	if (sscanf(text, "complete: %" SCNu64 " pages verified equal, %" SCNu64 " differ%n",
+		   &equal, &differ, &end) != 2 || end < 0 || text[end]) {
+		in_final(in, -EPROTO, false,
+			 "the source's closing SHUTDOWN is not \"complete: N pages verified"
+			 " equal, M differ\": \"%s\"", text);
+		return;
+	}
+	if (differ) {
+		in_final(in, -EIO, false, "the source says %" PRIu64 " pages differ (%s)",
+			 differ, text);
+		return;
+	}
+	if (equal != checksummed) {
+		in_final(in, -EPROTO, false, "the source verified %" PRIu64 " pages, but %"
+			 PRIu64 " were checksummed (%s)", equal, checksummed, text);
+		return;
+	}
+	pthread_mutex_lock(&in->lock);
+	if (!in->final) {
+		in->verified_equal = equal;
+		in->final = IN_COMPLETE;
+	}
+	pthread_cond_broadcast(&in->cond);
+	pthread_mutex_unlock(&in->lock);
+}
+
+/* The source's SHUTDOWN: the end of the migration, one way or the other. */
+static void take_shutdown(struct pcram_in *in, const struct wire_msg *m)
+{
+	bool completing;
+
+	pthread_mutex_lock(&in->lock);
+	completing = in->completing;
+	pthread_mutex_unlock(&in->lock);
+	if (!m->shutdown.status && completing)
+		take_complete(in, m->shutdown.text);
+	else if (m->shutdown.status == -EPROTO)
+		in_final(in, -EPROTO, false, "the source refused our message: %s",
+			 m->shutdown.text);
+	else
+		in_final(in, m->shutdown.status ? m->shutdown.status : -ECANCELED, false,
+			 "the source ended the migration: %s", m->shutdown.text);
+}
+
+/*
+ * One connection's messages until it ends: @e says how (e->ret 0: the
+ * source's SHUTDOWN ended the migration).
+ */
+static void rx_loop(struct pcram_in *in, bool urgent, struct rx_end *e)
 {
 	struct wire_table t = { in->remote, in->nr_remote };
 	int fd = urgent ? in->urgent : in->bulk;
@@ -350,15 +489,19 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 	struct wire_reader r;
 	uint8_t small[WIRE_HDR_LEN + 6 + WIRE_TEXT_MAX + 64];
 	uint8_t *one;
+	char err[256];
 	int ret = 0;
 
-	if (wire_reader_init(&r, fd, RX_BUFFER))
-		return -ENOMEM;
+	if (wire_reader_init(&r, fd, RX_BUFFER)) {
+		rx_fatal(e, -ENOMEM, "receiver: out of memory");
+		return;
+	}
 	one = mmap(NULL, in->max_page, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (one == MAP_FAILED) {
 		wire_reader_free(&r);
-		return -ENOMEM;
+		rx_fatal(e, -ENOMEM, "receiver: out of memory");
+		return;
 	}
 	if (!urgent) {
 		bt.buf = mmap(NULL, BATCH_PAGES * BATCH_MAX_PAGE, PROT_READ | PROT_WRITE,
@@ -366,38 +509,40 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 		if (bt.buf == MAP_FAILED) {
 			munmap(one, in->max_page);
 			wire_reader_free(&r);
-			return -ENOMEM;
+			rx_fatal(e, -ENOMEM, "receiver: out of memory");
+			return;
 		}
 	}
 
 	for (;;) {
 		struct wire_hdr h;
 		struct wire_msg m;
-		char err[256];
 
-		ret = read_hdr(in, &r, &h);
+		ret = read_hdr(&r, &h, err, sizeof(err));
+		if (ret == -EPROTO)
+			rx_fatal(e, ret, "%s", err);
 		if (ret)
 			break;
+		if (h.type == WIRE_KEEPALIVE)
+			continue;
 		if (h.type == WIRE_PAGE) {
 			uint8_t ph[WIRE_PAGE_HDR];
 
 			ret = wire_reader_read(&r, ph, sizeof(ph));
 			if (!ret && wire_parse(&h, ph, &t, &m, err, sizeof(err)))
-				ret = in_error(in, -EPROTO,
-					       "malformed message from the source: %s", err);
+				ret = rx_fatal(e, -EPROTO, "%s", err);
 			if (!ret)
-				ret = take_page(in, &r, &m, urgent ? NULL : &bt, one, urgent);
+				ret = take_page(in, &r, &m, urgent ? NULL : &bt, one, urgent, e);
 			if (ret)
 				break;
 			check_all_in(in);
 			continue;
 		}
-		ret = flush(in, &bt);
+		ret = flush(in, &bt, e);
 		if (ret)
 			break;
 		if (h.len > sizeof(small)) {
-			ret = in_error(in, -EPROTO, "malformed message from the source: %s of %u bytes",
-				       wire_type_name(h.type), h.len);
+			ret = rx_fatal(e, -EPROTO, "%s of %u bytes", wire_type_name(h.type), h.len);
 			break;
 		}
 		ret = wire_reader_read(&r, small, h.len);
@@ -405,82 +550,77 @@ static int rx_loop(struct pcram_in *in, bool urgent)
 			break;
 		ret = wire_parse(&h, small, &t, &m, err, sizeof(err));
 		if (ret) {
-			in_error(in, ret, "malformed message from the source: %s", err);
+			rx_fatal(e, ret, "%s", err);
 			break;
 		}
 		if (m.type == WIRE_ZERO) {
-			ret = take_zero(in, &m, urgent);
+			ret = take_zero(in, &m, urgent, e);
+		} else if (m.type == WIRE_SHUTDOWN) {
+			take_shutdown(in, &m);
+			break;
 		} else if (urgent) {
-			ret = in_error(in, -EPROTO, "malformed message from the source: %s on the urgent connection",
+			ret = rx_fatal(e, -EPROTO, "%s on the urgent connection",
 				       wire_type_name(m.type));
 		} else if (m.type == WIRE_DISCARD) {
-			ret = take_discard(in, &m);
+			ret = take_discard(in, &m, e);
 		} else if (m.type == WIRE_SWITCHOVER) {
 			if (!atomic_exchange(&in->switched, true)) {
 				in->switchover_ns = mono_ns();
 				if (in->opts.switchover)
 					in->opts.switchover(in->opts.opaque);
 			}
-		} else if (m.type == WIRE_SHUTDOWN) {
-			pthread_mutex_lock(&in->lock);
-			if (!m.shutdown.status && in->completing) {
-				in->final = IN_COMPLETE;
-				sscanf(m.shutdown.text, "complete: %" SCNu64, &in->verified_equal);
-			} else {
-				in->final = m.shutdown.status ? m.shutdown.status : -ECANCELED;
-				in_error(in, in->final, "the source ended the migration: %s",
-					 m.shutdown.text);
-			}
-			pthread_cond_broadcast(&in->cond);
-			pthread_mutex_unlock(&in->lock);
-			ret = 1;
 		} else {
-			ret = in_error(in, -EPROTO, "malformed message from the source: %s on bulk",
-				       wire_type_name(m.type));
+			ret = rx_fatal(e, -EPROTO, "%s on bulk", wire_type_name(m.type));
 		}
 		if (ret)
 			break;
 		check_all_in(in);
 	}
-	/* The first error is the story: the other receiver stops because of it. */
-	pthread_mutex_lock(&in->lock);
-	/*
-	 * After COMPLETE the source closes when it has sent SHUTDOWN on
-	 * bulk: the urgent connection may see the end first. Not an error;
-	 * the bulk receiver reads the SHUTDOWN.
-	 */
-	if (urgent && ret == -EPIPE && in->completing)
-		ret = 0;
-	if (ret < 0 && ret != -EPROTO && !in->final && !in->conn_err)
-		in_error(in, -ECONNRESET, "the %s connection broke: %s",
-			 urgent ? "urgent" : "bulk", strerror(-ret));
-	pthread_mutex_unlock(&in->lock);
-	if (ret == -EPROTO)
-		wire_send_shutdown(fd, -EPROTO, in->error);
+	if (!e->fatal)
+		e->ret = ret;
 	munmap(one, in->max_page);
 	if (bt.buf)
 		munmap(bt.buf, BATCH_PAGES * BATCH_MAX_PAGE);
 	wire_reader_free(&r);
-	return ret < 0 ? ret : 0;
 }
 
 static void *rx_main(void *arg)
 {
 	struct rx_arg *a = arg;
 	struct pcram_in *in = a->in;
-	int ret;
+	struct rx_end e = { .ret = 0 };
+	bool stop_other = true;
 
 	if (!a->urgent && !(in->opts.flags & PCRAM_IN_F_BULK_SAME_PRIORITY))
 		wire_background_thread();
-	ret = rx_loop(in, a->urgent);
+	rx_loop(in, a->urgent, &e);
 
-	pthread_mutex_lock(&in->lock);
-	if (ret < 0 && !in->conn_err)
-		in->conn_err = ret == -EPROTO ? -EPROTO : -ECONNRESET;
-	pthread_cond_broadcast(&in->cond);
-	pthread_mutex_unlock(&in->lock);
-	/* The other receiver stops too. */
-	if (ret < 0) {
+	if (e.fatal && e.ret == -EPROTO) {
+		in_final(in, -EPROTO, true, "protocol error from the source: %s", e.why);
+	} else if (e.fatal) {
+		in_final(in, e.ret, true, "%s", e.why);
+	} else if (e.ret) {
+		char why[512];
+
+		conn_text(in, why, sizeof(why), e.ret,
+			  a->urgent ? "the urgent connection" : "the bulk connection");
+		pthread_mutex_lock(&in->lock);
+		/*
+		 * After COMPLETE the source closes once its SHUTDOWN is on
+		 * bulk: urgent may see the end first. The bulk receiver reads
+		 * the SHUTDOWN; this one leaves it alone.
+		 */
+		if (a->urgent && e.ret == -EPIPE && in->completing)
+			stop_other = false;
+		else if (!in->final && !in->conn_err) {
+			in->conn_err = -ECONNRESET;
+			in_error(in, -ECONNRESET, "%s", why);
+		}
+		pthread_cond_broadcast(&in->cond);
+		pthread_mutex_unlock(&in->lock);
+	}
+	/* The other receiver stops too: this connection pair is done. */
+	if (stop_other) {
 		shutdown(in->bulk, SHUT_RD);
 		shutdown(in->urgent, SHUT_RD);
 	}
@@ -491,9 +631,6 @@ static void stop_receivers(struct pcram_in *in)
 {
 	if (!in->rx_running)
 		return;
-	pthread_mutex_lock(&in->req_lock);
-	in->req_fd = -1;
-	pthread_mutex_unlock(&in->req_lock);
 	shutdown(in->bulk, SHUT_RD);
 	shutdown(in->urgent, SHUT_RD);
 	pthread_join(in->rx[0], NULL);
@@ -501,11 +638,23 @@ static void stop_receivers(struct pcram_in *in)
 	in->rx_running = false;
 }
 
+/*
+ * This connection pair is over: no thread of ours reads or writes its
+ * sockets from here on (the caller may close them).
+ */
+static void conn_down(struct pcram_in *in)
+{
+	pthread_mutex_lock(&in->req_lock);
+	in->req_open = false;
+	pthread_mutex_unlock(&in->req_lock);
+	stop_receivers(in);
+	wire_keepalive_stop(&in->ka);
+}
+
 static int start_receivers(struct pcram_in *in)
 {
 	int ret;
 
-	in->conn_err = 0;
 	for (int i = 0; i < 2; i++) {
 		struct rx_arg *a = &in->rx_arg[i];
 
@@ -526,6 +675,7 @@ static int start_receivers(struct pcram_in *in)
 
 /* ---- the provider: requests on urgent ------------------------------------------ */
 
+/* Under req_lock. */
 static int send_request(struct pcram_in *in, unsigned int rblock, uint64_t off,
 			uint64_t len)
 {
@@ -534,11 +684,11 @@ static int send_request(struct pcram_in *in, unsigned int rblock, uint64_t off,
 	size_t n = wire_put_request(buf, sizeof(buf), name, off, len);
 	int ret;
 
-	if (in->req_fd < 0)
+	if (!in->req_open)
 		return -ENOTCONN;
-	ret = wire_write_full(in->req_fd, buf, n);
+	ret = wire_link_write(&in->urgent_tx, buf, n);
 	if (ret)
-		in->req_fd = -1;	/* kept outstanding; sent again on resume */
+		in->req_open = false;	/* kept outstanding; sent again on resume */
 	else
 		in->req_last = (int)rblock;
 	return ret;
@@ -560,10 +710,12 @@ static int remote_request(struct pcram_dst *dst, const struct pcram_request *req
 
 /* ---- handshake ------------------------------------------------------------------- */
 
+/* HELLO on both; from here on, both connections are kept talking. */
 static int hello_both(struct pcram_in *in, int bulk_fd, int urgent_fd)
 {
 	uint8_t buf[64];
 	uint32_t base = (uint32_t)sysconf(_SC_PAGESIZE);
+	char why[256];
 	int ret;
 
 	if (!in->session) {
@@ -573,45 +725,64 @@ static int hello_both(struct pcram_in *in, int bulk_fd, int urgent_fd)
 		in->session = ((uint64_t)ts.tv_sec << 32 ^ (uint64_t)ts.tv_nsec ^
 			       (uint64_t)getpid()) | 1;
 	}
-	wire_nodelay(bulk_fd);
-	wire_nodelay(urgent_fd);
-	ret = wire_write_full(bulk_fd, buf, wire_put_hello(buf, sizeof(buf), WIRE_BULK,
-							   base, in->session));
-	if (!ret)
-		ret = wire_write_full(urgent_fd, buf,
-				      wire_put_hello(buf, sizeof(buf), WIRE_URGENT,
-						     base, in->session));
-	if (ret)
-		return in_error(in, ret, "sending HELLO: %s", strerror(-ret));
 	in->bulk = bulk_fd;
 	in->urgent = urgent_fd;
+	in->bulk_tx.fd = bulk_fd;
+	in->urgent_tx.fd = urgent_fd;
+	wire_set_timeout(bulk_fd, in->peer_timeout_ms);
+	wire_set_timeout(urgent_fd, in->peer_timeout_ms);
+	wire_nodelay(bulk_fd);
+	wire_nodelay(urgent_fd);
+	ret = wire_link_write(&in->bulk_tx, buf, wire_put_hello(buf, sizeof(buf), WIRE_BULK,
+								base, in->session));
+	if (!ret)
+		ret = wire_link_write(&in->urgent_tx, buf,
+				      wire_put_hello(buf, sizeof(buf), WIRE_URGENT,
+						     base, in->session));
+	if (ret) {
+		conn_text(in, why, sizeof(why), ret, "sending HELLO");
+		return in_error(in, wire_conn_lost(ret) ? -ECONNRESET : ret, "%s", why);
+	}
+	ret = wire_keepalive_start(&in->ka, &in->bulk_tx, &in->urgent_tx);
+	if (ret)
+		return in_error(in, ret, "keepalive thread: %s", strerror(-ret));
 	return 0;
 }
 
-/* BLOCKS from the source, into @into (WIRE_MAX_BLOCKS). */
+/*
+ * BLOCKS from the source, into @into (WIRE_MAX_BLOCKS). A malformed
+ * message is refused with a SHUTDOWN, as anywhere else.
+ */
 static int read_blocks(struct pcram_in *in, struct wire_block *into, unsigned int *nr)
 {
 	size_t cap = 12 + WIRE_MAX_BLOCKS * (1 + WIRE_NAME_MAX + 16);
 	uint8_t *buf = malloc(cap);
+	char err[256], why[512];
 	struct wire_msg m;
 	int ret;
 
 	if (!buf)
-		return -ENOMEM;
+		return in_error(in, -ENOMEM, "reading BLOCKS: out of memory");
 	m.blocks.blocks = into;
-	ret = read_msg(in, in->bulk, NULL, buf, cap, &m);
-	if (!ret && m.type == WIRE_SHUTDOWN)
-		ret = in_error(in, m.shutdown.status ? m.shutdown.status : -ECANCELED,
-			       "the source refused: %s", m.shutdown.text);
-	else if (!ret && m.type != WIRE_BLOCKS)
-		ret = in_error(in, -EPROTO, "malformed message from the source: %s before BLOCKS",
-			       wire_type_name(m.type));
-	if (!ret)
-		*nr = m.blocks.nr;
+	ret = wire_read_msg(in->bulk, NULL, buf, cap, &m, err, sizeof(err));
 	free(buf);
-	if (ret == -EPIPE)
-		in_error(in, -ECONNRESET, "the source closed the connection");
-	return ret == -EPIPE ? -ECONNRESET : ret;
+	if (!ret && m.type == WIRE_SHUTDOWN)
+		return in_error(in, m.shutdown.status ? m.shutdown.status : -ECANCELED,
+				"the source refused: %s", m.shutdown.text);
+	if (!ret && m.type != WIRE_BLOCKS) {
+		snprintf(err, sizeof(err), "%s before BLOCKS", wire_type_name(m.type));
+		ret = -EPROTO;
+	}
+	if (ret == -EPROTO) {
+		send_shutdown_both(in, -EPROTO, err);
+		return in_error(in, ret, "protocol error from the source: %s", err);
+	}
+	if (ret) {
+		conn_text(in, why, sizeof(why), ret, "waiting for BLOCKS");
+		return in_error(in, wire_conn_lost(ret) ? -ECONNRESET : ret, "%s", why);
+	}
+	*nr = m.blocks.nr;
+	return 0;
 }
 
 PCRAM_EXPORT
@@ -625,12 +796,15 @@ int pcram_in_connect(struct pcram_in *in, int bulk_fd, int urgent_fd,
 		return -EINVAL;
 	if (in->dst)
 		return in_error(in, -EBUSY, "connect: already started; use resume");
+	conn_down(in);
 	ret = hello_both(in, bulk_fd, urgent_fd);
-	if (ret)
+	if (!ret)
+		ret = read_blocks(in, in->remote, &in->nr_remote);
+	if (ret) {
+		conn_down(in);
+		in->nr_remote = 0;
 		return ret;
-	ret = read_blocks(in, in->remote, &in->nr_remote);
-	if (ret)
-		return ret;
+	}
 	for (unsigned int i = 0; i < in->nr_remote && i < max; i++) {
 		memcpy(blocks[i].name, in->remote[i].name, sizeof(blocks[i].name));
 		blocks[i].length = in->remote[i].length;
@@ -644,10 +818,11 @@ static int send_received(struct pcram_in *in)
 {
 	size_t cap = WIRE_HDR_LEN + 16 + WIRE_BITMAP_MAX_BITS / 8;
 	uint8_t *buf = malloc(cap), *bits = malloc(WIRE_BITMAP_MAX_BITS / 8);
+	char why[256];
 	int ret = 0;
 
 	if (!buf || !bits) {
-		ret = -ENOMEM;
+		ret = in_error(in, -ENOMEM, "sending the received bitmap: out of memory");
 		goto out;
 	}
 	for (unsigned int r = 0; r < in->nr_remote && !ret; r++) {
@@ -663,17 +838,19 @@ static int send_received(struct pcram_in *in)
 			for (uint64_t k = 0; k < n; k++)
 				if (bit_test(b->received, first + k))
 					bits[k / 8] |= 1U << (k % 8);
-			ret = wire_write_full(in->bulk, buf,
+			ret = wire_link_write(&in->bulk_tx, buf,
 					      wire_put_received(buf, cap, r, first,
 								(uint32_t)n, bits));
 		}
 	}
 	if (!ret)
-		ret = wire_write_full(in->bulk, buf,
+		ret = wire_link_write(&in->bulk_tx, buf,
 				      wire_put_ready(buf, cap, atomic_load(&in->switched) ?
 						     WIRE_READY_F_SWITCHED : 0));
-	if (ret)
-		in_error(in, ret, "sending the received bitmap: %s", strerror(-ret));
+	if (ret) {
+		conn_text(in, why, sizeof(why), ret, "sending the received bitmap");
+		ret = in_error(in, wire_conn_lost(ret) ? -ECONNRESET : ret, "%s", why);
+	}
 out:
 	free(buf);
 	free(bits);
@@ -700,7 +877,7 @@ int pcram_in_start(struct pcram_in *in, struct pcram_dst *dst)
 	in->to_dst = calloc(in->nr_remote, sizeof(int));
 	in->to_remote = calloc(in->nr_remote, sizeof(int));
 	if (!in->to_dst || !in->to_remote)
-		return -ENOMEM;
+		return in_error(in, -ENOMEM, "start: out of memory");
 	in->max_page = 0;
 	for (unsigned int r = 0; r < in->nr_remote; r++) {
 		const struct wire_block *w = &in->remote[r];
@@ -731,10 +908,20 @@ int pcram_in_start(struct pcram_in *in, struct pcram_dst *dst)
 		return in_error(in, ret, "start: %s", pcram_dst_strerror(dst));
 	in->dst = dst;
 	ret = send_received(in);
-	if (ret)
+	if (ret) {
+		conn_down(in);
+		/* The source went away before READY: resume as after any break. */
+		if (ret == -ECONNRESET) {
+			pthread_mutex_lock(&in->lock);
+			in->conn_err = ret;
+			pthread_mutex_unlock(&in->lock);
+		}
 		return ret;
-	in->req_fd = in->urgent;
+	}
+	pthread_mutex_lock(&in->req_lock);
+	in->req_open = true;
 	in->req_last = -1;
+	pthread_mutex_unlock(&in->req_lock);
 	return start_receivers(in);
 }
 
@@ -751,26 +938,30 @@ int pcram_in_resume(struct pcram_in *in, int bulk_fd, int urgent_fd)
 		return in_error(in, -ENOTCONN, "resume: never started");
 	if (in->final)
 		return in_error(in, -EALREADY, "resume: the migration has ended");
-	stop_receivers(in);
+	conn_down(in);
 	blocks = calloc(WIRE_MAX_BLOCKS, sizeof(*blocks));
 	if (!blocks)
-		return -ENOMEM;
+		return in_error(in, -ENOMEM, "resume: out of memory");
 	ret = hello_both(in, bulk_fd, urgent_fd);
 	if (!ret)
 		ret = read_blocks(in, blocks, &nr);
 	if (!ret && (nr != in->nr_remote ||
-		     memcmp(blocks, in->remote, nr * sizeof(*blocks))))
+		     memcmp(blocks, in->remote, nr * sizeof(*blocks)))) {
+		send_shutdown_both(in, -EINVAL, "the blocks are not the ones of this migration");
 		ret = in_error(in, -EINVAL, "resume: the source's blocks are not the ones it had");
+	}
 	free(blocks);
 	if (!ret)
 		ret = send_received(in);
-	if (ret)
+	if (ret) {
+		conn_down(in);
 		return ret;
+	}
 	atomic_fetch_add(&in->st.resumes, 1);
 
 	/* The outstanding requests first: their threads are waiting. */
 	pthread_mutex_lock(&in->req_lock);
-	in->req_fd = in->urgent;
+	in->req_open = true;
 	in->req_last = -1;
 	for (unsigned int d = 0; d < in->dst->nr_blocks && !ret; d++) {
 		struct dst_block *b = &in->dst->blocks[d];
@@ -781,21 +972,29 @@ int pcram_in_resume(struct pcram_in *in, int bulk_fd, int urgent_fd)
 						   p << b->page_shift, b->page_size);
 	}
 	pthread_mutex_unlock(&in->req_lock);
-	if (ret)
-		return in_error(in, ret, "resume: sending requests: %s", strerror(-ret));
+	if (ret) {
+		char why[256];
+
+		conn_down(in);
+		conn_text(in, why, sizeof(why), ret, "resume: sending requests");
+		return in_error(in, wire_conn_lost(ret) ? -ECONNRESET : ret, "%s", why);
+	}
 	pthread_mutex_lock(&in->lock);
 	in->conn_err = 0;
+	/* Whatever went before the break: the checksums and COMPLETE go again. */
+	in->completing = false;
 	pthread_mutex_unlock(&in->lock);
 	return start_receivers(in);
 }
 
 /* ---- completion ---------------------------------------------------------------------- */
 
-static int send_checksums(struct pcram_in *in)
+/* CHECKSUM of every page, on bulk; how many in @pages. */
+static int send_checksums(struct pcram_in *in, uint64_t *pages)
 {
 	size_t cap = WIRE_HDR_LEN + 16 + 8 * WIRE_CHECKSUM_MAX;
 	uint8_t *buf = malloc(cap);
-	uint64_t *sums = malloc(8 * WIRE_CHECKSUM_MAX);
+	uint64_t *sums = malloc(8 * WIRE_CHECKSUM_MAX), total = 0;
 	int ret = 0;
 
 	if (!buf || !sums) {
@@ -813,10 +1012,12 @@ static int send_checksums(struct pcram_in *in)
 			for (uint32_t k = 0; k < n; k++)
 				sums[k] = wire_page_sum(b->host + ((first + k) << b->page_shift),
 							b->page_size);
-			ret = wire_write_full(in->bulk, buf,
+			ret = wire_link_write(&in->bulk_tx, buf,
 					      wire_put_checksum(buf, cap, r, first, sums, n));
+			total += n;
 		}
 	}
+	*pages = total;
 out:
 	free(buf);
 	free(sums);
@@ -854,20 +1055,33 @@ int pcram_in_wait(struct pcram_in *in, int timeout_ms)
 		}
 		if (in->all_in && !in->completing) {
 			uint8_t msg[WIRE_HDR_LEN];
+			uint64_t sent = 0;
 
 			in->completing = true;
 			pthread_mutex_unlock(&in->lock);
 			ret = 0;
 			if (in->opts.flags & PCRAM_IN_F_VERIFY)
-				ret = send_checksums(in);
+				ret = send_checksums(in, &sent);
+			/* Before COMPLETE: the answer to it is checked against this. */
+			pthread_mutex_lock(&in->lock);
+			in->checksummed = sent;
+			pthread_mutex_unlock(&in->lock);
 			if (!ret)
-				ret = wire_write_full(in->bulk, msg,
+				ret = wire_link_write(&in->bulk_tx, msg,
 						      wire_put_empty(msg, sizeof(msg), WIRE_COMPLETE));
 			pthread_mutex_lock(&in->lock);
-			if (ret) {
+			if (ret == -ENOMEM) {
+				in->completing = false;
+				pthread_mutex_unlock(&in->lock);
+				in_final(in, ret, true, "sending CHECKSUMs: out of memory");
+				pthread_mutex_lock(&in->lock);
+			} else if (ret && !in->final && !in->conn_err) {
+				char why[256];
+
+				conn_text(in, why, sizeof(why), ret, "sending COMPLETE");
 				in->completing = false;
 				in->conn_err = -ECONNRESET;
-				in_error(in, -ECONNRESET, "sending COMPLETE: %s", strerror(-ret));
+				in_error(in, -ECONNRESET, "%s", why);
 			}
 			continue;
 		}
@@ -880,12 +1094,11 @@ int pcram_in_wait(struct pcram_in *in, int timeout_ms)
 	}
 	pthread_mutex_unlock(&in->lock);
 	if (ret != -ETIMEDOUT)
-		stop_receivers(in);
+		conn_down(in);
 	if (!ret)
 		pcram_dst_cleanup(in->dst);	/* unregister: every page is in */
 	return ret;
 }
-
 /* ---- giving up -------------------------------------------------------------------------- */
 
 /*
@@ -911,7 +1124,7 @@ static int poison_by_mapping(struct pcram_dst *dst, struct dst_block *b,
 		return -errno;
 	for (uint64_t k = 0; k < n; k++)
 		if (!bit_test_set(b->received, first + k))
-			atomic_fetch_sub(&b->missing, 1);
+			pages_in(b, 1);
 	/* The threads blocked there fault again, on the new mapping. */
 	ioctl(dst->uffd, UFFDIO_WAKE, &wake);
 	return 0;
@@ -961,7 +1174,7 @@ int pcram_in_abandon(struct pcram_in *in, unsigned int flags)
 		return -EINVAL;
 	if (!in->dst)
 		return in_error(in, -ENOTCONN, "abandon: never started");
-	stop_receivers(in);
+	conn_down(in);
 	pthread_mutex_lock(&in->lock);
 	if (in->final == IN_COMPLETE) {
 		pthread_mutex_unlock(&in->lock);

@@ -157,6 +157,8 @@ out:
 
 /* ---- bookkeeping ---------------------------------------------------------- */
 
+enum { PLACED = 0, ALREADY = 1 };
+
 /*
  * When did the page of a single placement arrive? Only requested pages
  * are timed; a fault thread placing inside its provider call reuses the
@@ -177,14 +179,18 @@ static uint64_t arrival_time(struct pcram_dst *dst, struct dst_block *b,
 
 /*
  * Pages [first, first + n) of @b are in, and their received bits were
- * taken by this call: count them, close their latency records.
+ * taken by this call: count them (unless @counted before the ioctl, see
+ * count_ahead()), close their latency records.
  */
 static void settle(struct pcram_dst *dst, struct dst_block *b, uint64_t first,
-		   uint64_t n, uint64_t t_arrival)
+		   uint64_t n, uint64_t t_arrival, bool counted)
 {
 	uint64_t t_placed = 0;
 
-	atomic_fetch_sub(&b->missing, (int64_t)n);
+	if (counted)
+		atomic_fetch_sub(&b->unplaced, (int64_t)n);
+	else
+		pages_in(b, (int64_t)n);
 	for (uint64_t p = first; p < first + n; p++) {
 		if (!bit_test_clear(b->requested, p))
 			continue;
@@ -203,6 +209,54 @@ static void count_placed(struct dst_block *b,
 	cnt_add(&b->pages_placed, pages);
 	if (zero)
 		cnt_add(&b->zero_pages, pages);
+}
+
+/*
+ * @n claimed pages of @b go in with an ioctl that wakes their threads
+ * itself: counted now, before it, so that a woken thread never finds its
+ * page still missing, or the placed count short. No syscall for it: the
+ * counts go back if the ioctl fails (count_back()).
+ */
+static void count_ahead(struct dst_block *b, uint64_t n, bool zero, bool placed)
+{
+	atomic_fetch_sub(&b->missing, (int64_t)n);
+	if (placed)
+		count_placed(b, n, zero);
+}
+
+/*
+ * Counted ahead, but the ioctl said otherwise: @missing pages are not in
+ * after all, and @unplaced pages were not placed by it (failed, or in
+ * already).
+ */
+static void count_back(struct dst_block *b, uint64_t missing, uint64_t unplaced,
+		       bool zero)
+{
+	atomic_fetch_add(&b->missing, (int64_t)missing);
+	atomic_fetch_sub(&b->pages_placed, unplaced);
+	if (zero)
+		atomic_fetch_sub(&b->zero_pages, unplaced);
+}
+
+/*
+ * The kernel says a page is at @addr already (EEXIST). For private memory
+ * that must show in the page tables: an empty huge page pool makes some
+ * kernels fail a COPY so, and a page taken as there when it is not would
+ * leave its threads waiting for good. Shared memory's page can be in the
+ * file without being mapped here: believed.
+ */
+static int check_already(struct pcram_dst *dst, struct dst_block *b, uint64_t addr)
+{
+	if (b->shared || dst_page_mapped(dst, addr))
+		return ALREADY;
+	if (b->type == PCRAM_BLOCK_HUGETLB)
+		return dst_error(dst, -ENOMEM, "block %s at %#" PRIx64 ": the kernel says a page is"
+				 " there (EEXIST) but none is mapped: is the huge page pool empty?"
+				 " (sysctl vm.nr_hugepages)", b->name,
+				 addr - (uint64_t)(uintptr_t)b->host);
+	return dst_error(dst, -EEXIST, "block %s at %#" PRIx64 ": the kernel says a page is there"
+			 " (EEXIST) but none is mapped", b->name,
+			 addr - (uint64_t)(uintptr_t)b->host);
 }
 
 /* The block of a page-aligned @host, or an error in *err. */
@@ -233,8 +287,6 @@ static struct dst_block *page_block(struct pcram_dst *dst, const void *host,
 }
 
 /* ---- the ioctls, for @n contiguous pages of one block ----------------------- */
-
-enum { PLACED = 0, ALREADY = 1 };
 
 /*
  * Each returns PLACED, ALREADY or -errno, and in *done how many pages were
@@ -337,11 +389,11 @@ static int place_alias(struct pcram_dst *dst, struct dst_block *b,
 enum single_op { SINGLE_COPY, SINGLE_ZERO, SINGLE_CONTINUE, SINGLE_POISON };
 
 /*
- * One page, the waiters woken by the ioctl itself. The received bit is
- * taken *before* the ioctl: a thread it wakes finds the page accounted
- * for, and a discard after that wake finds a bit to clear. A page
- * already received (placed, or poisoned: COPY would heal that) is left
- * alone.
+ * One page, the waiters woken by the ioctl itself. The received bit and
+ * the counts are taken *before* the ioctl: a thread it wakes finds the
+ * page accounted for, and a discard after that wake finds a bit to
+ * clear. A page already received (placed, or poisoned: COPY would heal
+ * that) is left alone.
  */
 static int place_one(struct pcram_dst *dst, void *host, const void *src,
 		     enum single_op op, const char *call)
@@ -349,7 +401,7 @@ static int place_one(struct pcram_dst *dst, void *host, const void *src,
 	uint64_t addr = (uint64_t)(uintptr_t)host, page, t, done;
 	struct pcram_uffdio_poison poison = { 0 };
 	struct dst_block *b;
-	bool claimed;
+	bool claimed, said = false;
 	int ret;
 
 	b = page_block(dst, host, call, &ret);
@@ -367,6 +419,8 @@ static int place_one(struct pcram_dst *dst, void *host, const void *src,
 	t = arrival_time(dst, b, page);
 
 	claimed = page_claim(b, page);
+	if (claimed)
+		count_ahead(b, 1, op == SINGLE_ZERO, op != SINGLE_POISON);
 	if (!claimed) {
 		ret = ALREADY;
 	} else if (op == SINGLE_POISON) {
@@ -384,29 +438,36 @@ static int place_one(struct pcram_dst *dst, void *host, const void *src,
 		ret = do_zero(dst, b, addr, 1, true, &done);
 	}
 
+	if (claimed && ret == ALREADY) {
+		ret = check_already(dst, b, addr);
+		said = ret < 0;
+	}
 	if (claimed)
 		page_release(b, page, ret >= 0);
 	if (ret < 0) {
+		if (claimed)
+			count_back(b, 1, op != SINGLE_POISON, op == SINGLE_ZERO);
 		/* A fault dropped while the page was claimed must come back. */
 		dst_wake(dst, addr, b->page_size);
 		if (ret == -EAGAIN)
 			cnt_add(&dst->st.eagain, 1);
+		if (said)
+			return ret;
 		return dst_error(dst, ret, "%s: block %s at %#" PRIx64 ": %s",
-				 call, b->name, page << b->page_shift,
-				 strerror(-ret));
-	}
-	if (ret == ALREADY) {
-		/* Someone placed it first; make sure no thread keeps waiting. */
-		cnt_add(&dst->st.eexist, 1);
-		dst_wake(dst, addr, b->page_size);
-	} else if (op == SINGLE_POISON) {
-		cnt_add(&dst->st.poisoned, 1);
-	} else {
-		count_placed(b, 1, op == SINGLE_ZERO);
+				 call, b->name, page << b->page_shift, strerror(-ret));
 	}
 	/* The bit this call took stays: the page is in, whoever put it. */
 	if (claimed)
-		atomic_fetch_sub(&b->missing, 1);
+		atomic_fetch_sub(&b->unplaced, 1);
+	if (ret == ALREADY) {
+		/* Someone placed it first; make sure no thread keeps waiting. */
+		cnt_add(&dst->st.eexist, 1);
+		if (claimed)
+			count_back(b, 0, op != SINGLE_POISON, op == SINGLE_ZERO);
+		dst_wake(dst, addr, b->page_size);
+	} else if (op == SINGLE_POISON) {
+		cnt_add(&dst->st.poisoned, 1);
+	}
 	if (bit_test_clear(b->requested, page)) {
 		uint64_t t_placed = dst_now_ns();
 
@@ -513,7 +574,7 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 			else
 				cnt_add(&dst->st.eexist, 1);
 			if (claimed)
-				atomic_fetch_sub(&b->missing, 1);
+				pages_in(b, 1);
 			if (bit_test_clear(b->requested, page + i))
 				dst_track_placed(dst, (uint64_t)(uintptr_t)ops[i].host,
 						 t, dst_now_ns());
@@ -543,7 +604,7 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 			for (unsigned int i = 0; i < n; i++)
 				ops[i].result = PLACED;
 			count_placed(b, n, zero);
-			settle(dst, b, page, n, t);
+			settle(dst, b, page, n, t, false);
 			return n;
 		}
 		/* Pages [done, n) were not placed: released as missing above. */
@@ -556,6 +617,7 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 	/* Some page was there already, or something failed: one by one. */
 	for (unsigned int i = 0; i < n; i++) {
 		uint64_t a = addr + ((uint64_t)i << b->page_shift), d;
+		bool said = false;
 
 		if (i < done) {
 			ret = PLACED;
@@ -570,6 +632,10 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 				ret = do_zero(dst, b, a, 1, false, &d);
 			else
 				ret = do_continue(dst, b, a, 1, false, &d);
+			if (ret == ALREADY) {
+				ret = check_already(dst, b, a);
+				said = ret < 0;
+			}
 			page_release(b, page + i, ret >= 0);
 		}
 		ops[i].result = ret;
@@ -577,16 +643,17 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 			dst_wake(dst, a, b->page_size);
 			if (ret == -EAGAIN)
 				cnt_add(&dst->st.eagain, 1);
-			dst_error(dst, ret, "place_batch: block %s at %#" PRIx64 ": %s",
-				  b->name, a - (uint64_t)(uintptr_t)b->host,
-				  strerror(-ret));
+			if (!said)
+				dst_error(dst, ret, "place_batch: block %s at %#" PRIx64 ": %s",
+					  b->name, a - (uint64_t)(uintptr_t)b->host,
+					  strerror(-ret));
 			return i;
 		}
 		if (ret == PLACED)
 			count_placed(b, 1, zero);
 		else
 			cnt_add(&dst->st.eexist, 1);
-		settle(dst, b, page + i, 1, t);
+		settle(dst, b, page + i, 1, t, false);
 	}
 	return n;
 }
@@ -668,6 +735,8 @@ static unsigned int place_batch_module(struct pcram_dst *dst, struct pcram_place
 				page_release(b, page + c, false);
 			break;
 		}
+		/* The module wakes each run as it goes: counted before it. */
+		count_ahead(b, e - i, ops[i].type == PCRAM_OP_ZERO, true);
 		len = (uint64_t)(e - i) << b->page_shift;
 		memset(k, 0, sizeof(*k));
 		if (ops[i].type == PCRAM_OP_COPY) {
@@ -694,8 +763,11 @@ static unsigned int place_batch_module(struct pcram_dst *dst, struct pcram_place
 	ret = ioctl(dst->module_fd, PCRAM_IOC_BATCH, &req);
 	if (ret < 0 && !kops[0].result) {
 		/* Refused as a whole, nothing ran: the usual way, then. */
-		for (unsigned int k = 0; k < ng; k++)
+		for (unsigned int k = 0; k < ng; k++) {
+			count_back(grp[k].b, grp[k].n, grp[k].n,
+				   ops[grp[k].first].type == PCRAM_OP_ZERO);
 			module_release(dst, &grp[k], ops, 0);
+		}
 		return 0;
 	}
 	cnt_add(&dst->st.module_batches, 1);
@@ -715,13 +787,14 @@ static unsigned int place_batch_module(struct pcram_dst *dst, struct pcram_place
 			placed = bytes > 0 ? (uint64_t)bytes >> g->b->page_shift : 0;
 			next = g->first + (unsigned int)placed;
 		}
+		if (placed < g->n)
+			count_back(g->b, g->n - placed, g->n - placed, zero);
 		module_release(dst, g, ops, placed);
 		if (!placed)
 			continue;
 		for (unsigned int j = 0; j < placed; j++)
 			ops[g->first + j].result = PLACED;
-		count_placed(g->b, placed, zero);
-		settle(dst, g->b, page, placed, t);	/* the module woke them */
+		settle(dst, g->b, page, placed, t, true);	/* the module woke them */
 	}
 	return next;
 }
@@ -797,6 +870,15 @@ int pcram_dst_page_received(const struct pcram_dst *dst, const void *host)
 	if (!b)
 		return -ENOENT;
 	return bit_test(b->received, blk_page(b, (uint64_t)(uintptr_t)host));
+}
+
+uint64_t dst_pages_unplaced(const struct pcram_dst *dst)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < dst->nr_blocks; i++)
+		n += (uint64_t)atomic_load(&dst->blocks[i].unplaced);
+	return n;
 }
 
 PCRAM_EXPORT

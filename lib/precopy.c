@@ -107,7 +107,7 @@ static int64_t pass(struct pcram_src *src, bool *timed_out)
 	int64_t n = 0;
 	int ret;
 
-	send_batch_init(&sb, src->bulk);
+	send_batch_init(&sb, &src->bulk_tx);
 	for (unsigned int bi = 0; bi < src->nr_blocks; bi++) {
 		struct src_block *b = &src->blocks[bi];
 
@@ -124,6 +124,11 @@ static int64_t pass(struct pcram_src *src, bool *timed_out)
 			if (past(src->precopy_end_ns)) {
 				*timed_out = true;
 				goto out;
+			}
+			/* The destination gave up, or broke a rule: no more. */
+			if (atomic_load(&src->stop)) {
+				ret = -ECANCELED;
+				goto broken;
 			}
 			/* Clean from here: a later write is the tracker's. */
 			dirty_clear(b, p);
@@ -153,8 +158,8 @@ out:
 	if (!ret)
 		return n;
 broken:
-	return src_error(src, -ECONNRESET, "precopy: the destination went away: %s",
-			 strerror(-ret));
+	return src_error(src, wire_conn_lost(ret) ? -ECONNRESET : ret,
+			 "precopy: sending pages: %s", strerror(-ret));
 }
 
 int precopy(struct pcram_src *src)
@@ -216,7 +221,7 @@ static void discard_send(struct discard_batch *db)
 
 	if (!db->n || db->ret)
 		return;
-	db->ret = wire_write_full(db->src->bulk, msg,
+	db->ret = wire_link_write(&db->src->bulk_tx, msg,
 				  wire_put_discard(msg, sizeof(msg), db->block, db->r, db->n));
 	atomic_fetch_add(&db->src->st.discard_commands, 1);
 	db->n = 0;
@@ -262,9 +267,8 @@ static int send_discards(struct pcram_src *src)
 		}
 		ret = discard_finish(&db);
 		if (ret)
-			return src_error(src, -ECONNRESET,
-					 "sending DISCARD: the destination went away: %s",
-					 strerror(-ret));
+			return src_error(src, wire_conn_lost(ret) ? -ECONNRESET : ret,
+					 "sending DISCARD: %s", strerror(-ret));
 	}
 	return 0;
 }
@@ -298,10 +302,12 @@ int switchover(struct pcram_src *src, bool dst_switched)
 		if (ret)
 			return ret;
 	}
-	/* Every time: a resumed destination may have missed the first. */
-	ret = wire_write_full(src->bulk, msg, wire_put_empty(msg, sizeof(msg), WIRE_SWITCHOVER));
+	/* On every connection: a resumed destination may have missed it. */
+	ret = wire_link_write(&src->bulk_tx, msg, wire_put_empty(msg, sizeof(msg), WIRE_SWITCHOVER));
 	if (ret)
-		return src_error(src, -ECONNRESET, "sending SWITCHOVER: %s", strerror(-ret));
+		return src_error(src, wire_conn_lost(ret) ? -ECONNRESET : ret,
+				 "sending SWITCHOVER: %s", strerror(-ret));
+	atomic_store(&src->switchover_sent, true);
 	return 0;
 }
 

@@ -48,7 +48,9 @@ int pcram_src_new(struct pcram_src **out, const struct pcram_src_options *opts)
 		src->opts = *opts;
 	src->bulk = src->urgent = -1;
 	src->tracker.uffd = src->tracker.pagemap = -1;
+	src->peer_timeout_ms = WIRE_PEER_TIMEOUT_MS;
 	pthread_mutex_init(&src->error_lock, NULL);
+	pthread_mutex_init(&src->fail_lock, NULL);
 	*out = src;
 	return 0;
 }
@@ -62,10 +64,12 @@ void pcram_src_free(struct pcram_src *src)
 	for (unsigned int i = 0; i < src->nr_blocks; i++) {
 		free((void *)src->blocks[i].sent);
 		free(src->blocks[i].dirty);
+		free(src->blocks[i].checked);
 	}
 	free(src->blocks);
 	free(src->wblocks);
 	pthread_mutex_destroy(&src->error_lock);
+	pthread_mutex_destroy(&src->fail_lock);
 	free(src);
 }
 
@@ -128,9 +132,12 @@ int pcram_src_add_block(struct pcram_src *src, const struct pcram_src_block *blk
 			  sizeof(unsigned long));
 	nb->dirty = calloc((nb->npages + BITS_PER_WORD - 1) / BITS_PER_WORD,
 			   sizeof(unsigned long));
-	if (!nb->sent || !nb->dirty) {
+	nb->checked = calloc((nb->npages + BITS_PER_WORD - 1) / BITS_PER_WORD,
+			     sizeof(unsigned long));
+	if (!nb->sent || !nb->dirty || !nb->checked) {
 		free((void *)nb->sent);
 		free(nb->dirty);
+		free(nb->checked);
 		return -ENOMEM;
 	}
 	nw[src->nr_blocks] = nb->w;
@@ -173,7 +180,7 @@ bool page_is_zero(const uint8_t *p, uint64_t len)
 	return true;
 }
 
-int send_page(struct pcram_src *src, int fd, unsigned int bi, uint64_t p)
+int send_page(struct pcram_src *src, struct wire_link *l, unsigned int bi, uint64_t p)
 {
 	struct src_block *b = &src->blocks[bi];
 	const uint8_t *data = b->host + (p << b->shift);
@@ -183,22 +190,22 @@ int send_page(struct pcram_src *src, int fd, unsigned int bi, uint64_t p)
 	if (page_is_zero(data, b->w.page_size)) {
 		n = wire_put_zero(hdr, sizeof(hdr), bi, p << b->shift, 1);
 		atomic_fetch_add(&src->st.zero, 1);
-		return wire_write_full(fd, hdr, n);
+		return wire_link_write(l, hdr, n);
 	}
 	n = wire_put_page_hdr(hdr, sizeof(hdr), bi, p << b->shift, b->w.page_size);
 	atomic_fetch_add(&src->st.bytes, b->w.page_size);
-	return wire_writev_full(fd, hdr, n, data, b->w.page_size);
+	return wire_link_writev(l, hdr, n, data, b->w.page_size);
 }
 
-void send_batch_init(struct send_batch *sb, int fd)
+void send_batch_init(struct send_batch *sb, struct wire_link *l)
 {
-	sb->fd = fd;
+	sb->link = l;
 	sb->nmsg = sb->niov = 0;
 }
 
 int send_batch_flush(struct send_batch *sb)
 {
-	int ret = sb->niov ? wire_sendv_full(sb->fd, sb->iov, sb->niov) : 0;
+	int ret = sb->niov ? wire_link_sendv(sb->link, sb->iov, sb->niov) : 0;
 
 	sb->nmsg = sb->niov = 0;
 	return ret;
@@ -231,6 +238,43 @@ int send_batch_page(struct pcram_src *src, struct send_batch *sb, unsigned int b
 	return send_batch_add(sb, wire_put_page_hdr(sb->hdr[sb->nmsg], sizeof(sb->hdr[0]), bi,
 						    p << b->shift, b->w.page_size),
 			      data, b->w.page_size);
+}
+
+/* ---- failure ------------------------------------------------------------------ */
+
+
+void serve_fail(struct pcram_src *src, int ret, bool peer, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&src->fail_lock);
+	if (!src->fail) {
+		src->fail = ret;
+		src->fail_peer = peer;
+		va_start(ap, fmt);
+		vsnprintf(src->fail_text, sizeof(src->fail_text), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&src->fail_lock);
+	atomic_store(&src->stop, true);
+	/* Wake the readers; the writers see @stop between messages. */
+	shutdown(src->bulk, SHUT_RD);
+	shutdown(src->urgent, SHUT_RD);
+}
+
+static void conn_text(struct pcram_src *src, char *buf, size_t len, int ret,
+		      const char *what)
+{
+	wire_io_text(buf, len, ret, what, "destination", src->peer_timeout_ms);
+}
+
+/* A failed read or write of a connection: the failure it is. */
+static void serve_fail_io(struct pcram_src *src, int ret, const char *what)
+{
+	char text[256];
+
+	conn_text(src, text, sizeof(text), ret, what);
+	serve_fail(src, ret, false, "%s", text);
 }
 
 /* ---- the urgent connection: requests ------------------------------------- */
@@ -275,48 +319,52 @@ static int serve_request(struct pcram_src *src, const struct wire_msg *m,
 		/* Always sent: a page in the bulk stream may be far behind. */
 		sent_test_set(b, p);
 		atomic_store(&src->hint, ((uint64_t)bi << 40 | p) + 1);
-		ret = send_page(src, src->urgent, bi, p);
-		if (ret)
+		ret = send_page(src, &src->urgent_tx, bi, p);
+		if (ret) {
+			conn_text(src, err, errlen, ret, "urgent: sending a requested page");
 			return ret;
+		}
 		atomic_fetch_add(&src->st.requested, 1);
 	}
 	return 0;
 }
 
-struct urgent_ctx {
-	struct pcram_src *src;
-	int ret;
-	char err[512];
-};
-
 static void *urgent_main(void *arg)
 {
-	struct urgent_ctx *u = arg;
-	struct pcram_src *src = u->src;
+	struct pcram_src *src = arg;
 	struct wire_table t = { src->wblocks, src->nr_blocks };
-	uint8_t buf[512];
+	uint8_t buf[WIRE_HDR_LEN + 6 + WIRE_TEXT_MAX];
+	char err[512];
 	int last = -1;
 
-	while (!atomic_load(&src->stop)) {
+	for (;;) {
 		struct wire_msg m;
-		int ret = wire_read_msg(src->urgent, &t, buf, sizeof(buf), &m, u->err,
-				   sizeof(u->err));
+		int ret = wire_read_msg(src->urgent, &t, buf, sizeof(buf), &m, err,
+					sizeof(err));
 
-		if (!ret && m.type != WIRE_REQUEST) {
-			snprintf(u->err, sizeof(u->err), "%s on the urgent connection",
-				 wire_type_name(m.type));
-			ret = -EPROTO;
-		}
-		if (!ret)
-			ret = serve_request(src, &m, &last, u->err, sizeof(u->err));
 		if (ret) {
-			u->ret = ret;
+			/* After a stop, a read ends on our own shutdown. */
+			if (ret == -EPROTO)
+				serve_fail(src, ret, false, "%s", err);
+			else if (!atomic_load(&src->stop))
+				serve_fail_io(src, ret, "urgent");
+			break;
+		}
+		if (m.type == WIRE_SHUTDOWN) {
+			serve_fail(src, m.shutdown.status, true, "%s", m.shutdown.text);
+			break;
+		}
+		if (m.type != WIRE_REQUEST) {
+			serve_fail(src, -EPROTO, false, "%s on the urgent connection",
+				   wire_type_name(m.type));
+			break;
+		}
+		ret = serve_request(src, &m, &last, err, sizeof(err));
+		if (ret) {
+			serve_fail(src, ret, false, "%s", err);
 			break;
 		}
 	}
-	/* Wake serve() from its bulk read: the migration cannot go on. */
-	if (u->ret && !atomic_load(&src->stop))
-		shutdown(src->bulk, SHUT_RD);
 	return NULL;
 }
 
@@ -333,24 +381,32 @@ uint32_t zero_run(struct src_block *b, uint64_t p)
 	return n;
 }
 
+static uint64_t pages_unsent(const struct pcram_src *src)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < src->nr_blocks; i++)
+		for (uint64_t k = 0; k < src->blocks[i].npages; k++)
+			n += !sent_test(&src->blocks[i], k);
+	return n;
+}
+
 static void *push_main(void *arg)
 {
-	struct urgent_ctx *u = arg;
-	struct pcram_src *src = u->src;
-	uint64_t seen_hint = 0, left = 0;
+	struct pcram_src *src = arg;
+	uint64_t seen_hint = 0, left;
 	struct send_batch sb;
 	unsigned int bi = 0;
 	uint64_t p = 0;
+	int ret = 0;
 
 	/* Requests only: the destination completes by asking for every page. */
 	if (src->opts.flags & PCRAM_SRC_F_NO_PUSH)
 		return NULL;
-	send_batch_init(&sb, src->bulk);
+	send_batch_init(&sb, &src->bulk_tx);
 	if (!(src->opts.flags & PCRAM_SRC_F_BULK_SAME_PRIORITY))
 		wire_background_thread();
-	for (unsigned int i = 0; i < src->nr_blocks; i++)
-		for (uint64_t k = 0; k < src->blocks[i].npages; k++)
-			left += !sent_test(&src->blocks[i], k);
+	left = pages_unsent(src);
 
 	/* Laps over all blocks until a whole lap finds nothing left. */
 	for (uint64_t idle = 0; !atomic_load(&src->stop);) {
@@ -375,14 +431,9 @@ static void *push_main(void *arg)
 			p++;
 			if (++idle > left + 2 * src->nr_blocks) {
 				/* A lap with nothing new: check by counting. */
-				uint64_t n = 0;
-
-				for (unsigned int i = 0; i < src->nr_blocks; i++)
-					for (uint64_t k = 0; k < src->blocks[i].npages; k++)
-						n += !sent_test(&src->blocks[i], k);
-				if (!n)
+				left = pages_unsent(src);
+				if (!left)
 					break;
-				left = n;
 				idle = 0;
 			}
 			continue;
@@ -391,22 +442,23 @@ static void *push_main(void *arg)
 		if (page_is_zero(b->host + (p << b->shift), b->w.page_size)) {
 			uint32_t n = zero_run(b, p);
 
-			u->ret = send_batch_zero(&sb, bi, p << b->shift, n);
+			ret = send_batch_zero(&sb, bi, p << b->shift, n);
 			atomic_fetch_add(&src->st.zero, n);
 			atomic_fetch_add(&src->st.pushed, n);
 			p += n;
 		} else {
-			u->ret = send_batch_page(src, &sb, bi, p);
+			ret = send_batch_page(src, &sb, bi, p);
 			atomic_fetch_add(&src->st.pushed, 1);
 			p++;
 		}
-		if (u->ret)
+		if (ret)
 			break;
 	}
-	if (!u->ret)
-		u->ret = send_batch_flush(&sb);
-	if (u->ret)
-		snprintf(u->err, sizeof(u->err), "bulk: %s", strerror(-u->ret));
+	/* Claimed pages go even after a stop: they count as sent. */
+	if (!ret)
+		ret = send_batch_flush(&sb);
+	if (ret)
+		serve_fail_io(src, ret, "bulk: sending pages");
 	return NULL;
 }
 
@@ -421,18 +473,22 @@ static uint64_t new_session(void)
 		(uint64_t)getpid() << 16) | 1;
 }
 
-/* A protocol error: tell the peer what was wrong with its message, fail. */
-static int refuse(struct pcram_src *src, int fd, int ret, const char *what)
+/*
+ * A failed read in the handshake: the failure. A malformed message is
+ * refused on every connection of the session known so far.
+ */
+static int handshake_fail(struct pcram_src *src, int fd, int ret, const char *err)
 {
-	if (ret == -EPROTO) {
-		wire_send_shutdown(fd, -EPROTO, what);
-		return src_error(src, -EPROTO, "malformed message from the destination: %s", what);
-	}
-	if (ret == -EPIPE || ret == -ECONNRESET || ret == -ECONNABORTED ||
-	    ret == -ETIMEDOUT || ret == -EHOSTUNREACH || ret == -ENETUNREACH)
-		return src_error(src, -ECONNRESET, "the destination went away: %s",
-				 what[0] ? what : "connection closed");
-	return src_error(src, ret, "%s: %s", what[0] ? what : "connection", strerror(-ret));
+	if (ret == -EPROTO)
+		serve_fail(src, ret, false, "%s", err);
+	else
+		serve_fail_io(src, ret, fd == src->bulk ? "bulk" : "handshake");
+	return ret;
+}
+
+static void clear_bits(unsigned long *map, uint64_t bits)
+{
+	memset(map, 0, (bits + BITS_PER_WORD - 1) / BITS_PER_WORD * sizeof(*map));
 }
 
 /*
@@ -449,9 +505,6 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switch
 	uint8_t *buf;
 	size_t cap = 16 + WIRE_BITMAP_MAX_BITS / 8 + 64, n;
 
-	src->bulk = src->urgent = -1;
-	wire_nodelay(fd_a);
-	wire_nodelay(fd_b);
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
@@ -459,6 +512,11 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switch
 		struct wire_msg m = { .blocks.blocks = NULL };
 
 		ret = wire_read_msg(fds[i], NULL, buf, cap, &m, err, sizeof(err));
+		if (!ret && m.type == WIRE_SHUTDOWN) {
+			serve_fail(src, m.shutdown.status, true, "%s", m.shutdown.text);
+			ret = -ECANCELED;
+			goto out;
+		}
 		if (!ret && m.type != WIRE_HELLO) {
 			snprintf(err, sizeof(err), "%s before HELLO", wire_type_name(m.type));
 			ret = -EPROTO;
@@ -474,7 +532,7 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switch
 			ret = -EPROTO;
 		}
 		if (ret) {
-			ret = refuse(src, fds[i], ret, err);
+			handshake_fail(src, fds[i], ret, err);
 			goto out;
 		}
 		session = m.hello.session;
@@ -495,7 +553,7 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switch
 	n = wire_put_blocks(buf, cap, src->session, src->wblocks, src->nr_blocks);
 	ret = wire_write_full(src->bulk, buf, n);
 	if (ret) {
-		ret = refuse(src, src->bulk, ret, "sending BLOCKS");
+		serve_fail_io(src, ret, "sending BLOCKS");
 		goto out;
 	}
 	free(buf);
@@ -504,24 +562,32 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switch
 	if (!buf)
 		return -ENOMEM;
 
-	/* What the destination has: the rest is sent. */
+	/* What the destination has: the rest is sent. Checksums start over. */
 	for (unsigned int i = 0; i < src->nr_blocks; i++) {
 		size_t words = (src->blocks[i].npages + BITS_PER_WORD - 1) / BITS_PER_WORD;
 
 		for (size_t w = 0; w < words; w++)
 			atomic_store(&src->blocks[i].sent[w], 0);
+		clear_bits(src->blocks[i].checked, src->blocks[i].npages);
 	}
+	atomic_store(&src->st.equal, 0);
+	atomic_store(&src->st.differ, 0);
 	for (;;) {
 		struct wire_msg m;
 		struct src_block *b;
 
 		ret = wire_read_msg(src->bulk, &t, buf, cap, &m, err, sizeof(err));
+		if (!ret && m.type == WIRE_SHUTDOWN) {
+			serve_fail(src, m.shutdown.status, true, "%s", m.shutdown.text);
+			ret = -ECANCELED;
+			goto out;
+		}
 		if (!ret && m.type != WIRE_RECEIVED && m.type != WIRE_READY) {
 			snprintf(err, sizeof(err), "%s before READY", wire_type_name(m.type));
 			ret = -EPROTO;
 		}
 		if (ret) {
-			ret = refuse(src, src->bulk, ret, err);
+			handshake_fail(src, src->bulk, ret, err);
 			goto out;
 		}
 		if (m.type == WIRE_READY) {
@@ -549,59 +615,221 @@ out:
 	return ret;
 }
 
-/* Until COMPLETE: CHECKSUMs are compared as they come. */
-static int bulk_read_loop(struct pcram_src *src, char *err, size_t errlen)
+/*
+ * Checksums of pages [first, first + count) of block @bi, as they come.
+ * Each page once a connection, and only a page that was sent: the
+ * destination cannot hold anything else.
+ */
+static int take_checksums(struct pcram_src *src, const struct wire_msg *m,
+			  char *err, size_t errlen)
 {
+	struct src_block *b = &src->blocks[m->checksum.block];
+
+	for (uint32_t i = 0; i < m->checksum.count; i++) {
+		uint64_t p = m->checksum.first + i, want = 0;
+		unsigned long bit = 1UL << (p % BITS_PER_WORD);
+
+		if (b->checked[p / BITS_PER_WORD] & bit) {
+			snprintf(err, errlen, "CHECKSUM: page %" PRIu64 " of block %s twice",
+				 p, b->w.name);
+			return -EPROTO;
+		}
+		if (!sent_test(b, p)) {
+			snprintf(err, errlen, "CHECKSUM: page %" PRIu64 " of block %s,"
+				 " which was never sent", p, b->w.name);
+			return -EPROTO;
+		}
+		b->checked[p / BITS_PER_WORD] |= bit;
+		for (int k = 0; k < 8; k++)
+			want = want << 8 | m->checksum.sums[8 * i + k];
+		if (wire_page_sum(b->host + (p << b->shift), b->w.page_size) == want)
+			atomic_fetch_add(&src->st.equal, 1);
+		else
+			atomic_fetch_add(&src->st.differ, 1);
+	}
+	return 0;
+}
+
+/*
+ * The destination's side of bulk, from READY to COMPLETE: KEEPALIVE (read
+ * past), CHECKSUM and COMPLETE after the switchover, or its SHUTDOWN.
+ * Ends at COMPLETE, or with the failure told to serve_fail().
+ */
+static void *bulk_reader_main(void *arg)
+{
+	struct pcram_src *src = arg;
 	struct wire_table t = { src->wblocks, src->nr_blocks };
 	size_t cap = 16 + 8 * WIRE_CHECKSUM_MAX + 64;
 	uint8_t *buf = malloc(cap);
-	int ret;
+	char err[512];
 
-	if (!buf)
-		return -ENOMEM;
+	if (!buf) {
+		serve_fail(src, -ENOMEM, false, "bulk reader: out of memory");
+		return NULL;
+	}
 	for (;;) {
 		struct wire_msg m;
+		int ret = wire_read_msg(src->bulk, &t, buf, cap, &m, err, sizeof(err));
 
-		ret = wire_read_msg(src->bulk, &t, buf, cap, &m, err, errlen);
-		if (ret)
+		if (ret) {
+			if (ret == -EPROTO)
+				serve_fail(src, ret, false, "%s", err);
+			else if (!atomic_load(&src->stop))
+				serve_fail_io(src, ret, "bulk");
 			break;
+		}
+		if (m.type == WIRE_SHUTDOWN) {
+			serve_fail(src, m.shutdown.status, true, "%s", m.shutdown.text);
+			break;
+		}
+		if ((m.type == WIRE_CHECKSUM || m.type == WIRE_COMPLETE) &&
+		    !atomic_load(&src->switchover_sent)) {
+			serve_fail(src, -EPROTO, false, "%s before SWITCHOVER",
+				   wire_type_name(m.type));
+			break;
+		}
 		if (m.type == WIRE_COMPLETE)
 			break;
-		if (m.type == WIRE_SHUTDOWN) {
-			snprintf(err, errlen, "the destination gave up: %.200s (%s)",
-				 m.shutdown.text, strerror(-m.shutdown.status));
-			ret = m.shutdown.status ? m.shutdown.status : -ECANCELED;
-			break;
-		}
 		if (m.type != WIRE_CHECKSUM) {
-			snprintf(err, errlen, "%s from the destination on bulk",
-				 wire_type_name(m.type));
-			ret = -EPROTO;
+			serve_fail(src, -EPROTO, false, "%s from the destination on bulk",
+				   wire_type_name(m.type));
 			break;
 		}
-		for (uint32_t i = 0; i < m.checksum.count; i++) {
-			struct src_block *b = &src->blocks[m.checksum.block];
-			uint64_t p = m.checksum.first + i, want = 0;
-
-			for (int k = 0; k < 8; k++)
-				want = want << 8 | m.checksum.sums[8 * i + k];
-			if (wire_page_sum(b->host + (p << b->shift), b->w.page_size) == want)
-				atomic_fetch_add(&src->st.equal, 1);
-			else
-				atomic_fetch_add(&src->st.differ, 1);
+		ret = take_checksums(src, &m, err, sizeof(err));
+		if (ret) {
+			serve_fail(src, ret, false, "%s", err);
+			break;
 		}
 	}
 	free(buf);
-	return ret;
+	return NULL;
+}
+
+/*
+ * COMPLETE came: true if the destination can have every page, and its
+ * checksums (if any) cover every page. Else the failure is told.
+ */
+static bool complete_ok(struct pcram_src *src)
+{
+	uint64_t total = 0, unsent = 0, checked = 0, first = 0;
+	unsigned int first_block = 0;
+
+	for (unsigned int i = 0; i < src->nr_blocks; i++) {
+		struct src_block *b = &src->blocks[i];
+
+		total += b->npages;
+		for (uint64_t p = 0; p < b->npages; p++) {
+			if (!sent_test(b, p) && !unsent++) {
+				first_block = i;
+				first = p;
+			}
+			checked += !!(b->checked[p / BITS_PER_WORD] & (1UL << (p % BITS_PER_WORD)));
+		}
+	}
+	if (unsent) {
+		serve_fail(src, -EPROTO, false,
+			   "COMPLETE, but %" PRIu64 " of %" PRIu64 " pages were never sent"
+			   " (the first: page %" PRIu64 " of block %s)", unsent, total,
+			   first, src->blocks[first_block].w.name);
+		return false;
+	}
+	if (checked && checked != total) {
+		serve_fail(src, -EPROTO, false,
+			   "COMPLETE, but the CHECKSUMs cover %" PRIu64 " of %" PRIu64 " pages",
+			   checked, total);
+		return false;
+	}
+	if (!checked && (src->opts.flags & PCRAM_SRC_F_REQUIRE_VERIFY)) {
+		serve_fail(src, -EPROTO, false,
+			   "COMPLETE without CHECKSUMs: this source verifies every page"
+			   " (the destination must send them)");
+		return false;
+	}
+	return true;
+}
+
+/* SHUTDOWN on both connections, as far as they take it. */
+static void send_shutdown_both(struct pcram_src *src, bool bulk_open, int status,
+			       const char *text)
+{
+	if (bulk_open)
+		wire_link_shutdown(&src->bulk_tx, status, text);
+	wire_link_shutdown(&src->urgent_tx, status, text);
+}
+
+/* The failure of this serve(), told to the caller (and the peer). */
+static int serve_failed(struct pcram_src *src, bool bulk_open)
+{
+	int ret = src->fail;
+
+	if (src->fail_peer) {
+		/* Its reason, not ours; never one that invites a resume. */
+		if (!ret || ret == -ECONNRESET)
+			ret = -ECANCELED;
+		return src_error(src, ret, "the destination gave up: %s (%s)",
+				 src->fail_text, strerror(-ret));
+	}
+	if (ret == -EPROTO) {
+		send_shutdown_both(src, bulk_open, -EPROTO, src->fail_text);
+		return src_error(src, ret, "protocol error from the destination: %s",
+				 src->fail_text);
+	}
+	if (wire_conn_lost(ret))
+		return src_error(src, -ECONNRESET, "the destination went away: %s",
+				 src->fail_text);
+	send_shutdown_both(src, bulk_open, ret, src->fail_text);
+	return src_error(src, ret, "%s", src->fail_text);
+}
+
+/*
+ * Wait for the push thread. One blocked writing to a destination that
+ * reads nothing more is woken by shutting our sending side: then bulk
+ * takes no more messages (false).
+ */
+static bool join_push(struct pcram_src *src, pthread_t push)
+{
+	struct timespec ts;
+
+	/*
+	 * After COMPLETE a destination reads on until our SHUTDOWN, so the
+	 * push ends by itself (or by SO_SNDTIMEO). After a failure, briefly.
+	 */
+	if (!src->fail) {
+		pthread_join(push, NULL);
+		return true;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 200 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (!pthread_timedjoin_np(push, NULL, &ts))
+		return true;
+	shutdown(src->bulk, SHUT_WR);
+	pthread_join(push, NULL);
+	return false;
+}
+
+static void serve_reset(struct pcram_src *src)
+{
+	src->bulk = src->urgent = -1;
+	src->fail = 0;
+	src->fail_peer = false;
+	src->fail_text[0] = '\0';
+	atomic_store(&src->stop, false);
+	atomic_store(&src->switchover_sent, false);
+	atomic_store(&src->hint, 0);
 }
 
 PCRAM_EXPORT
 int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b)
 {
-	struct urgent_ctx uc = { .src = src }, pc = { .src = src };
-	pthread_t urgent, push;
-	char err[512] = "", text[128];
+	pthread_t reader, urgent, push;
+	bool reading = false, serving = false, bulk_open = true;
 	bool dst_switched = false;
+	struct wire_keepalive ka = { .running = false };
+	char text[128];
 	int ret;
 
 	if (!src || fd_a < 0 || fd_b < 0 || fd_a == fd_b)
@@ -610,55 +838,93 @@ int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b)
 		return src_error(src, -EINVAL, "serve: no blocks");
 	if (src->serves++)
 		atomic_fetch_add(&src->st.resumes, 1);
+	serve_reset(src);
+	/* Liveness: a silent or stuck destination is a lost connection. */
+	wire_set_timeout(fd_a, src->peer_timeout_ms);
+	wire_set_timeout(fd_b, src->peer_timeout_ms);
+	wire_nodelay(fd_a);
+	wire_nodelay(fd_b);
 	ret = handshake(src, fd_a, fd_b, &dst_switched);
-	if (ret)
-		return ret;
-	if (!src->switched && !dst_switched && src->opts.precopy_rounds) {
-		ret = precopy(src);
-		if (ret) {
-			if (ret != -ECONNRESET)
-				wire_send_shutdown(src->bulk, ret, src->error);
-			return ret;
-		}
-	}
-	ret = switchover(src, dst_switched);
-	if (ret)
-		return ret;
+	/* Failed before HELLO told which is which: the refusal goes on both. */
+	if (src->bulk < 0)
+		src->bulk = src->urgent == fd_a ? fd_b : fd_a;
+	if (src->urgent < 0)
+		src->urgent = src->bulk == fd_a ? fd_b : fd_a;
+	wire_link_init(&src->bulk_tx, src->bulk);
+	wire_link_init(&src->urgent_tx, src->urgent);
+	if (ret && !src->fail)
+		serve_fail(src, ret, false, "serve: %s", strerror(-ret));
+	if (src->fail)
+		goto out;
 
-	atomic_store(&src->stop, false);
-	atomic_store(&src->hint, 0);
-	ret = pthread_create(&urgent, NULL, urgent_main, &uc);
-	if (ret)
-		return src_error(src, -ret, "serve: thread: %s", strerror(ret));
-	ret = pthread_create(&push, NULL, push_main, &pc);
+	ret = wire_keepalive_start(&ka, &src->bulk_tx, &src->urgent_tx);
+	if (!ret) {
+		ret = -pthread_create(&reader, NULL, bulk_reader_main, src);
+		reading = !ret;
+	}
 	if (ret) {
-		atomic_store(&src->stop, true);
-		shutdown(src->urgent, SHUT_RDWR);
-		pthread_join(urgent, NULL);
-		return src_error(src, -ret, "serve: thread: %s", strerror(ret));
+		serve_fail(src, ret, false, "serve: thread: %s", strerror(-ret));
+		goto out;
 	}
-
-	ret = bulk_read_loop(src, err, sizeof(err));
+	if (!src->switched && !dst_switched && src->opts.precopy_rounds)
+		ret = precopy(src);
+	if (!ret)
+		ret = switchover(src, dst_switched);
+	if (ret) {
+		serve_fail(src, ret, false, "%s", src->error);
+		goto out;
+	}
+	ret = -pthread_create(&urgent, NULL, urgent_main, src);
+	if (!ret) {
+		ret = -pthread_create(&push, NULL, push_main, src);
+		if (ret) {
+			serve_fail(src, ret, false, "serve: thread: %s", strerror(-ret));
+			pthread_join(urgent, NULL);
+			goto out;
+		}
+		serving = true;
+	} else {
+		serve_fail(src, ret, false, "serve: thread: %s", strerror(-ret));
+	}
+out:
+	if (reading)
+		pthread_join(reader, NULL);
+	/* COMPLETE, or a failure: either way the rest stops now. */
 	atomic_store(&src->stop, true);
-	/* Unblock the urgent reader, and a pusher stuck on a full socket. */
 	shutdown(src->urgent, SHUT_RD);
-	if (ret)
-		shutdown(src->bulk, SHUT_WR);
-	pthread_join(urgent, NULL);
-	pthread_join(push, NULL);
-	/* After COMPLETE the urgent reader ends on our own shutdown. */
-	if (ret && uc.ret)
-		return refuse(src, src->urgent, uc.ret, uc.err);
-	if (ret)
-		return refuse(src, src->bulk, ret, err);
-	if (pc.ret)
-		return refuse(src, src->bulk, pc.ret, pc.err);
+	if (serving) {
+		pthread_join(urgent, NULL);
+		bulk_open = join_push(src, push);
+	}
+	wire_keepalive_stop(&ka);
+	if (!src->fail)
+		complete_ok(src);
+	if (src->fail) {
+		ret = serve_failed(src, bulk_open);
+	} else {
+		uint64_t equal = src->st.equal, differ = src->st.differ;
 
-	snprintf(text, sizeof(text), "complete: %" PRIu64 " pages verified equal, %" PRIu64 " differ",
-		 (uint64_t)src->st.equal, (uint64_t)src->st.differ);
-	wire_send_shutdown(src->bulk, src->st.differ ? -EIO : 0, text);
-	if (src->st.differ)
-		return src_error(src, -EIO, "%s", text);
+		snprintf(text, sizeof(text), "complete: %" PRIu64 " pages verified equal, %" PRIu64
+			 " differ", equal, differ);
+		ret = differ ? -EIO : 0;
+		wire_link_shutdown(&src->bulk_tx, ret, text);
+		if (ret)
+			src_error(src, ret, "%s", text);
+	}
+	wire_link_destroy(&src->bulk_tx);
+	wire_link_destroy(&src->urgent_tx);
+	return ret;
+}
+
+PCRAM_EXPORT
+int pcram_src_set_peer_timeout(struct pcram_src *src, unsigned int ms)
+{
+	if (!src)
+		return -EINVAL;
+	if (ms < WIRE_PEER_TIMEOUT_MIN)
+		return src_error(src, -EINVAL, "peer timeout: %u ms (at least %u)", ms,
+				 WIRE_PEER_TIMEOUT_MIN);
+	src->peer_timeout_ms = ms;
 	return 0;
 }
 

@@ -30,6 +30,8 @@ struct src_block {
 	/* Written since it was sent: the destination's copy is stale.
 	 * Only the serving thread touches it. */
 	unsigned long *dirty;
+	/* Its CHECKSUM came on this connection. Only the bulk reader's. */
+	unsigned long *checked;
 };
 
 typedef _Atomic uint64_t counter_t;
@@ -48,12 +50,23 @@ struct pcram_src {
 	unsigned int rounds;
 	uint64_t precopy_end_ns;
 
-	char error[256];
+	char error[512];
 	pthread_mutex_t error_lock;
+	unsigned int peer_timeout_ms;
 
 	/* One serve() at a time. */
 	int bulk, urgent;
+	struct wire_link bulk_tx, urgent_tx;
 	_Atomic bool stop;
+	_Atomic bool switchover_sent;	/* on this connection */
+	/*
+	 * The first failure of this serve() is its story: the threads that
+	 * stop because of it fail too, and are not heard.
+	 */
+	pthread_mutex_t fail_lock;
+	int fail;
+	bool fail_peer;		/* the destination's own SHUTDOWN */
+	char fail_text[512];
 	/* The last requested page: block << 40 | page, plus 1; 0: none. */
 	_Atomic uint64_t hint;
 
@@ -73,8 +86,8 @@ bool sent_test_set(struct src_block *b, uint64_t p);
 bool sent_test(struct src_block *b, uint64_t p);
 void sent_clear(struct src_block *b, uint64_t p);
 bool page_is_zero(const uint8_t *p, uint64_t len);
-/* Page @p of block @bi on @fd: as data, or as a zero flag. */
-int send_page(struct pcram_src *src, int fd, unsigned int bi, uint64_t p);
+/* Page @p of block @bi on @l: as data, or as a zero flag. */
+int send_page(struct pcram_src *src, struct wire_link *l, unsigned int bi, uint64_t p);
 /*
  * Bulk messages gathered for one sendmsg(): their headers here, page data
  * by reference to the block, so read when it goes (a write after the
@@ -83,13 +96,13 @@ int send_page(struct pcram_src *src, int fd, unsigned int bi, uint64_t p);
  */
 #define SEND_BATCH 32
 struct send_batch {
-	int fd;
+	struct wire_link *link;
 	unsigned int nmsg, niov;
 	struct iovec iov[2 * SEND_BATCH];
 	uint8_t hdr[SEND_BATCH][WIRE_HDR_LEN + WIRE_PAGE_HDR];
 };
 
-void send_batch_init(struct send_batch *sb, int fd);
+void send_batch_init(struct send_batch *sb, struct wire_link *l);
 /* Page @p of block @bi, as data or a zero flag: sent when the batch fills. */
 int send_batch_page(struct pcram_src *src, struct send_batch *sb, unsigned int bi, uint64_t p);
 /* @n zero pages from byte @off of block @bi. */
@@ -99,6 +112,13 @@ int send_batch_flush(struct send_batch *sb);
 /* Zero pages from @p on, not sent yet, at most ZERO_RUN_MAX: claimed. */
 uint32_t zero_run(struct src_block *b, uint64_t p);
 uint64_t src_now_ns(void);
+
+/*
+ * This serve() has failed with @ret: the first call is the one told.
+ * @peer: the destination's own SHUTDOWN. Every thread is told to stop.
+ */
+void serve_fail(struct pcram_src *src, int ret, bool peer, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 /*
  * Precopy passes on bulk, until the options' limits: 0 or -errno (the

@@ -17,7 +17,9 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "wire.h"
@@ -65,7 +67,7 @@ static const char *const type_names[__WIRE_MAX] = {
 	[WIRE_DISCARD] = "DISCARD", [WIRE_PAGE] = "PAGE", [WIRE_ZERO] = "ZERO",
 	[WIRE_REQUEST] = "REQUEST", [WIRE_SWITCHOVER] = "SWITCHOVER",
 	[WIRE_COMPLETE] = "COMPLETE", [WIRE_CHECKSUM] = "CHECKSUM",
-	[WIRE_SHUTDOWN] = "SHUTDOWN",
+	[WIRE_SHUTDOWN] = "SHUTDOWN", [WIRE_KEEPALIVE] = "KEEPALIVE",
 };
 
 /* Payload length bounds, by type. */
@@ -84,6 +86,7 @@ static const struct { uint64_t min, max; } len_bounds[__WIRE_MAX] = {
 	[WIRE_COMPLETE] = { 0, 0 },
 	[WIRE_CHECKSUM] = { 16 + 8, 16 + 8 * WIRE_CHECKSUM_MAX },
 	[WIRE_SHUTDOWN] = { 6, 6 + WIRE_TEXT_MAX },
+	[WIRE_KEEPALIVE] = { 0, 0 },
 };
 
 const char *wire_type_name(unsigned int type)
@@ -390,7 +393,7 @@ int wire_parse(const struct wire_hdr *h, const uint8_t *p,
 			return bad(err, errlen, "READY: flags %#x are unknown",
 				   m->ready.flags & ~WIRE_READY_F_ALL);
 		return 0;
-	default:	/* SWITCHOVER, COMPLETE: no payload */
+	default:	/* SWITCHOVER, COMPLETE, KEEPALIVE: no payload */
 		return 0;
 	}
 }
@@ -580,6 +583,12 @@ uint64_t wire_page_sum(const void *page, uint64_t len)
 
 /* ---- I/O ------------------------------------------------------------------------- */
 
+/* A socket timeout (SO_RCVTIMEO, SO_SNDTIMEO) passed: the peer is silent. */
+static int io_errno(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK ? -ETIMEDOUT : -e;
+}
+
 /* Some bytes, at least one: how many, or -errno (-EPIPE at EOF). */
 static ssize_t read_some(int fd, void *buf, size_t len)
 {
@@ -591,7 +600,7 @@ static ssize_t read_some(int fd, void *buf, size_t len)
 		if (n == 0)
 			return -EPIPE;
 		if (errno != EINTR)
-			return -errno;
+			return io_errno(errno);
 	}
 }
 
@@ -690,7 +699,7 @@ int wire_sendv_full(int fd, struct iovec *iov, unsigned int n)
 		if (sent < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			return io_errno(errno);
 		}
 		/* Partly sent: step over what went, and go on from there. */
 		while (sent > 0 && i < n) {
@@ -729,12 +738,15 @@ int wire_read_msg(int fd, const struct wire_table *t, uint8_t *buf, size_t cap,
 	struct wire_hdr h;
 	int ret;
 
-	ret = wire_read_full(fd, raw, sizeof(raw));
-	if (ret)
-		return ret;
-	ret = wire_parse_hdr(raw, &h, err, errlen);
-	if (ret)
-		return ret;
+	/* A KEEPALIVE says the peer lives, which the read just learnt. */
+	do {
+		ret = wire_read_full(fd, raw, sizeof(raw));
+		if (ret)
+			return ret;
+		ret = wire_parse_hdr(raw, &h, err, errlen);
+		if (ret)
+			return ret;
+	} while (h.type == WIRE_KEEPALIVE);
 	/* A PAGE's data goes straight into place: wire_parse() its header. */
 	if (h.type == WIRE_PAGE || h.len > cap)
 		return bad(err, errlen, "%s of %u bytes here", wire_type_name(h.type), h.len);
@@ -749,4 +761,168 @@ int wire_send_shutdown(int fd, int32_t status, const char *text)
 	uint8_t buf[WIRE_HDR_LEN + 6 + WIRE_TEXT_MAX];
 
 	return wire_write_full(fd, buf, wire_put_shutdown(buf, sizeof(buf), status, text));
+}
+
+int wire_set_timeout(int fd, unsigned int ms)
+{
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)))
+		return -errno;
+	return 0;
+}
+
+bool wire_conn_lost(int ret)
+{
+	return ret == -EPIPE || ret == -ECONNRESET || ret == -ECONNABORTED ||
+	       ret == -ETIMEDOUT || ret == -EHOSTUNREACH || ret == -ENETUNREACH ||
+	       ret == -ENOTCONN || ret == -ENETDOWN || ret == -EHOSTDOWN;
+}
+
+void wire_io_text(char *buf, size_t len, int ret, const char *what, const char *peer,
+		  unsigned int timeout_ms)
+{
+	if (ret == -ETIMEDOUT)
+		snprintf(buf, len, "%s: nothing moved for %u ms (the %s went silent)",
+			 what, timeout_ms, peer);
+	else if (ret == -EPIPE)
+		snprintf(buf, len, "%s: the %s closed the connection", what, peer);
+	else
+		snprintf(buf, len, "%s: %s", what, strerror(-ret));
+}
+
+/* ---- links and the keepalive ---------------------------------------------------- */
+
+void wire_link_init(struct wire_link *l, int fd)
+{
+	l->fd = fd;
+	pthread_mutex_init(&l->lock, NULL);
+	atomic_init(&l->writes, 0);
+}
+
+void wire_link_destroy(struct wire_link *l)
+{
+	pthread_mutex_destroy(&l->lock);
+}
+
+int wire_link_sendv(struct wire_link *l, struct iovec *iov, unsigned int n)
+{
+	int ret;
+
+	pthread_mutex_lock(&l->lock);
+	ret = wire_sendv_full(l->fd, iov, n);
+	atomic_fetch_add_explicit(&l->writes, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&l->lock);
+	return ret;
+}
+
+int wire_link_writev(struct wire_link *l, const void *a, size_t alen,
+		     const void *b, size_t blen)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)a, .iov_len = alen },
+		{ .iov_base = (void *)b, .iov_len = blen },
+	};
+
+	return wire_link_sendv(l, iov, 2);
+}
+
+int wire_link_write(struct wire_link *l, const void *buf, size_t len)
+{
+	return wire_link_writev(l, buf, len, NULL, 0);
+}
+
+int wire_link_shutdown(struct wire_link *l, int32_t status, const char *text)
+{
+	uint8_t buf[WIRE_HDR_LEN + 6 + WIRE_TEXT_MAX];
+
+	return wire_link_write(l, buf, wire_put_shutdown(buf, sizeof(buf), status, text));
+}
+
+static void keepalive_tick(struct wire_keepalive *k)
+{
+	uint8_t msg[WIRE_HDR_LEN];
+
+	wire_put_empty(msg, sizeof(msg), WIRE_KEEPALIVE);
+	for (int i = 0; i < 2; i++) {
+		struct wire_link *l = k->links[i];
+		uint64_t w = atomic_load_explicit(&l->writes, memory_order_relaxed);
+
+		/* Written since the last tick, or being written now: alive. */
+		if (w != k->seen[i] || pthread_mutex_trylock(&l->lock)) {
+			k->seen[i] = w;
+			continue;
+		}
+		/* A broken connection is its reader's to find: ignored here. */
+		wire_sendv_full(l->fd, &(struct iovec) { msg, sizeof(msg) }, 1);
+		k->seen[i] = atomic_fetch_add_explicit(&l->writes, 1,
+						       memory_order_relaxed) + 1;
+		pthread_mutex_unlock(&l->lock);
+	}
+}
+
+static void *keepalive_main(void *arg)
+{
+	struct wire_keepalive *k = arg;
+	struct timespec next;
+
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	pthread_mutex_lock(&k->lock);
+	while (!k->stop) {
+		next.tv_sec += WIRE_KEEPALIVE_MS / 1000;
+		next.tv_nsec += (WIRE_KEEPALIVE_MS % 1000) * 1000000L;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_sec++;
+			next.tv_nsec -= 1000000000L;
+		}
+		/* Until the tick, or a stop; any error but a wakeup is a tick. */
+		while (!k->stop && !pthread_cond_timedwait(&k->cond, &k->lock, &next))
+			;
+		if (k->stop)
+			break;
+		pthread_mutex_unlock(&k->lock);
+		keepalive_tick(k);
+		pthread_mutex_lock(&k->lock);
+	}
+	pthread_mutex_unlock(&k->lock);
+	return NULL;
+}
+
+int wire_keepalive_start(struct wire_keepalive *k, struct wire_link *a,
+			 struct wire_link *b)
+{
+	pthread_condattr_t ca;
+	int ret;
+
+	*k = (struct wire_keepalive) { .links = { a, b } };
+	pthread_mutex_init(&k->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&k->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	k->seen[0] = atomic_load(&a->writes);
+	k->seen[1] = atomic_load(&b->writes);
+	ret = pthread_create(&k->thread, NULL, keepalive_main, k);
+	if (ret) {
+		pthread_cond_destroy(&k->cond);
+		pthread_mutex_destroy(&k->lock);
+		return -ret;
+	}
+	k->running = true;
+	return 0;
+}
+
+void wire_keepalive_stop(struct wire_keepalive *k)
+{
+	if (!k->running)
+		return;
+	pthread_mutex_lock(&k->lock);
+	k->stop = true;
+	pthread_cond_signal(&k->cond);
+	pthread_mutex_unlock(&k->lock);
+	pthread_join(k->thread, NULL);
+	pthread_cond_destroy(&k->cond);
+	pthread_mutex_destroy(&k->lock);
+	k->running = false;
 }

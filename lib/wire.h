@@ -7,12 +7,14 @@
 #ifndef PCRAM_WIRE_H
 #define PCRAM_WIRE_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define WIRE_MAGIC		0x5043524d57495245ULL	/* "PCRMWIRE" */
-#define WIRE_VERSION		1
+#define WIRE_VERSION		2
 #define WIRE_HDR_LEN		8
 #define WIRE_MAX_BLOCKS		1024
 #define WIRE_NAME_MAX		255
@@ -37,6 +39,7 @@ enum wire_type {
 	WIRE_COMPLETE,
 	WIRE_CHECKSUM,
 	WIRE_SHUTDOWN,
+	WIRE_KEEPALIVE,
 	__WIRE_MAX
 };
 
@@ -152,7 +155,7 @@ size_t wire_put_blocks(uint8_t *buf, size_t cap, uint64_t session,
 		       const struct wire_block *b, unsigned int n);
 size_t wire_put_received(uint8_t *buf, size_t cap, uint32_t block,
 			 uint64_t first, uint32_t nbits, const uint8_t *bits);
-/* SWITCHOVER, COMPLETE. */
+/* SWITCHOVER, COMPLETE, KEEPALIVE. */
 size_t wire_put_empty(uint8_t *buf, size_t cap, enum wire_type type);
 size_t wire_put_ready(uint8_t *buf, size_t cap, uint32_t flags);
 size_t wire_put_discard(uint8_t *buf, size_t cap, uint32_t block,
@@ -172,7 +175,10 @@ size_t wire_put_shutdown(uint8_t *buf, size_t cap, int32_t status,
 /* A page's checksum, the same on both sides (FNV-1a over 64-bit words). */
 uint64_t wire_page_sum(const void *page, uint64_t len);
 
-/* Whole reads and writes on a stream socket: 0, or -errno (-EPIPE at EOF). */
+/*
+ * Whole reads and writes on a stream socket: 0, or -errno (-EPIPE at EOF,
+ * -ETIMEDOUT when the socket's timeout passed with nothing moving).
+ */
 int wire_read_full(int fd, void *buf, size_t len);
 int wire_write_full(int fd, const void *buf, size_t len);
 int wire_writev_full(int fd, const void *a, size_t alen, const void *b,
@@ -189,6 +195,65 @@ int wire_sendv_full(int fd, struct iovec *iov, unsigned int n);
 void wire_nodelay(int fd);
 /* The calling thread to nice 19: background pages yield the CPU. */
 void wire_background_thread(void);
+
+/*
+ * Liveness (Documentation/wire-protocol.rst, "Liveness"): a read that
+ * waits @ms with nothing arriving, or a write that moves nothing for
+ * @ms, fails with -ETIMEDOUT (SO_RCVTIMEO, SO_SNDTIMEO).
+ */
+#define WIRE_KEEPALIVE_MS	250	/* idle this long: a KEEPALIVE goes */
+#define WIRE_PEER_TIMEOUT_MS	5000	/* silent this long: the peer is gone */
+#define WIRE_PEER_TIMEOUT_MIN	1000	/* four keepalive intervals at least */
+int wire_set_timeout(int fd, unsigned int ms);
+/* A read's or write's error that means the connection (or peer) is gone. */
+bool wire_conn_lost(int ret);
+/*
+ * @what failed with @ret, in words for a person: "@what: nothing moved
+ * for @timeout_ms ms (the @peer went silent)", "... closed the
+ * connection", or the errno's text.
+ */
+void wire_io_text(char *buf, size_t len, int ret, const char *what, const char *peer,
+		  unsigned int timeout_ms);
+
+/*
+ * The sending half of a connection. Several threads write it (the push,
+ * the discards, requests from every fault thread, the keepalive), each
+ * whole messages under @lock; @writes tells the keepalive that the
+ * connection was busy without a clock read on the write path.
+ */
+struct wire_link {
+	int fd;
+	pthread_mutex_t lock;
+	_Atomic uint64_t writes;
+};
+
+void wire_link_init(struct wire_link *l, int fd);
+void wire_link_destroy(struct wire_link *l);
+int wire_link_write(struct wire_link *l, const void *buf, size_t len);
+int wire_link_writev(struct wire_link *l, const void *a, size_t alen,
+		     const void *b, size_t blen);
+int wire_link_sendv(struct wire_link *l, struct iovec *iov, unsigned int n);
+/* A SHUTDOWN with @status and @text on @l. */
+int wire_link_shutdown(struct wire_link *l, int32_t status, const char *text);
+
+/*
+ * A thread that sends KEEPALIVE on each link that carried nothing for a
+ * WIRE_KEEPALIVE_MS tick (so the gap between two messages stays under
+ * two ticks), while another writer holding the link is left alone.
+ */
+struct wire_keepalive {
+	struct wire_link *links[2];
+	uint64_t seen[2];
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running, stop;
+};
+
+int wire_keepalive_start(struct wire_keepalive *k, struct wire_link *a,
+			 struct wire_link *b);
+/* Returns with the thread gone: nothing more is written by it. */
+void wire_keepalive_stop(struct wire_keepalive *k);
 
 /*
  * A connection read through a buffer: one read() brings many small

@@ -573,8 +573,14 @@ struct pcram_src_block {
  * 17-44 times its p99 with the push idle, on a 2-CPU host.
  */
 #define PCRAM_SRC_F_BULK_SAME_PRIORITY (1U << 2)
+/*
+ * A COMPLETE must follow a CHECKSUM of every page: a destination that
+ * does not verify (no PCRAM_IN_F_VERIFY) is refused with -EPROTO rather
+ * than reported complete.
+ */
+#define PCRAM_SRC_F_REQUIRE_VERIFY (1U << 3)
 #define PCRAM_SRC_F_ALL		(PCRAM_SRC_F_SOFT_DIRTY | PCRAM_SRC_F_NO_PUSH | \
-				 PCRAM_SRC_F_BULK_SAME_PRIORITY)
+				 PCRAM_SRC_F_BULK_SAME_PRIORITY | PCRAM_SRC_F_REQUIRE_VERIFY)
 
 struct pcram_src_options {
 	unsigned int flags;		/* PCRAM_SRC_F_* */
@@ -626,7 +632,7 @@ struct pcram_src_stats {
 	enum pcram_dirty_tracking dirty_tracking;
 	uint64_t stop_ns;		/* CLOCK_MONOTONIC when the VM stopped */
 	uint64_t resumes;		/* connections taken after the first */
-	uint64_t verified_equal;	/* pages whose checksums matched */
+	uint64_t verified_equal;	/* pages whose checksums matched (this connection) */
 	uint64_t verified_differ;
 };
 
@@ -637,11 +643,22 @@ int pcram_src_add_block(struct pcram_src *src, const struct pcram_src_block *blk
 
 /*
  * Serve one pair of connections (either order; each says which it is)
- * until the destination has every page: 0. A connection that breaks
- * returns -ECONNRESET (or the error) and keeps the state: call again
- * with a new pair to resume, and only what is missing is sent.
+ * until the destination has every page and says so: 0, and every page
+ * it checksummed matched. A connection that breaks, or carries nothing
+ * for the peer timeout, returns -ECONNRESET and keeps the state: call
+ * again with a new pair to resume, and only what is missing is sent.
+ * A protocol error (a malformed message, a COMPLETE before every page
+ * went out, checksums that do not cover every page once) is -EPROTO,
+ * told to the destination in a SHUTDOWN; the destination's own SHUTDOWN
+ * returns its status; pages that differ return -EIO.
  */
 int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b);
+/*
+ * A destination silent for @ms (no message on a connection, or none of
+ * our bytes taken) has gone: at least 1000, 5000 by default. Both sides
+ * send KEEPALIVE when idle, so only a dead or stuck peer is this quiet.
+ */
+int pcram_src_set_peer_timeout(struct pcram_src *src, unsigned int ms);
 int pcram_src_stats(const struct pcram_src *src, struct pcram_src_stats *st);
 
 /* ==== Migration over TCP: destination ================================== */
@@ -682,7 +699,11 @@ const char *pcram_in_strerror(const struct pcram_in *in);
 
 /*
  * Greet the source over two connected sockets and learn its blocks:
- * their count, up to @max of them copied to @blocks.
+ * their count, up to @max of them copied to @blocks. From here the
+ * library writes the sockets (a KEEPALIVE when idle, see
+ * pcram_in_set_peer_timeout()) and sets their SO_RCVTIMEO and
+ * SO_SNDTIMEO, until wait returns (but for -ETIMEDOUT), connect or
+ * resume fails, or abandon or free: close them only after that.
  */
 int pcram_in_connect(struct pcram_in *in, int bulk_fd, int urgent_fd,
 		     struct pcram_remote_block *blocks, unsigned int max);
@@ -696,10 +717,14 @@ int pcram_in_connect(struct pcram_in *in, int bulk_fd, int urgent_fd,
 int pcram_in_start(struct pcram_in *in, struct pcram_dst *dst);
 
 /*
- * Wait until every page is in (0; the migration is complete), the source
- * fails it (its error), or a connection breaks (-ECONNRESET: faults keep
- * queueing; reconnect with pcram_in_resume()). @timeout_ms < 0: forever;
- * -ETIMEDOUT when it passes.
+ * Wait until every page is in and the source has said so (0; with
+ * PCRAM_IN_F_VERIFY, every checksum matched at the source), the
+ * migration fails (a protocol error either way, -EPROTO; a page that
+ * cannot be placed; the source's SHUTDOWN, its status; pages that
+ * differ, -EIO: each told to the source), or a connection breaks or
+ * goes silent (-ECONNRESET: faults keep queueing; reconnect with
+ * pcram_in_resume()). @timeout_ms < 0: forever; -ETIMEDOUT when it
+ * passes.
  */
 int pcram_in_wait(struct pcram_in *in, int timeout_ms);
 
@@ -709,6 +734,13 @@ int pcram_in_wait(struct pcram_in *in, int timeout_ms);
  * receivers start over.
  */
 int pcram_in_resume(struct pcram_in *in, int bulk_fd, int urgent_fd);
+
+/*
+ * A source silent for @ms (no message on a connection, or none of our
+ * bytes taken) has gone: the connection counts as broken (-ECONNRESET
+ * from wait). At least 1000, 5000 by default; set before connect.
+ */
+int pcram_in_set_peer_timeout(struct pcram_in *in, unsigned int ms);
 
 /*
  * Give up on the source (it did not come back): the migration has

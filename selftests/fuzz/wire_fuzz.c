@@ -204,6 +204,7 @@ static void check_fields(const struct wire_hdr *h, const uint8_t *pl,
 		break;
 	case WIRE_SWITCHOVER:
 	case WIRE_COMPLETE:
+	case WIRE_KEEPALIVE:
 		CHECK(h->len == 0);
 		break;
 	default:
@@ -507,6 +508,9 @@ int main(int argc, char **argv)
 	add(&s, wire_put_checksum(at(&s), room(&s), 3, 5, sums, 2));
 	emit(dir, "checksum", &s, false);
 	start(&s, 0);
+	add(&s, wire_put_empty(at(&s), room(&s), WIRE_KEEPALIVE));
+	emit(dir, "keepalive", &s, false);
+	start(&s, 0);
 	add(&s, wire_put_shutdown(at(&s), room(&s), -EPROTO,
 				  "PAGE: range 0x100000+0x1000 ends past block pc.ram"));
 	emit(dir, "shutdown", &s, false);
@@ -516,6 +520,7 @@ int main(int argc, char **argv)
 	add(&s, wire_put_blocks(at(&s), room(&s), 7, remote, ARRAY_SIZE(remote)));
 	add(&s, wire_put_received(at(&s), room(&s), 1, 0, 1, bits + 1));
 	add(&s, wire_put_ready(at(&s), room(&s), 0));
+	add(&s, wire_put_empty(at(&s), room(&s), WIRE_KEEPALIVE));
 	add(&s, wire_put_discard(at(&s), room(&s), 0, r, 1));
 	add(&s, wire_put_empty(at(&s), room(&s), WIRE_SWITCHOVER));
 	add(&s, wire_put_request(at(&s), room(&s), "ram", 4096, 4096));

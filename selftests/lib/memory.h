@@ -86,6 +86,58 @@ static inline unsigned long free_hugepages(size_t size)
 	return strtoul(buf, NULL, 10);
 }
 
+/*
+ * The machine's 2 MiB huge page pool, for tests of what happens when it
+ * runs dry. Changing it takes root; a test gives back what it found.
+ */
+#define HUGE_POOL "/sys/kernel/mm/hugepages/hugepages-2048kB/"
+
+static inline long huge_pool_read(const char *name)
+{
+	char path[128], buf[32] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), HUGE_POOL "%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	return buf[0] ? strtol(buf, NULL, 10) : -1;
+}
+
+static inline int huge_pool_write(long pages)
+{
+	char buf[32];
+	int fd = open(HUGE_POOL "nr_hugepages", O_WRONLY | O_CLOEXEC), len, ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	len = snprintf(buf, sizeof(buf), "%ld\n", pages);
+	if (write(fd, buf, (size_t)len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/* Make the pool have exactly @free_pages free: NULL, or why not. */
+static inline const char *huge_pool_set_free(long free_pages)
+{
+	long total = huge_pool_read("nr_hugepages");
+	long now = huge_pool_read("free_hugepages");
+
+	if (total < 0 || now < 0)
+		return "no 2 MiB huge page pool here";
+	if (huge_pool_read("nr_overcommit_hugepages") > 0)
+		return "vm.nr_overcommit_hugepages is set: the pool has no end";
+	if (huge_pool_write(total - now + free_pages))
+		return "cannot write vm.nr_hugepages (not root?)";
+	if (huge_pool_read("free_hugepages") != free_pages)
+		return "the kernel would not size the pool as asked";
+	return NULL;
+}
+
 static inline const char *thp_mode(void)
 {
 	static char buf[64];

@@ -3,9 +3,13 @@
  * The wire protocol's parser (lib/wire.c, built in here: it is not
  * exported): every message type well formed, truncated, and with each
  * field wrong; refused with -EPROTO and a reason naming the message.
+ * And its liveness parts: a silent socket times out, an idle link gets
+ * a KEEPALIVE, a busy one none, and none splits another writer's message.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include "kselftest_harness.h"
 #include "../../lib/wire.c"
@@ -98,7 +102,9 @@ TEST(every_type_round_trips)
 	EXPECT_EQ(-EIO, m.shutdown.status);
 	EXPECT_STREQ("bad?text", m.shutdown.text);
 
-	for (int t = WIRE_SWITCHOVER; t <= WIRE_COMPLETE; t++) {
+	for (int t = WIRE_SWITCHOVER; t <= WIRE_KEEPALIVE; t++) {
+		if (t == WIRE_CHECKSUM || t == WIRE_SHUTDOWN)
+			continue;
 		n = wire_put_empty(buf, sizeof(buf), t);
 		EXPECT_EQ(0, parse(buf, n, &m, err)) TH_LOG("%s: %s", wire_type_name(t), err);
 	}
@@ -127,6 +133,9 @@ TEST(header_refused)
 	n = wire_put_empty(buf, sizeof(buf), WIRE_COMPLETE);
 	buf[7] = 4;			/* a payload where none may be */
 	REFUSED(buf, n + 4, "COMPLETE: payload of 4 bytes");
+	n = wire_put_empty(buf, sizeof(buf), WIRE_KEEPALIVE);
+	buf[7] = 1;
+	REFUSED(buf, n + 1, "KEEPALIVE: payload of 1 bytes");
 	n = wire_put_hello(buf, sizeof(buf), 0, 4096, 1);
 	buf[7] = 23;			/* HELLO one byte short */
 	REFUSED(buf, n - 1, "HELLO: payload of 23");
@@ -303,6 +312,146 @@ TEST(blocks_only_where_expected)
 	EXPECT_EQ(0, into[0].name[0]);
 	EXPECT_EQ(0, wire_parse(&h, buf + WIRE_HDR_LEN, NULL, &m, err, sizeof(err))) TH_LOG("%s", err);
 	EXPECT_STREQ("pc.ram", into[0].name);
+}
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A read that hears nothing for the timeout: -ETIMEDOUT, not a hang. */
+TEST(silent_peer_times_out)
+{
+	struct wire_msg m;
+	uint8_t buf[64];
+	char err[256];
+	uint64_t t0;
+	int sv[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_EQ(0, wire_set_timeout(sv[0], 300));
+	t0 = ms_now();
+	EXPECT_EQ(-ETIMEDOUT, wire_read_msg(sv[0], NULL, buf, sizeof(buf), &m, err, sizeof(err)));
+	EXPECT_GE(ms_now() - t0, 250);
+	EXPECT_LT(ms_now() - t0, 3000);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/*
+ * Idle links carry a KEEPALIVE every tick or two, and the reader of
+ * messages never sees one: wire_read_msg() reads past them.
+ */
+TEST(idle_link_gets_keepalives)
+{
+	struct wire_link a, b;
+	struct wire_keepalive k;
+	uint8_t raw[WIRE_HDR_LEN], buf[64];
+	struct wire_hdr h;
+	struct wire_msg m;
+	char err[256];
+	int sa[2], sb[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sa));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sb));
+	wire_link_init(&a, sa[0]);
+	wire_link_init(&b, sb[0]);
+	ASSERT_EQ(0, wire_set_timeout(sa[1], 4 * WIRE_KEEPALIVE_MS));
+	ASSERT_EQ(0, wire_set_timeout(sb[1], 4 * WIRE_KEEPALIVE_MS));
+	ASSERT_EQ(0, wire_keepalive_start(&k, &a, &b));
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, wire_read_full(sa[1], raw, sizeof(raw)));
+		ASSERT_EQ(0, wire_parse_hdr(raw, &h, err, sizeof(err)));
+		EXPECT_EQ(WIRE_KEEPALIVE, h.type);
+		ASSERT_EQ(0, wire_read_full(sb[1], raw, sizeof(raw)));
+		ASSERT_EQ(0, wire_parse_hdr(raw, &h, err, sizeof(err)));
+		EXPECT_EQ(WIRE_KEEPALIVE, h.type);
+	}
+	/* A real message after keepalives: the reader gets just it. */
+	ASSERT_EQ(0, wire_link_write(&a, buf, wire_put_empty(buf, sizeof(buf), WIRE_COMPLETE)));
+	ASSERT_EQ(0, wire_read_msg(sa[1], NULL, buf, sizeof(buf), &m, err, sizeof(err)));
+	EXPECT_EQ(WIRE_COMPLETE, m.type);
+	wire_keepalive_stop(&k);
+	/* Stopped: nothing more comes, and the read times out. */
+	EXPECT_EQ(-ETIMEDOUT, wire_read_msg(sb[1], NULL, buf, sizeof(buf), &m, err, sizeof(err)));
+	wire_link_destroy(&a);
+	wire_link_destroy(&b);
+	for (int i = 0; i < 2; i++) {
+		close(sa[i]);
+		close(sb[i]);
+	}
+}
+
+struct busy_writer {
+	struct wire_link *l;
+	_Atomic bool stop;
+	unsigned int sent;
+};
+
+static void *busy_main(void *arg)
+{
+	struct busy_writer *w = arg;
+	static uint8_t page[WIRE_HDR_LEN + WIRE_PAGE_HDR + 4096];
+
+	while (!w->stop) {
+		size_t n = wire_put_page_hdr(page, sizeof(page), 0, 4096 * (w->sent % 256), 4096);
+
+		if (wire_link_writev(w->l, page, n, page + n, 4096))
+			break;
+		w->sent++;
+		usleep(50);
+	}
+	return NULL;
+}
+
+/*
+ * A link busy with pages: the keepalive leaves it alone, and never cuts
+ * into a message (every header read at a message boundary parses).
+ */
+TEST(busy_link_is_left_alone)
+{
+	struct busy_writer w = { .stop = false };
+	struct wire_link a, b;
+	struct wire_keepalive k;
+	unsigned int pages = 0, keepalives = 0;
+	uint64_t end;
+	pthread_t th;
+	int sa[2], sb[2];
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sa));
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sb));
+	wire_link_init(&a, sa[0]);
+	wire_link_init(&b, sb[0]);
+	w.l = &a;
+	ASSERT_EQ(0, wire_set_timeout(sa[1], 2000));
+	ASSERT_EQ(0, wire_keepalive_start(&k, &a, &b));
+	ASSERT_EQ(0, pthread_create(&th, NULL, busy_main, &w));
+	end = ms_now() + 6 * WIRE_KEEPALIVE_MS;
+	while (ms_now() < end) {
+		uint8_t raw[WIRE_HDR_LEN], data[WIRE_PAGE_HDR + 4096];
+		struct wire_hdr h;
+		char err[256];
+
+		ASSERT_EQ(0, wire_read_full(sa[1], raw, sizeof(raw)));
+		ASSERT_EQ(0, wire_parse_hdr(raw, &h, err, sizeof(err))) TH_LOG("%s", err);
+		ASSERT_EQ(0, wire_read_full(sa[1], data, h.len));
+		pages += h.type == WIRE_PAGE;
+		keepalives += h.type == WIRE_KEEPALIVE;
+	}
+	w.stop = true;
+	pthread_join(th, NULL);
+	wire_keepalive_stop(&k);
+	EXPECT_GT(pages, 100);
+	EXPECT_EQ(0, keepalives);
+	wire_link_destroy(&a);
+	wire_link_destroy(&b);
+	for (int i = 0; i < 2; i++) {
+		close(sa[i]);
+		close(sb[i]);
+	}
 }
 
 TEST_HARNESS_MAIN
