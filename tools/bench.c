@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "migrate.h"
 #include "pcram.h"
 
 /* ---- shared ----------------------------------------------------------------------------- */
@@ -111,32 +112,12 @@ int bench_parse_count(const char *s, unsigned long min, unsigned long max,
 	return 0;
 }
 
-static long read_long(const char *path)
-{
-	char buf[32] = "";
-	FILE *f = fopen(path, "re");
-	long v = -1;
-
-	if (f) {
-		if (fgets(buf, sizeof(buf), f))
-			v = strtol(buf, NULL, 10);
-		fclose(f);
-	}
-	return v;
-}
-
 uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size)
 {
-	const char *dir = "/sys/kernel/mm/hugepages/hugepages-2048kB";
-	char path[128];
-	long free_pages, total;
+	long total, free_pages = huge_pages_available(2 << 20, &total);
 
-	snprintf(path, sizeof(path), "%s/free_hugepages", dir);
-	free_pages = read_long(path);
-	snprintf(path, sizeof(path), "%s/nr_hugepages", dir);
-	total = read_long(path);
 	if (free_pages < 0) {
-		snprintf(why, size, "this kernel has no 2 MiB hugetlbfs pool (%s)", dir);
+		snprintf(why, size, "this kernel has no 2 MiB hugetlbfs pool");
 		return 0;
 	}
 	if (free_pages < 1) {

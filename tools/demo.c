@@ -40,15 +40,17 @@ int demo_main(int argc, char **argv)
 		{ "pattern", required_argument, NULL, 'P' },
 		{ "precopy-ms", required_argument, NULL, 'm' },
 		{ "dirty-rate", required_argument, NULL, 'd' },
+		{ "peer-timeout", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct serve_conf sc = {
 		.size = 1ULL << 30, .page_size = 4096, .precopy_rounds = 5, .precopy_ms = 300,
-		.dirty_rate = 20000, .wait_s = 30, .quiet = true,
+		.dirty_rate = 20000, .wait_s = 30, .peer_timeout_s = 5, .verify = true,
+		.quiet = true,
 	};
 	struct recv_conf rc = { .vcpus = 4, .pattern = PATTERN_RANDOM, .source_timeout_s = 10,
-				.verify = true };
+				.peer_timeout_s = 5, .verify = true };
 	static struct serve_report srep;
 	static struct recv_report rrep;
 	char addr[64], err[256];
@@ -93,6 +95,12 @@ int demo_main(int argc, char **argv)
 			if (parse_uint(optarg, 10000000, &v))
 				return fail("demo", "--dirty-rate '%s': pages/s", optarg), EXIT_USAGE;
 			sc.dirty_rate = v;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 3600, &v) || !v)
+				return fail("demo", "--peer-timeout '%s': seconds, 1..3600", optarg),
+				       EXIT_USAGE;
+			sc.peer_timeout_s = rc.peer_timeout_s = (unsigned int)v;
 			break;
 		case 'h':
 			return usage("demo", stdout);

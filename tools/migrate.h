@@ -13,7 +13,8 @@
 
 /* "HOST:PORT", "[V6]:PORT" or ":PORT" (any address): 0, or -1 with @err. */
 int addr_listen(const char *addr, char *err, size_t errlen);
-int addr_connect(const char *addr, char *err, size_t errlen);
+/* A TCP connection to @addr within @timeout_ms, or -1 and why in @err. */
+int addr_connect(const char *addr, unsigned int timeout_ms, char *err, size_t errlen);
 /* The port a listening socket got (for port 0). */
 int addr_port(int fd);
 
@@ -34,6 +35,16 @@ struct ram {
  * that size with the pattern first. No @image: @size bytes of anonymous
  * memory with the pattern. 0, or -1 with @err.
  */
+/*
+ * Huge pages of @page_size a new mapping can have now (free, less those
+ * promised to mappings already), and the pool's size in @total; -1: the
+ * kernel has no such pool.
+ */
+long huge_pages_available(uint64_t page_size, long *total);
+/* 0 if @bytes of such pages can be had; else -1, and what to do in @err. */
+int huge_pool_check(uint64_t bytes, uint64_t page_size, const char *what,
+		    char *err, size_t errlen);
+
 int ram_open(struct ram *r, const char *image, uint64_t size, uint64_t page_size,
 	     char *err, size_t errlen);
 void ram_close(struct ram *r);
@@ -47,6 +58,7 @@ struct serve_report {
 	struct pcram_src_stats st;
 	uint64_t start_ns, end_ns;	/* CLOCK_MONOTONIC */
 	uint64_t writes;		/* by the workload during precopy */
+	uint64_t pages;			/* of the RAM served */
 };
 
 struct serve_conf {
@@ -57,6 +69,8 @@ struct serve_conf {
 	unsigned long dirty_rate;	/* pages/s written during precopy */
 	unsigned int wait_s;		/* for a destination to (re)connect */
 	uint64_t rate_limit;		/* bytes/s per connection, 0: none */
+	unsigned int peer_timeout_s;	/* a silent destination is gone */
+	bool verify;			/* COMPLETE must follow every checksum */
 	bool quiet;
 };
 
@@ -74,6 +88,7 @@ struct recv_conf {
 	const char *trace;		/* PATTERN_TRACE: the file */
 	unsigned long accesses;		/* per vCPU; 0: pages / vcpus */
 	unsigned int source_timeout_s;
+	unsigned int peer_timeout_s;	/* a silent source: reconnect */
 	bool poison;
 	bool verify;
 	bool progress;			/* a live bar on stderr */
@@ -94,6 +109,7 @@ struct recv_report {
 		bool sigbus;		/* touched a poisoned page */
 	} vcpu[RECV_MAX_VCPUS];
 	uint64_t poisoned;
+	bool verify;			/* checksums were asked for */
 };
 
 int recv_run(const struct recv_conf *c, struct recv_report *rep);

@@ -8,6 +8,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,7 +89,33 @@ int addr_listen(const char *addr, char *err, size_t errlen)
 	return fd;
 }
 
-int addr_connect(const char *addr, char *err, size_t errlen)
+/* connect(), giving up after @timeout_ms: 0, or an errno. */
+static int connect_within(int fd, const struct sockaddr *sa, socklen_t len,
+			  unsigned int timeout_ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	int e = 0, flags = fcntl(fd, F_GETFL);
+	socklen_t elen = sizeof(e);
+
+	fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+	if (connect(fd, sa, len)) {
+		e = errno;
+		if (e == EINPROGRESS) {
+			int n = poll(&p, 1, (int)timeout_ms);
+
+			if (n == 0)
+				e = ETIMEDOUT;
+			else if (n < 0)
+				e = errno;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen))
+				e = errno;
+		}
+	}
+	fcntl(fd, F_SETFL, flags);
+	return e;
+}
+
+int addr_connect(const char *addr, unsigned int timeout_ms, char *err, size_t errlen)
 {
 	struct addrinfo *res, *ai;
 	int fd = -1, one = 1, e = 0;
@@ -99,8 +126,8 @@ int addr_connect(const char *addr, char *err, size_t errlen)
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			continue;
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen)) {
-			e = errno;
+		e = connect_within(fd, ai->ai_addr, ai->ai_addrlen, timeout_ms);
+		if (e) {
 			close(fd);
 			fd = -1;
 		}
@@ -211,6 +238,62 @@ void ram_fill(uint8_t *p, uint64_t first_page, uint64_t npages, uint64_t page_si
 	}
 }
 
+static long read_long(const char *path)
+{
+	char buf[32] = "";
+	FILE *f = fopen(path, "re");
+	long v = -1;
+
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			v = strtol(buf, NULL, 10);
+		fclose(f);
+	}
+	return v;
+}
+
+long huge_pages_available(uint64_t page_size, long *total)
+{
+	char path[128];
+	long free_pages, resv;
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%llukB/",
+		 (unsigned long long)(page_size >> 10));
+	strcat(path, "nr_hugepages");
+	*total = read_long(path);
+	strcpy(strrchr(path, '/') + 1, "free_hugepages");
+	free_pages = read_long(path);
+	strcpy(strrchr(path, '/') + 1, "resv_hugepages");
+	resv = read_long(path);
+	if (free_pages < 0)
+		return -1;
+	/* Free pages promised to mappings already are not ours to take. */
+	if (resv > 0)
+		free_pages = free_pages > resv ? free_pages - resv : 0;
+	return free_pages;
+}
+
+int huge_pool_check(uint64_t bytes, uint64_t page_size, const char *what,
+		    char *err, size_t errlen)
+{
+	uint64_t need = bytes / page_size;
+	long total, avail = huge_pages_available(page_size, &total);
+
+	if (avail < 0) {
+		snprintf(err, errlen, "%s: this kernel has no %llu KiB huge page pool",
+			 what, (unsigned long long)(page_size >> 10));
+		return -1;
+	}
+	if ((uint64_t)avail >= need)
+		return 0;
+	snprintf(err, errlen, "%s: %llu MiB of %llu KiB huge pages needs %llu free in the pool,"
+		 " which has %ld (of %ld); reserve them first: sysctl vm.nr_hugepages=%llu",
+		 what, (unsigned long long)(bytes >> 20), (unsigned long long)(page_size >> 10),
+		 (unsigned long long)need, avail, total,
+		 (unsigned long long)((uint64_t)total + need - (uint64_t)avail));
+	return -1;
+}
+
 int ram_open(struct ram *r, const char *image, uint64_t size, uint64_t page_size,
 	     char *err, size_t errlen)
 {
@@ -249,7 +332,13 @@ int ram_open(struct ram *r, const char *image, uint64_t size, uint64_t page_size
 			 (unsigned long long)size, (unsigned long long)page_size);
 		return -1;
 	} else if (page_size != 4096) {
-		flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
+		/*
+		 * Reserved at mmap, not MAP_NORESERVE: an empty pool is this
+		 * error now, not a SIGBUS when the pattern is written.
+		 */
+		if (huge_pool_check(size, page_size, "the RAM", err, errlen))
+			return -1;
+		flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
 	}
 	r->host = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, 0);
 	if (r->host == MAP_FAILED) {

@@ -66,7 +66,7 @@ static const struct subcommand commands[] = {
 	{
 		.name = "demo",
 		.main = demo_main,
-		.synopsis = "pcram demo [-j] [--size SIZE] [--page-size 4k|2m] [--vcpus N] [--pattern P] [--precopy-ms MS] [--dirty-rate PAGES]",
+		.synopsis = "pcram demo [-j] [--size SIZE] [--page-size 4k|2m] [--vcpus N] [--pattern P] [--precopy-ms MS] [--dirty-rate PAGES] [--peer-timeout SECONDS]",
 		.summary = "migrate 1 GiB from a source process to this one over loopback TCP, and report",
 		.options = "  -j, --json           print the report as one JSON object\n"
 			   "  --size SIZE          RAM to migrate (default 1G)\n"
@@ -74,12 +74,13 @@ static const struct subcommand commands[] = {
 			   "  --vcpus N            vCPU threads reading during postcopy (default 4)\n"
 			   "  --pattern P          sequential, random (default) or zipf\n"
 			   "  --precopy-ms MS      precopy time budget (default 300; 0: none)\n"
-			   "  --dirty-rate PAGES   pages/s the source's workload writes in precopy (default 20000)\n",
+			   "  --dirty-rate PAGES   pages/s the source's workload writes in precopy (default 20000)\n"
+			   "  --peer-timeout S     either side silent this long is gone (default 5)\n",
 	},
 	{
 		.name = "serve",
 		.main = serve_main,
-		.synopsis = "pcram serve --listen ADDR (--image FILE | --size SIZE) [-j] [--page-size 4k|2m] [--precopy-rounds N] [--precopy-ms MS] [--dirty-rate PAGES] [--wait SECONDS] [--rate-limit MBPS]",
+		.synopsis = "pcram serve --listen ADDR (--image FILE | --size SIZE) [-j] [--page-size 4k|2m] [--precopy-rounds N] [--precopy-ms MS] [--dirty-rate PAGES] [--wait SECONDS] [--rate-limit MBPS] [--peer-timeout SECONDS] [--no-verify]",
 		.summary = "be the source of a migration: serve RAM to 'pcram recv'",
 		.options = "  --listen ADDR        HOST:PORT, [V6]:PORT or :PORT to listen on\n"
 			   "  --image FILE         the RAM is this file, mapped shared (with --size: made anew)\n"
@@ -90,12 +91,14 @@ static const struct subcommand commands[] = {
 			   "  --dirty-rate PAGES   pages/s a workload writes until the switchover (default 0)\n"
 			   "  --wait SECONDS       for a destination to connect or come back (default 30)\n"
 			   "  --rate-limit MBPS    pace each connection (SO_MAX_PACING_RATE)\n"
+			   "  --peer-timeout S     a destination silent this long is gone (default 5)\n"
+			   "  --no-verify          complete without the destination's checksums\n"
 			   "  -j, --json           print the report as one JSON object\n",
 	},
 	{
 		.name = "recv",
 		.main = recv_main,
-		.synopsis = "pcram recv --connect ADDR [-j] [-q] [--vcpus N] [--pattern sequential|random|zipf|trace:FILE] [--accesses N] [--source-timeout SECONDS] [--poison] [--no-verify]",
+		.synopsis = "pcram recv --connect ADDR [-j] [-q] [--vcpus N] [--pattern sequential|random|zipf|trace:FILE] [--accesses N] [--source-timeout SECONDS] [--peer-timeout SECONDS] [--poison] [--no-verify]",
 		.summary = "be the destination of a migration from 'pcram serve'",
 		.options = "  --connect ADDR       HOST:PORT of 'pcram serve'\n"
 			   "  --vcpus N            vCPU threads reading from the switchover on (default 4)\n"
@@ -103,6 +106,7 @@ static const struct subcommand commands[] = {
 			   "                       (one byte offset per line, decimal or 0x hex)\n"
 			   "  --accesses N         reads per vCPU (default: pages / vCPUs)\n"
 			   "  --source-timeout S   give up when the source is gone this long (default 10)\n"
+			   "  --peer-timeout S     a source silent this long is gone: reconnect (default 5)\n"
 			   "  --poison             then poison the missing pages: readers get SIGBUS\n"
 			   "  --no-verify          skip the checksum of every page at the end\n"
 			   "  -q, --quiet          no progress bar\n"

@@ -289,20 +289,25 @@ static void *progress_main(void *arg)
 
 /* ---- the migration ------------------------------------------------------------------------ */
 
-static int connect_pair(const char *addr, int fds[2], char *err, size_t errlen)
+static int connect_pair(const char *addr, unsigned int timeout_ms, int fds[2],
+			char *err, size_t errlen)
 {
-	fds[0] = addr_connect(addr, err, errlen);
+	fds[0] = addr_connect(addr, timeout_ms, err, errlen);
 	if (fds[0] < 0)
 		return -1;
-	fds[1] = addr_connect(addr, err, errlen);
+	fds[1] = addr_connect(addr, timeout_ms, err, errlen);
 	if (fds[1] < 0) {
 		close(fds[0]);
+		fds[0] = -1;
 		return -1;
 	}
 	return 0;
 }
 
-/* The source went away: connect again until it answers or time is up. */
+/*
+ * The connection broke, or the source went silent: connect again until
+ * it answers or --source-timeout is up. 0, or the error in @rep.
+ */
 static int reconnect(struct recv_state *rs, int fds[2], struct recv_report *rep)
 {
 	uint64_t end = now_ns() + rs->c->source_timeout_s * 1000000000ULL;
@@ -312,7 +317,12 @@ static int reconnect(struct recv_state *rs, int fds[2], struct recv_report *rep)
 	close(fds[1]);
 	fds[0] = fds[1] = -1;
 	while (now_ns() < end) {
-		if (!connect_pair(rs->c->connect, fds, err, sizeof(err))) {
+		uint64_t left_ms = (end - now_ns()) / 1000000 + 1;
+		unsigned int wait_ms = rs->c->peer_timeout_s * 1000;
+
+		if (left_ms < wait_ms)
+			wait_ms = (unsigned int)left_ms;
+		if (!connect_pair(rs->c->connect, wait_ms, fds, err, sizeof(err))) {
 			int ret = pcram_in_resume(rs->in, fds[0], fds[1]);
 
 			if (!ret)
@@ -321,8 +331,11 @@ static int reconnect(struct recv_state *rs, int fds[2], struct recv_report *rep)
 			close(fds[0]);
 			close(fds[1]);
 			fds[0] = fds[1] = -1;
-			if (ret != -ECONNRESET && ret != -EPIPE)
-				break;
+			if (ret != -ECONNRESET) {
+				/* It answered, and refused: no use trying again. */
+				snprintf(rep->error, sizeof(rep->error), "resuming: %s", err);
+				return ret;
+			}
 		}
 		usleep(200000);
 	}
@@ -337,11 +350,19 @@ static int map_blocks(struct recv_state *rs, const struct pcram_remote_block *rb
 {
 	for (unsigned int i = 0; i < n; i++) {
 		int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+		char what[128];
 		void *p;
 
-		if (rb[i].page_size == (2 << 20))
-			flags |= MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
-		else if (rb[i].page_size != 4096) {
+		snprintf(what, sizeof(what), "block %.64s", rb[i].name);
+		if (rb[i].page_size == (2 << 20)) {
+			/*
+			 * Reserved now, not MAP_NORESERVE: an empty pool is
+			 * this error, not a page that can never be placed.
+			 */
+			if (huge_pool_check(rb[i].length, rb[i].page_size, what, err, errlen))
+				return -1;
+			flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT);
+		} else if (rb[i].page_size != 4096) {
 			snprintf(err, errlen, "block %.64s: %llu-byte pages are not supported here",
 				 rb[i].name, (unsigned long long)rb[i].page_size);
 			return -1;
@@ -396,6 +417,27 @@ static void collect(struct recv_state *rs, struct recv_report *rep)
 	}
 }
 
+/*
+ * The migration failed: the pages that never came are given up (with
+ * --poison, poisoned, so that the vCPUs blocked on them end). True if
+ * vCPUs stay blocked for good.
+ */
+static bool give_up(struct recv_state *rs, struct recv_report *rep)
+{
+	int pn;
+
+	if (!rs->dst || !pcram_dst_pages_missing(rs->dst))
+		return false;
+	pn = pcram_in_abandon(rs->in, rs->c->poison ? PCRAM_IN_ABANDON_POISON : 0);
+	if (pn > 0)
+		rep->poisoned = (uint64_t)pn;
+	if (pn < 0 && pn != -EALREADY)
+		snprintf(rep->error + strlen(rep->error), sizeof(rep->error) - strlen(rep->error),
+			 "; poisoning failed: %s", pcram_in_strerror(rs->in));
+	/* Unpoisoned, blocked vCPUs can never end: not joined. */
+	return !rs->c->poison || pn < 0;
+}
+
 int recv_run(const struct recv_conf *c, struct recv_report *rep)
 {
 	struct pcram_in_options io = { .flags = c->verify ? PCRAM_IN_F_VERIFY : 0 };
@@ -403,8 +445,8 @@ int recv_run(const struct recv_conf *c, struct recv_report *rep)
 	struct recv_state *rs = calloc(1, sizeof(*rs));
 	struct progress pg = { .rs = rs };
 	struct sigaction sa = { .sa_handler = on_sigbus, .sa_flags = SA_NODEFER };
-	int fds[2] = { -1, -1 }, n, ret = -EINVAL, poisoned = 0;
-	bool hung = false;
+	int fds[2] = { -1, -1 }, n, ret = -EINVAL;
+	bool hung = false, started = false;
 
 	memset(rep, 0, sizeof(*rep));
 	if (!rs)
@@ -417,11 +459,17 @@ int recv_run(const struct recv_conf *c, struct recv_report *rep)
 	sigaction(SIGBUS, &sa, NULL);
 
 	rep->start_ns = now_ns();
-	if (connect_pair(c->connect, fds, rep->error, sizeof(rep->error)))
+	if (connect_pair(c->connect, c->peer_timeout_s * 1000, fds, rep->error,
+			 sizeof(rep->error)))
 		goto out;
 	ret = pcram_in_new(&rs->in, &io);
-	if (ret)
+	if (!ret)
+		ret = pcram_in_set_peer_timeout(rs->in, c->peer_timeout_s * 1000);
+	if (ret) {
+		snprintf(rep->error, sizeof(rep->error), "%s",
+			 rs->in ? pcram_in_strerror(rs->in) : strerror(-ret));
 		goto out;
+	}
 	n = pcram_in_connect(rs->in, fds[0], fds[1], rb, MAX_BLOCKS);
 	if (n < 0 || n > MAX_BLOCKS) {
 		ret = n < 0 ? n : -E2BIG;
@@ -457,32 +505,25 @@ int recv_run(const struct recv_conf *c, struct recv_report *rep)
 		rs->vcpu[v].started = true;
 	}
 	ret = pcram_in_start(rs->in, rs->dst);
-	if (ret) {
+	started = !ret || ret == -ECONNRESET;
+	if (ret && ret != -ECONNRESET) {
 		snprintf(rep->error, sizeof(rep->error), "%s", pcram_in_strerror(rs->in));
 		goto out;
 	}
 	if (c->progress && !pthread_create(&pg.thread, NULL, progress_main, &pg))
 		pg.running = true;
 	for (;;) {
-		ret = pcram_in_wait(rs->in, -1);
+		/* Started, but the source went away before READY: as any break. */
+		if (!ret)
+			ret = pcram_in_wait(rs->in, -1);
 		if (ret != -ECONNRESET)
 			break;
 		if (pg.running)
 			fputc('\n', stderr);
 		fprintf(stderr, "pcram recv: %s; connecting again\n", pcram_in_strerror(rs->in));
 		ret = reconnect(rs, fds, rep);
-		if (ret) {
-			int pn = pcram_in_abandon(rs->in, c->poison ? PCRAM_IN_ABANDON_POISON : 0);
-
-			poisoned = pn > 0 ? pn : 0;
-			if (pn < 0)
-				snprintf(rep->error + strlen(rep->error),
-					 sizeof(rep->error) - strlen(rep->error),
-					 "; poisoning failed: %s", pcram_in_strerror(rs->in));
-			/* Unpoisoned, blocked vCPUs can never end: not joined. */
-			hung = !c->poison || pn < 0;
+		if (ret)
 			break;
-		}
 	}
 	rep->end_ns = now_ns();
 	if (ret && !rep->error[0])
@@ -492,8 +533,8 @@ out:
 		pg.stop = true;
 		pthread_join(pg.thread, NULL);
 	}
-	if (ret && rs->dst && rs->in)
-		hung |= pcram_dst_pages_missing(rs->dst) && !c->poison;
+	if (ret && started)
+		hung = give_up(rs, rep);
 	if (!hung) {
 		on_switchover(rs);
 		for (unsigned int v = 0; v < c->vcpus; v++)
@@ -502,8 +543,10 @@ out:
 	}
 	if (rs->in && rs->dst)
 		collect(rs, rep);
-	rep->poisoned = (uint64_t)poisoned;
 	rep->ret = ret;
+	rep->verify = c->verify;
+	if (ret && !rep->error[0])
+		snprintf(rep->error, sizeof(rep->error), "%s", strerror(-ret));
 	if (hung)
 		return ret;	/* the caller exits: blocked threads end with it */
 	pcram_in_free(rs->in);
@@ -530,13 +573,16 @@ int recv_main(int argc, char **argv)
 		{ "pattern", required_argument, NULL, 'p' },
 		{ "accesses", required_argument, NULL, 'a' },
 		{ "source-timeout", required_argument, NULL, 't' },
+		{ "peer-timeout", required_argument, NULL, 'T' },
 		{ "poison", no_argument, NULL, 'P' },
 		{ "no-verify", no_argument, NULL, 'V' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct recv_conf c = { .vcpus = 4, .source_timeout_s = 10, .verify = true };
+	struct recv_conf c = {
+		.vcpus = 4, .source_timeout_s = 10, .peer_timeout_s = 5, .verify = true,
+	};
 	static struct recv_report rep;
 	bool json = false, quiet = false;
 	unsigned long v;
@@ -571,6 +617,12 @@ int recv_main(int argc, char **argv)
 				return fail("recv", "--source-timeout '%s': seconds, 1..86400", optarg),
 				       EXIT_USAGE;
 			c.source_timeout_s = (unsigned int)v;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 3600, &v) || !v)
+				return fail("recv", "--peer-timeout '%s': seconds, 1..3600", optarg),
+				       EXIT_USAGE;
+			c.peer_timeout_s = (unsigned int)v;
 			break;
 		case 'P':
 			c.poison = true;

@@ -90,11 +90,16 @@ static void text(FILE *out, const struct serve_report *s, const struct recv_repo
 			fprintf(out, "  poisoned      %" PRIu64 " pages that never came\n",
 				r->poisoned);
 	}
-	if (r && !r->ret)
+	/* Only a run that succeeded says it; then every page was compared. */
+	if (r && !r->ret && !r->verify)
+		fprintf(out, "verified: no (--no-verify)\n");
+	else if (r && !r->ret)
 		fprintf(out, "verified: %" PRIu64 " pages equal\n", r->in.verified_equal);
+	else if (s && !s->ret && !s->st.verified_equal && !s->st.verified_differ)
+		fprintf(out, "verified: no (the destination sent no checksums)\n");
 	else if (s && !s->ret)
-		fprintf(out, "verified: %" PRIu64 " pages equal, %" PRIu64 " differ\n",
-			s->st.verified_equal, s->st.verified_differ);
+		fprintf(out, "verified: %" PRIu64 " of %" PRIu64 " pages equal, %" PRIu64
+			" differ\n", s->st.verified_equal, s->pages, s->st.verified_differ);
 }
 
 static void js(FILE *out, const struct serve_report *s, const struct recv_report *r)

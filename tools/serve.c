@@ -122,13 +122,19 @@ int serve_run(const struct serve_conf *c, struct serve_report *rep)
 		.switchover = workload_stop, .hold = workload_hold, .opaque = &w,
 	};
 	struct pcram_src *src = NULL;
+	bool served = false;
 	int ret;
 
 	memset(rep, 0, sizeof(*rep));
+	if (c->verify)
+		so.flags |= PCRAM_SRC_F_REQUIRE_VERIFY;
 	if (ram_open(&ram, c->image, c->size, c->page_size, rep->error, sizeof(rep->error)))
 		return rep->ret = -EINVAL;
 	w.ram = &ram;
+	rep->pages = ram.length / ram.page_size;
 	ret = pcram_src_new(&src, &so);
+	if (!ret && c->peer_timeout_s)
+		ret = pcram_src_set_peer_timeout(src, c->peer_timeout_s * 1000);
 	if (!ret) {
 		struct pcram_src_block b = {
 			.name = "pc.ram", .host = ram.host, .length = ram.length,
@@ -152,12 +158,19 @@ int serve_run(const struct serve_conf *c, struct serve_report *rep)
 		int fds[2];
 
 		ret = accept_pair(c->listen_fd, c->wait_s, c->rate_limit, fds);
-		if (ret) {
-			snprintf(rep->error, sizeof(rep->error), "%s",
-				 ret == -ETIMEDOUT ? "no destination came" : strerror(-ret));
+		if (ret == -ETIMEDOUT && !served)
+			snprintf(rep->error, sizeof(rep->error), "no destination came within %u s",
+				 c->wait_s);
+		else if (ret == -ETIMEDOUT)
+			snprintf(rep->error, sizeof(rep->error),
+				 "the destination did not come back within %u s (last: %s)",
+				 c->wait_s, pcram_src_strerror(src));
+		else if (ret)
+			snprintf(rep->error, sizeof(rep->error), "accepting: %s", strerror(-ret));
+		if (ret)
 			break;
-		}
 		ret = pcram_src_serve(src, fds[0], fds[1]);
+		served = true;
 		close(fds[0]);
 		close(fds[1]);
 		if (ret != -ECONNRESET)
@@ -195,12 +208,14 @@ int serve_main(int argc, char **argv)
 		{ "dirty-rate", required_argument, NULL, 'd' },
 		{ "wait", required_argument, NULL, 'w' },
 		{ "rate-limit", required_argument, NULL, 'r' },
+		{ "peer-timeout", required_argument, NULL, 'T' },
+		{ "no-verify", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct serve_conf c = {
 		.listen_fd = -1, .page_size = 4096, .precopy_rounds = 5, .precopy_ms = 500,
-		.wait_s = 30,
+		.wait_s = 30, .peer_timeout_s = 5, .verify = true,
 	};
 	static struct serve_report rep;
 	const char *listen_addr = NULL;
@@ -256,6 +271,15 @@ int serve_main(int argc, char **argv)
 				return fail("serve", "--rate-limit '%s': MB/s, 1..1000000", optarg),
 				       EXIT_USAGE;
 			c.rate_limit = v * 1000000ULL;
+			break;
+		case 'T':
+			if (parse_uint(optarg, 3600, &v) || !v)
+				return fail("serve", "--peer-timeout '%s': seconds, 1..3600", optarg),
+				       EXIT_USAGE;
+			c.peer_timeout_s = (unsigned int)v;
+			break;
+		case 'V':
+			c.verify = false;
 			break;
 		case 'h':
 			return usage("serve", stdout);
