@@ -49,6 +49,10 @@ TOOL := $(B)/pcram
 
 TEST_SRCS := $(wildcard selftests/*/*_test.c)
 TESTS := $(TEST_SRCS:%.c=$(B)/%)
+# Programs the tests run, not tests: built next to them (under
+# build/selftests, which the VM runner copies whole) and found there by
+# the tests themselves.
+TEST_HELPERS := $(B)/selftests/tools/wire_proxy $(B)/selftests/tools/wire_peer
 # Tests that only make sense on the build host (they need kernel headers).
 HOST_TESTS := $(patsubst %.sh,$(B)/%,$(wildcard selftests/*/*_test.sh))
 HARNESS := $(B)/linux-src/tools/testing/selftests/kselftest_harness.h
@@ -60,7 +64,7 @@ KMOD := kmod/pcram.ko
 
 all: userspace kmod
 
-userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS) $(HOST_TESTS) $(EXAMPLES)
+userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS) $(TEST_HELPERS) $(HOST_TESTS) $(EXAMPLES)
 
 help:
 	@echo 'pcram targets:'
@@ -139,6 +143,15 @@ $(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h selftests/*/*.h) $(HARN
 
 # The unit test of the tool's netlink client compiles its sources in.
 $(B)/selftests/tools/nl_unit_test: tools/nl.c tools/nl_parse.c tools/nl.h tools/nl_parse.h
+
+# The fault-injecting proxy and the fake peer: libc alone (they speak the
+# protocol from its document, apart from lib/wire.c).
+$(TEST_HELPERS): $(B)/selftests/%: selftests/%.c
+	$(quiet) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(PCRAM_CFLAGS) $< -o $@ $(LDFLAGS)
+
+$(B)/selftests/tools/migrate_faults_test $(B)/selftests/tools/migrate_peer_test: | $(TEST_HELPERS)
 
 $(B)/selftests/%: selftests/%.sh
 	$(quiet) INSTALL $@

@@ -523,8 +523,6 @@ static void rx_loop(struct pcram_in *in, bool urgent, struct rx_end *e)
 			rx_fatal(e, ret, "%s", err);
 		if (ret)
 			break;
-		if (h.type == WIRE_KEEPALIVE)
-			continue;
 		if (h.type == WIRE_PAGE) {
 			uint8_t ph[WIRE_PAGE_HDR];
 
@@ -538,9 +536,14 @@ static void rx_loop(struct pcram_in *in, bool urgent, struct rx_end *e)
 			check_all_in(in);
 			continue;
 		}
+		/* Any other message ends a batch: a KEEPALIVE may be the last. */
 		ret = flush(in, &bt, e);
 		if (ret)
 			break;
+		if (h.type == WIRE_KEEPALIVE) {
+			check_all_in(in);	/* the batch may have held the last page */
+			continue;
+		}
 		if (h.len > sizeof(small)) {
 			ret = rx_fatal(e, -EPROTO, "%s of %u bytes", wire_type_name(h.type), h.len);
 			break;
@@ -607,10 +610,11 @@ static void *rx_main(void *arg)
 		pthread_mutex_lock(&in->lock);
 		/*
 		 * After COMPLETE the source closes once its SHUTDOWN is on
-		 * bulk: urgent may see the end first. The bulk receiver reads
-		 * the SHUTDOWN; this one leaves it alone.
+		 * bulk: urgent may see the end first, as an EOF or, with our
+		 * keepalives unread there, a reset. The bulk receiver reads
+		 * the SHUTDOWN (or fails itself); this one leaves it alone.
 		 */
-		if (a->urgent && e.ret == -EPIPE && in->completing)
+		if (a->urgent && in->completing && wire_conn_lost(e.ret))
 			stop_other = false;
 		else if (!in->final && !in->conn_err) {
 			in->conn_err = -ECONNRESET;

@@ -238,6 +238,16 @@ static void count_back(struct dst_block *b, uint64_t missing, uint64_t unplaced,
 		atomic_fetch_sub(&b->zero_pages, unplaced);
 }
 
+/* What a failed placement's errno says, and what to do about it. */
+static const char *place_strerror(const struct dst_block *b, int ret)
+{
+	if (ret == -ENOMEM && (b->type == PCRAM_BLOCK_HUGETLB ||
+			       b->type == PCRAM_BLOCK_HUGETLB_SHARED))
+		return "no page to place it in: is the huge page pool empty?"
+		       " (sysctl vm.nr_hugepages)";
+	return strerror(-ret);
+}
+
 /*
  * The kernel says a page is at @addr already (EEXIST). For private memory
  * that must show in the page tables: an empty huge page pool makes some
@@ -251,9 +261,8 @@ static int check_already(struct pcram_dst *dst, struct dst_block *b, uint64_t ad
 		return ALREADY;
 	if (b->type == PCRAM_BLOCK_HUGETLB)
 		return dst_error(dst, -ENOMEM, "block %s at %#" PRIx64 ": the kernel says a page is"
-				 " there (EEXIST) but none is mapped: is the huge page pool empty?"
-				 " (sysctl vm.nr_hugepages)", b->name,
-				 addr - (uint64_t)(uintptr_t)b->host);
+				 " there (EEXIST) but none is mapped: %s", b->name,
+				 addr - (uint64_t)(uintptr_t)b->host, place_strerror(b, -ENOMEM));
 	return dst_error(dst, -EEXIST, "block %s at %#" PRIx64 ": the kernel says a page is there"
 			 " (EEXIST) but none is mapped", b->name,
 			 addr - (uint64_t)(uintptr_t)b->host);
@@ -454,7 +463,7 @@ static int place_one(struct pcram_dst *dst, void *host, const void *src,
 		if (said)
 			return ret;
 		return dst_error(dst, ret, "%s: block %s at %#" PRIx64 ": %s",
-				 call, b->name, page << b->page_shift, strerror(-ret));
+				 call, b->name, page << b->page_shift, place_strerror(b, ret));
 	}
 	/* The bit this call took stays: the page is in, whoever put it. */
 	if (claimed)
@@ -566,7 +575,7 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 				dst_wake(dst, (uint64_t)(uintptr_t)ops[i].host,
 					 b->page_size);
 				dst_error(dst, ret, "place_batch: block %s: %s",
-					  b->name, strerror(-ret));
+					  b->name, place_strerror(b, ret));
 				return i;
 			}
 			if (ret == PLACED)
@@ -646,7 +655,7 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 			if (!said)
 				dst_error(dst, ret, "place_batch: block %s at %#" PRIx64 ": %s",
 					  b->name, a - (uint64_t)(uintptr_t)b->host,
-					  strerror(-ret));
+					  place_strerror(b, ret));
 			return i;
 		}
 		if (ret == PLACED)

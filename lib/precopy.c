@@ -303,11 +303,11 @@ int switchover(struct pcram_src *src, bool dst_switched)
 			return ret;
 	}
 	/* On every connection: a resumed destination may have missed it. */
+	atomic_store(&src->dst_may_complete, true);
 	ret = wire_link_write(&src->bulk_tx, msg, wire_put_empty(msg, sizeof(msg), WIRE_SWITCHOVER));
 	if (ret)
 		return src_error(src, wire_conn_lost(ret) ? -ECONNRESET : ret,
 				 "sending SWITCHOVER: %s", strerror(-ret));
-	atomic_store(&src->switchover_sent, true);
 	return 0;
 }
 

@@ -541,7 +541,11 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switch
 		else
 			src->urgent = fds[i];
 	}
-	/* A destination resuming with a source that knows nothing of it. */
+	/*
+	 * A source with no history of this destination: new, or restarted.
+	 * Whatever the destination holds (nothing, if it is new too) may be
+	 * older than our RAM unless it has switched over (below).
+	 */
 	restarted = !src->session && session;
 	if (!src->session)
 		src->session = session ? session : new_session();
@@ -592,6 +596,8 @@ static int handshake(struct pcram_src *src, int fd_a, int fd_b, bool *dst_switch
 		}
 		if (m.type == WIRE_READY) {
 			*dst_switched = m.ready.flags & WIRE_READY_F_SWITCHED;
+			/* It may complete at once: every page may be in. */
+			atomic_store(&src->dst_may_complete, *dst_switched);
 			break;
 		}
 		b = &src->blocks[m.received.block];
@@ -683,7 +689,7 @@ static void *bulk_reader_main(void *arg)
 			break;
 		}
 		if ((m.type == WIRE_CHECKSUM || m.type == WIRE_COMPLETE) &&
-		    !atomic_load(&src->switchover_sent)) {
+		    !atomic_load(&src->dst_may_complete)) {
 			serve_fail(src, -EPROTO, false, "%s before SWITCHOVER",
 				   wire_type_name(m.type));
 			break;
@@ -818,7 +824,7 @@ static void serve_reset(struct pcram_src *src)
 	src->fail_peer = false;
 	src->fail_text[0] = '\0';
 	atomic_store(&src->stop, false);
-	atomic_store(&src->switchover_sent, false);
+	atomic_store(&src->dst_may_complete, false);
 	atomic_store(&src->hint, 0);
 }
 

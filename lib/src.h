@@ -58,7 +58,13 @@ struct pcram_src {
 	int bulk, urgent;
 	struct wire_link bulk_tx, urgent_tx;
 	_Atomic bool stop;
-	_Atomic bool switchover_sent;	/* on this connection */
+	/*
+	 * The destination may have switched over: its READY said so, or
+	 * our SWITCHOVER is on its way. From here CHECKSUM and COMPLETE may
+	 * come (it reads the SWITCHOVER, and answers, before our write
+	 * returns).
+	 */
+	_Atomic bool dst_may_complete;
 	/*
 	 * The first failure of this serve() is its story: the threads that
 	 * stop because of it fail too, and are not heard.

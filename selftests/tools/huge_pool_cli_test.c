@@ -10,34 +10,9 @@
  * The pool is the machine's: each test sizes it (as root) and gives
  * back what it found.
  */
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <time.h>
-
 #include "kselftest_harness.h"
 #include "common.h"
 #include "lib/memory.h"
-
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-
-	if (fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof(a)) &&
-	    !getsockname(fd, (struct sockaddr *)&a, &len))
-		port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 FIXTURE(pool) {
 	struct cmd_result r;
@@ -100,7 +75,7 @@ TEST_F_TIMEOUT(pool, recv_refuses_a_pool_too_small, 60)
 	double t0;
 
 	POOL_FREE(40);
-	t0 = now_s();
+	t0 = mono_s();
 	run(&self->r,
 	    "cd %s || exit 1\n"
 	    "pcram serve --listen 127.0.0.1:%d --size 64M --page-size 2m --wait 2 "
@@ -110,7 +85,7 @@ TEST_F_TIMEOUT(pool, recv_refuses_a_pool_too_small, 60)
 	    "wait $S; echo $? >serve.rc",
 	    self->dir, self->port, self->port);
 	run(&self->r, "cd %s && cat recv.rc serve.rc; cat recv.err serve.err >&2", self->dir);
-	EXPECT_LT(now_s() - t0, 20.0) TH_LOG("a side waited too long");
+	EXPECT_LT(mono_s() - t0, 20.0) TH_LOG("a side waited too long");
 	EXPECT_EQ(0, strncmp(self->r.out, "1\n1\n", 4)) TH_LOG("exit codes: %s; %s",
 							     self->r.out, self->r.err);
 	EXPECT_NE(NULL, strstr(self->r.err, "block pc.ram")) TH_LOG("%s", self->r.err);
