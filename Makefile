@@ -87,18 +87,18 @@ deps:
 $(B)/lib/%.pic.o: lib/%.c $(wildcard lib/*.h) lib/include/pcram.h
 	$(quiet) CC $@
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(PCRAM_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+	$(Q)$(CC) $(PCRAM_CFLAGS) $(NL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(B)/lib/%.o: lib/%.c $(wildcard lib/*.h) lib/include/pcram.h
 	$(quiet) CC $@
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(PCRAM_CFLAGS) -fvisibility=hidden -c $< -o $@
+	$(Q)$(CC) $(PCRAM_CFLAGS) $(NL_CFLAGS) -fvisibility=hidden -c $< -o $@
 
 $(LIB_SO): $(LIB_PIC_OBJS) lib/libpcram.map
 	$(quiet) LD $@
 	$(Q)$(CC) -shared -Wl,-soname,libpcram.so.$(SOVERSION) \
 		-Wl,--version-script=lib/libpcram.map -Wl,-z,defs \
-		$(LIB_PIC_OBJS) -o $@ $(LDFLAGS)
+		$(LIB_PIC_OBJS) -o $@ $(LDFLAGS) $(NL_LIBS) -lpthread
 	$(Q)ln -sf libpcram.so.$(SOVERSION) $(B)/lib/libpcram.so
 
 $(LIB_A): $(LIB_OBJS)
@@ -141,8 +141,8 @@ $(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h selftests/*/*.h) $(HARN
 		-L$(B)/lib -Wl,-rpath,$(abspath $(B)/lib) -Wl,--as-needed \
 		-lpcram $(NL_LIBS) -lpthread $(LDFLAGS)
 
-# The unit test of the tool's netlink client compiles its sources in.
-$(B)/selftests/tools/nl_unit_test: tools/nl.c tools/nl_parse.c tools/nl.h tools/nl_parse.h
+# The unit test of the library's pcram.ko client compiles its sources in.
+$(B)/selftests/lib/kmod_parse_test: lib/kmod_genl.c lib/kmod_parse.c lib/kmod_parse.h lib/error.c
 
 # The fault-injecting proxy and the fake peer: libc alone (they speak the
 # protocol from its document, apart from lib/wire.c).

@@ -5,6 +5,7 @@
 #ifndef _PCRAM_H
 #define _PCRAM_H
 
+#include <linux/build_bug.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
@@ -45,6 +46,9 @@ struct pcram_stats_cpu {
 	struct pcram_batch_counts batch;
 	u64 batch_hist[PCRAM_BATCH_HIST_BUCKETS];
 };
+
+/* Userspace sizes its copy of a thread name by the UAPI's constant. */
+static_assert(PCRAM_COMM_MAX == TASK_COMM_LEN);
 
 struct pcram_thread_stat {
 	pid_t tid;

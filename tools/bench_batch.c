@@ -159,19 +159,13 @@ static uint8_t *src_new(uint64_t pages)
 /* A /dev/pcram context attached to @uffd: its descriptor or -errno. */
 static int context_new(int uffd, const char *name)
 {
-	struct pcram_attach a = { .uffd = uffd, .flags = PCRAM_ATTACH_F_NO_EVENTS };
-	int fd = open("/dev/" PCRAM_DEVICE_NAME, O_RDWR | O_CLOEXEC);
+	int fd = pcram_kmod_attach_uffd(uffd, name, PCRAM_KMOD_ATTACH_F_NO_EVENTS, NULL);
 
+	if (fd == -ENODEV)
+		return bench_err(fd, "/dev/%s: %s (load pcram.ko: 'pcram module load')",
+				 PCRAM_DEVICE_NAME, strerror(ENOENT));
 	if (fd < 0)
-		return bench_err(-errno, "/dev/%s: %s%s", PCRAM_DEVICE_NAME, strerror(errno),
-				 errno == ENOENT ? " (load pcram.ko: 'pcram module load')" : "");
-	snprintf(a.name, sizeof(a.name), "%s", name);
-	if (ioctl(fd, PCRAM_IOC_ATTACH, &a) < 0) {
-		int err = errno;
-
-		close(fd);
-		return bench_err(-err, "PCRAM_IOC_ATTACH: %s", strerror(err));
-	}
+		return bench_err(fd, "attaching to pcram.ko: %s", strerror(-fd));
 	return fd;
 }
 

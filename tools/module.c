@@ -11,7 +11,7 @@
 #include <libkmod.h>
 
 #include "json.h"
-#include "nl.h"
+#include "kmod_client.h"
 #include "pcram.h"
 #include "stat.h"
 
@@ -173,11 +173,11 @@ static const char *state_name(int state)
 }
 
 /* The probe and the events, from GET_INFO of API 2 and later. */
-static void print_probe(const struct pcram_module_info *m)
+static void print_probe(const struct pcram_kmod_info *m)
 {
-	printf("  probe %s", pcram_probe_state_name(m->probe));
-	if (m->has_probe_error)
-		printf(" (%s)", strerror((int)m->probe_error));
+	printf("  probe %s", latency_probe_name(m->latency_probe));
+	if (m->latency_probe_error)
+		printf(" (%s)", strerror((int)m->latency_probe_error));
 	printf(", maxactive %u, %" PRIu64 " faults missed; fault events every %u ms, "
 	       "%" PRIu64 " dropped; batches of up to %u ops\n", m->maxactive,
 	       m->nmissed, m->event_interval_ms, m->events_dropped, m->batch_max);
@@ -189,7 +189,7 @@ static int do_status(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ 0 }
 	};
-	struct pcram_module_info info = { 0 };
+	struct pcram_kmod_info info = { 0 };
 	const char *name = DEFAULT_MODULE;
 	struct kmod_module *mod = NULL;
 	struct kmod_ctx *ctx;
@@ -215,7 +215,7 @@ static int do_status(int argc, char **argv)
 		state = kmod_module_get_initstate(mod);
 	if (state >= 0) {
 		refcnt = kmod_module_get_refcnt(mod);
-		nl_ret = pcram_nl_get_info(&info, nl_err, sizeof(nl_err));
+		nl_ret = kmod_get_info(&info, nl_err, sizeof(nl_err));
 	}
 
 	if (json) {
@@ -232,7 +232,7 @@ static int do_status(int argc, char **argv)
 				json_string(&j, "version", info.version);
 				json_u64(&j, "api_version", info.api_version);
 				json_u64(&j, "vms", info.nr_vms);
-				if (info.has_api2)
+				if ((info.api_version >= 2))
 					stat_json_probe(&j, &info);
 			} else {
 				json_string(&j, "error", nl_err);
@@ -249,7 +249,7 @@ static int do_status(int argc, char **argv)
 			       info.api_version, info.nr_vms);
 		else
 			printf("; %s\n", nl_err);
-		if (!nl_ret && info.has_api2)
+		if (!nl_ret && (info.api_version >= 2))
 			print_probe(&info);
 	}
 	kmod_module_unref(mod);

@@ -17,14 +17,14 @@
 #include "clock.h"
 #include "fmt.h"
 #include "json.h"
-#include "nl.h"
+#include "kmod_client.h"
 #include "pcram.h"
 
 struct monitor {
 	bool json, timestamps;
 	unsigned long count, seen;	/* events to print (0: no end), printed */
 	/* VM names by id: fault events carry only the id */
-	struct { uint32_t id; char name[PCRAM_NAME_MAX]; } *names;
+	struct { uint32_t id; char name[PCRAM_KMOD_NAME_MAX]; } *names;
 	size_t nr_names;
 };
 
@@ -67,20 +67,20 @@ static const char *const fault_flags[] = { "write", "wp", "minor" };
 static const char *event_name(int cmd)
 {
 	switch (cmd) {
-	case PCRAM_CMD_EVENT_ATTACH:
+	case PCRAM_KMOD_EVENT_ATTACH:
 		return "attach";
-	case PCRAM_CMD_EVENT_DETACH:
+	case PCRAM_KMOD_EVENT_DETACH:
 		return "detach";
-	case PCRAM_CMD_EVENT_FAULT:
+	case PCRAM_KMOD_EVENT_FAULT:
 		return "fault";
 	default:
 		return NULL;
 	}
 }
 
-static void print_json(const struct monitor *m, int cmd, const struct vm_stats *vm)
+static void print_json(const struct monitor *m, int cmd, const struct pcram_kmod_vm *vm)
 {
-	const struct vm_sample *s = &vm->sample;
+	const struct pcram_kmod_sample *s = &vm->sample;
 	struct json j;
 
 	json_init(&j, stdout);
@@ -88,19 +88,19 @@ static void print_json(const struct monitor *m, int cmd, const struct vm_stats *
 	json_string(&j, "event", event_name(cmd));
 	json_u64(&j, "time_ns", realtime_ns());
 	json_u64(&j, "vm", vm->id);
-	json_string(&j, "name", cmd == PCRAM_CMD_EVENT_FAULT ? name_of(m, vm->id) : vm->name);
-	if (cmd != PCRAM_CMD_EVENT_FAULT)
+	json_string(&j, "name", cmd == PCRAM_KMOD_EVENT_FAULT ? name_of(m, vm->id) : vm->name);
+	if (cmd != PCRAM_KMOD_EVENT_FAULT)
 		json_u64(&j, "owner_pid", vm->owner_pid);
-	if (cmd == PCRAM_CMD_EVENT_ATTACH) {
+	if (cmd == PCRAM_KMOD_EVENT_ATTACH) {
 		json_u64(&j, "attach_time_ns", vm->attach_time_ns);
 		json_open_array(&j, "attach_flags");
-		if (vm->attach_flags & PCRAM_ATTACH_F_NO_LATENCY)
+		if (vm->attach_flags & PCRAM_KMOD_ATTACH_F_NO_LATENCY)
 			json_string(&j, NULL, "no_latency");
-		if (vm->attach_flags & PCRAM_ATTACH_F_NO_EVENTS)
+		if (vm->attach_flags & PCRAM_KMOD_ATTACH_F_NO_EVENTS)
 			json_string(&j, NULL, "no_events");
 		json_close_array(&j);
 	}
-	if (cmd == PCRAM_CMD_EVENT_FAULT) {
+	if (cmd == PCRAM_KMOD_EVENT_FAULT) {
 		json_u64(&j, "tid", s->tid);
 		json_string(&j, "comm", s->comm);
 		json_u64(&j, "latency_ns", s->latency_ns);
@@ -128,14 +128,14 @@ static void timestamp(void)
 	printf("[%s.%06" PRIu64 "] ", when, now % 1000000000 / 1000);
 }
 
-static void print_text(const struct monitor *m, int cmd, const struct vm_stats *vm)
+static void print_text(const struct monitor *m, int cmd, const struct pcram_kmod_vm *vm)
 {
-	const struct vm_sample *s = &vm->sample;
+	const struct pcram_kmod_sample *s = &vm->sample;
 	char lat[32];
 
 	if (m->timestamps)
 		timestamp();
-	if (cmd == PCRAM_CMD_EVENT_FAULT) {
+	if (cmd == PCRAM_KMOD_EVENT_FAULT) {
 		printf("fault vm %u \"%s\" tid %u (%s) latency %s addr 0x%" PRIx64,
 		       vm->id, name_of(m, vm->id), s->tid, s->comm,
 		       human_ns(lat, sizeof(lat), s->latency_ns), s->address);
@@ -145,24 +145,24 @@ static void print_text(const struct monitor *m, int cmd, const struct vm_stats *
 				printf(",%s", fault_flags[b]);
 		printf(" skipped %" PRIu64 "\n", s->skipped);
 	} else {
-		printf("%s vm %u \"%s\" pid %u", cmd == PCRAM_CMD_EVENT_ATTACH ?
+		printf("%s vm %u \"%s\" pid %u", cmd == PCRAM_KMOD_EVENT_ATTACH ?
 		       "attach" : "detach", vm->id, vm->name, vm->owner_pid);
-		if (cmd == PCRAM_CMD_EVENT_ATTACH && vm->attach_flags)
+		if (cmd == PCRAM_KMOD_EVENT_ATTACH && vm->attach_flags)
 			printf(" flags%s%s",
-			       vm->attach_flags & PCRAM_ATTACH_F_NO_LATENCY ? " no_latency" : "",
-			       vm->attach_flags & PCRAM_ATTACH_F_NO_EVENTS ? " no_events" : "");
+			       vm->attach_flags & PCRAM_KMOD_ATTACH_F_NO_LATENCY ? " no_latency" : "",
+			       vm->attach_flags & PCRAM_KMOD_ATTACH_F_NO_EVENTS ? " no_events" : "");
 		putchar('\n');
 	}
 	fflush(stdout);
 }
 
-static void on_event(int cmd, const struct vm_stats *vm, void *arg)
+static void on_event(enum pcram_kmod_event cmd, const struct pcram_kmod_vm *vm, void *arg)
 {
 	struct monitor *m = arg;
 
 	if (!event_name(cmd) || (m->count && m->seen == m->count))
 		return;	/* a command of a later API, or past the count */
-	if (cmd == PCRAM_CMD_EVENT_ATTACH || cmd == PCRAM_CMD_EVENT_DETACH)
+	if (cmd == PCRAM_KMOD_EVENT_ATTACH || cmd == PCRAM_KMOD_EVENT_DETACH)
 		remember(m, vm->id, vm->name);
 	if (m->json)
 		print_json(m, cmd, vm);
@@ -220,17 +220,19 @@ static int parse_opts(int argc, char **argv, struct monitor *m)
 static int learn_names(struct monitor *m, char *err, size_t errlen)
 {
 	struct vm_list list = { 0 };
-	struct pcram_nl nl;
+	struct pcram_kmod *k;
 	int ret;
 
-	ret = pcram_nl_open(&nl, PCRAM_NL_API_VM, err, errlen);
-	if (!ret)
-		ret = pcram_nl_dump_vms(&nl, &list, err, errlen);
+	ret = kmod_connect(&k, KMOD_API_VM, err, errlen);
+	if (ret)
+		return ret;
+	ret = vm_list_dump(k, &list);
+	if (ret)
+		snprintf(err, errlen, "%s", pcram_kmod_strerror(k));
 	for (size_t i = 0; !ret && i < list.n; i++)
 		remember(m, list.vms[i].id, list.vms[i].name);
 	vm_list_free(&list);
-	if (nl.sock)
-		pcram_nl_close(&nl);
+	pcram_kmod_free(k);
 	return ret;
 }
 
@@ -238,7 +240,7 @@ int monitor_main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_stop };
 	struct monitor m = { 0 };
-	struct pcram_nl events;
+	struct pcram_kmod *events;
 	char err[512];
 	int ret;
 
@@ -246,10 +248,10 @@ int monitor_main(int argc, char **argv)
 	if (ret)
 		return ret < 0 ? 0 : ret;
 	/* Join first: what happens while the names are read waits for us. */
-	if (pcram_nl_open(&events, PCRAM_NL_API_VM, err, sizeof(err)))
+	if (kmod_connect(&events, KMOD_API_VM, err, sizeof(err)))
 		return fail("monitor", "%s", err);
-	if (pcram_nl_join_events(&events, err, sizeof(err))) {
-		ret = fail("monitor", "%s", err);
+	if (pcram_kmod_subscribe(events)) {
+		ret = fail("monitor", "%s", pcram_kmod_strerror(events));
 		goto out;
 	}
 	if (learn_names(&m, err, sizeof(err))) {
@@ -260,7 +262,7 @@ int monitor_main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	while (!stop && (!m.count || m.seen < m.count)) {
-		struct pollfd p = { .fd = pcram_nl_fd(&events), .events = POLLIN };
+		struct pollfd p = { .fd = pcram_kmod_fd(events), .events = POLLIN };
 
 		if (poll(&p, 1, -1) < 0) {
 			if (errno == EINTR)
@@ -268,17 +270,17 @@ int monitor_main(int argc, char **argv)
 			ret = fail("monitor", "poll: %s", strerror(errno));
 			break;
 		}
-		ret = pcram_nl_read_events(&events, on_event, &m, err, sizeof(err));
+		ret = pcram_kmod_read_events(events, on_event, &m);
 		if (ret == -ENOBUFS) {
 			lost(&m);
 			ret = 0;
 		} else if (ret) {
-			ret = fail("monitor", "%s", err);
+			ret = fail("monitor", "%s", pcram_kmod_strerror(events));
 			break;
 		}
 	}
 out:
 	free(m.names);
-	pcram_nl_close(&events);
+	pcram_kmod_free(events);
 	return ret;
 }

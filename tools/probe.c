@@ -8,7 +8,7 @@
 #include <pcram.h>
 
 #include "json.h"
-#include "nl.h"
+#include "kmod_client.h"
 #include "pcram.h"
 
 /* Call @fn with the name of every set bit of @mask (unknown: "BIT_n"). */
@@ -61,7 +61,7 @@ static const char *errname(int err)
 }
 
 static void print_json(const struct pcram_probe_result *r, int ret,
-		       const struct pcram_module_info *mod, int mod_ret,
+		       const struct pcram_kmod_info *mod, int mod_ret,
 		       const char *mod_err)
 {
 	const struct pcram_hugepage_pool *pool;
@@ -149,7 +149,7 @@ static void print_json(const struct pcram_probe_result *r, int ret,
 }
 
 static void print_text(const struct pcram_probe_result *r, int ret,
-		       const struct pcram_module_info *mod, int mod_ret,
+		       const struct pcram_kmod_info *mod, int mod_ret,
 		       const char *mod_err)
 {
 	const struct pcram_hugepage_pool *pool;
@@ -211,7 +211,7 @@ int probe_main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct pcram_module_info mod = { 0 };
+	struct pcram_kmod_info mod = { 0 };
 	struct pcram_probe_result res;
 	char mod_err[256] = "";
 	bool json = false;
@@ -232,7 +232,7 @@ int probe_main(int argc, char **argv)
 		return usage("probe", stderr);
 
 	ret = pcram_probe(&res);
-	mod_ret = pcram_nl_get_info(&mod, mod_err, sizeof(mod_err));
+	mod_ret = kmod_get_info(&mod, mod_err, sizeof(mod_err));
 	if (json)
 		print_json(&res, ret, &mod, mod_ret, mod_err);
 	else

@@ -52,30 +52,21 @@ static bool parse_id(const char *s, uint32_t *id)
  * Take one sample: the module's figures and the VMs @vm names (all when
  * NULL). Returns 0, or 1 with the reason said on stderr.
  */
-static int sample(struct pcram_nl *nl, const char *vm, struct stat_sample *s)
+static int sample(struct pcram_kmod *k, const char *vm, struct stat_sample *s)
 {
-	char err[512];
 	uint32_t id;
 	size_t i, n;
 
 	s->time_ns = realtime_ns();
-	if (pcram_nl_info(nl, err, sizeof(err)))
-		return fail("stat", "%s", err);
-	s->info = nl->info;
+	if (pcram_kmod_info(k, &s->info, sizeof(s->info)))
+		return fail("stat", "%s", pcram_kmod_strerror(k));
 	if (vm && parse_id(vm, &id)) {
-		if (!s->vms.max) {
-			s->vms.vms = calloc(1, sizeof(*s->vms.vms));
-			if (!s->vms.vms)
-				return fail("stat", "out of memory");
-			s->vms.max = 1;
-		}
-		if (pcram_nl_get_vm(nl, id, &s->vms.vms[0], err, sizeof(err)))
-			return fail("stat", "%s", err);
-		s->vms.n = 1;
+		if (vm_list_get(k, id, &s->vms))
+			return fail("stat", "%s", pcram_kmod_strerror(k));
 		return 0;
 	}
-	if (pcram_nl_dump_vms(nl, &s->vms, err, sizeof(err)))
-		return fail("stat", "%s", err);
+	if (vm_list_dump(k, &s->vms))
+		return fail("stat", "%s", pcram_kmod_strerror(k));
 	if (!vm)
 		return 0;
 	for (i = n = 0; i < s->vms.n; i++)
@@ -180,7 +171,7 @@ int stat_main(int argc, char **argv)
 	struct stat_opts o = { .format = TEXT };
 	struct stat_sample s = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct pcram_nl nl;
+	struct pcram_kmod *k;
 	unsigned long taken = 0;
 	char err[512];
 	int ret;
@@ -188,7 +179,7 @@ int stat_main(int argc, char **argv)
 	ret = parse_opts(argc, argv, &o);
 	if (ret)
 		return ret < 0 ? 0 : ret;
-	if (pcram_nl_open(&nl, PCRAM_NL_API_VM, err, sizeof(err)))
+	if (kmod_connect(&k, KMOD_API_VM, err, sizeof(err)))
 		return fail("stat", "%s", err);
 	/* Interrupting -w ends it between samples, never half-way through a file. */
 	sigaction(SIGINT, &sa, NULL);
@@ -198,7 +189,7 @@ int stat_main(int argc, char **argv)
 			nap(o.watch, &stop);
 		if (stop)
 			break;
-		ret = sample(&nl, o.vm, &s);
+		ret = sample(k, o.vm, &s);
 		if (ret)
 			break;
 		if (o.output)
@@ -212,6 +203,6 @@ int stat_main(int argc, char **argv)
 		taken++;
 	} while (o.watch && !stop && (!o.count || taken < o.count));
 	vm_list_free(&s.vms);
-	pcram_nl_close(&nl);
+	pcram_kmod_free(k);
 	return ret;
 }

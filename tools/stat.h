@@ -9,14 +9,14 @@
 
 #include <stdio.h>
 
-#include "nl.h"
+#include "kmod_client.h"
 
 /* Bumped only when a JSON key changes its meaning or goes away. */
 #define STAT_JSON_SCHEMA 1
 
 struct stat_sample {
 	uint64_t time_ns;		/* CLOCK_REALTIME when it was taken */
-	struct pcram_module_info info;
+	struct pcram_kmod_info info;
 	struct vm_list vms;		/* in increasing id order */
 };
 
@@ -31,7 +31,7 @@ const char *stat_attach_flag_name(unsigned int bit);
 
 struct json;
 /* The probe's and the events' keys of "module" (also 'module status -j'). */
-void stat_json_probe(struct json *j, const struct pcram_module_info *m);
+void stat_json_probe(struct json *j, const struct pcram_kmod_info *m);
 
 void stat_text(FILE *out, const struct stat_sample *s);
 void stat_json(FILE *out, const struct stat_sample *s);

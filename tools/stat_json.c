@@ -22,9 +22,9 @@ uint64_t stat_mean_ns(const struct pcram_hist *h)
 const char *stat_attach_flag_name(unsigned int bit)
 {
 	switch (1U << bit) {
-	case PCRAM_ATTACH_F_NO_LATENCY:
+	case PCRAM_KMOD_ATTACH_F_NO_LATENCY:
 		return "no_latency";
-	case PCRAM_ATTACH_F_NO_EVENTS:
+	case PCRAM_KMOD_ATTACH_F_NO_EVENTS:
 		return "no_events";
 	default:
 		return NULL;
@@ -52,11 +52,11 @@ static void histogram(struct json *j, const char *key, const char *le_key,
 	json_close_array(j);
 }
 
-void stat_json_probe(struct json *j, const struct pcram_module_info *m)
+void stat_json_probe(struct json *j, const struct pcram_kmod_info *m)
 {
-	json_string(j, "probe", pcram_probe_state_name(m->probe));
-	json_string(j, "probe_error", m->has_probe_error ?
-		    strerror((int)m->probe_error) : NULL);
+	json_string(j, "probe", latency_probe_name(m->latency_probe));
+	json_string(j, "probe_error", m->latency_probe_error ?
+		    strerror((int)m->latency_probe_error) : NULL);
 	json_u64(j, "maxactive", m->maxactive);
 	json_u64(j, "nmissed", m->nmissed);
 	json_u64(j, "batch_max", m->batch_max);
@@ -64,7 +64,7 @@ void stat_json_probe(struct json *j, const struct pcram_module_info *m)
 	json_u64(j, "events_dropped", m->events_dropped);
 }
 
-static void module(struct json *j, const struct pcram_module_info *m)
+static void module(struct json *j, const struct pcram_kmod_info *m)
 {
 	json_open_object(j, "module");
 	json_string(j, "version", m->version);
@@ -74,7 +74,7 @@ static void module(struct json *j, const struct pcram_module_info *m)
 	json_close_object(j);
 }
 
-static void faults(struct json *j, const struct vm_stats *vm)
+static void faults(struct json *j, const struct pcram_kmod_vm *vm)
 {
 	const struct pcram_hist *h = &vm->faults;
 
@@ -90,11 +90,11 @@ static void faults(struct json *j, const struct vm_stats *vm)
 	json_close_object(j);
 }
 
-static void threads(struct json *j, const struct vm_stats *vm)
+static void threads(struct json *j, const struct pcram_kmod_vm *vm)
 {
 	json_open_array(j, "threads");
 	for (unsigned int i = 0; i < vm->nr_threads; i++) {
-		const struct vm_thread *t = &vm->threads[i];
+		const struct pcram_kmod_thread *t = &vm->threads[i];
 
 		json_open_object(j, NULL);
 		json_u64(j, "tid", t->tid);
@@ -107,7 +107,7 @@ static void threads(struct json *j, const struct vm_stats *vm)
 	json_close_array(j);
 }
 
-static void batch(struct json *j, const struct vm_batch *b)
+static void batch(struct json *j, const struct pcram_kmod_batch *b)
 {
 	json_open_object(j, "batch");
 	json_u64(j, "batches", b->batches);
@@ -118,11 +118,11 @@ static void batch(struct json *j, const struct vm_batch *b)
 	json_u64(j, "wakes", b->wakes);
 	json_u64(j, "eexist", b->eexist);
 	json_u64(j, "errors", b->errors);
-	histogram(j, "size_histogram", "le_ops", b->size_hist, PCRAM_BATCH_HIST_BUCKETS);
+	histogram(j, "size_histogram", "le_ops", b->size_hist, PCRAM_KMOD_BATCH_HIST_BUCKETS);
 	json_close_object(j);
 }
 
-static void vm(struct json *j, const struct vm_stats *vm)
+static void vm(struct json *j, const struct pcram_kmod_vm *vm)
 {
 	json_open_object(j, NULL);
 	json_u64(j, "id", vm->id);

@@ -54,14 +54,14 @@ static void family(FILE *out, const char *name, const char *type, const char *he
 }
 
 /* "name{vm="1",name="x"" without the closing brace, for more labels. */
-static void vm_series(FILE *out, const char *name, const struct vm_stats *vm)
+static void vm_series(FILE *out, const char *name, const struct pcram_kmod_vm *vm)
 {
 	fprintf(out, "%s{vm=\"%u\",name=\"", name, vm->id);
 	label_value(out, vm->name);
 	fputc('"', out);
 }
 
-static void module(FILE *out, const struct pcram_module_info *m)
+static void module(FILE *out, const struct pcram_kmod_info *m)
 {
 	char s[32];
 
@@ -75,7 +75,7 @@ static void module(FILE *out, const struct pcram_module_info *m)
 	family(out, "pcram_probe_enabled", "gauge",
 	       "1 when the fault-latency probe measures faults, 0 when it is off "
 	       "or unavailable.");
-	fprintf(out, "pcram_probe_enabled %d\n", m->probe == PCRAM_PROBE_ON);
+	fprintf(out, "pcram_probe_enabled %d\n", m->latency_probe == PCRAM_KMOD_LATENCY_PROBE_ON);
 	family(out, "pcram_probe_maxactive", "gauge",
 	       "Faulting threads the probe can follow at once (maxactive).");
 	fprintf(out, "pcram_probe_maxactive %u\n", m->maxactive);
@@ -96,21 +96,21 @@ static void module(FILE *out, const struct pcram_module_info *m)
 /* A gauge or counter with one sample per VM. */
 struct vm_metric {
 	const char *name, *type, *help;
-	uint64_t (*value)(const struct vm_stats *vm);
+	uint64_t (*value)(const struct pcram_kmod_vm *vm);
 	bool ns;	/* the value is ns, written as seconds */
 };
 
-static uint64_t v_attached(const struct vm_stats *vm) { return vm->attached; }
-static uint64_t v_measured(const struct vm_stats *vm) { return vm->measured; }
-static uint64_t v_max(const struct vm_stats *vm) { return vm->faults.max; }
-static uint64_t v_batches(const struct vm_stats *vm) { return vm->batch.batches; }
-static uint64_t v_ops(const struct vm_stats *vm) { return vm->batch.ops; }
-static uint64_t v_pages(const struct vm_stats *vm) { return vm->batch.pages; }
-static uint64_t v_bytes(const struct vm_stats *vm) { return vm->batch.bytes; }
-static uint64_t v_zero(const struct vm_stats *vm) { return vm->batch.zero_pages; }
-static uint64_t v_wakes(const struct vm_stats *vm) { return vm->batch.wakes; }
-static uint64_t v_eexist(const struct vm_stats *vm) { return vm->batch.eexist; }
-static uint64_t v_errors(const struct vm_stats *vm) { return vm->batch.errors; }
+static uint64_t v_attached(const struct pcram_kmod_vm *vm) { return vm->attached; }
+static uint64_t v_measured(const struct pcram_kmod_vm *vm) { return vm->measured; }
+static uint64_t v_max(const struct pcram_kmod_vm *vm) { return vm->faults.max; }
+static uint64_t v_batches(const struct pcram_kmod_vm *vm) { return vm->batch.batches; }
+static uint64_t v_ops(const struct pcram_kmod_vm *vm) { return vm->batch.ops; }
+static uint64_t v_pages(const struct pcram_kmod_vm *vm) { return vm->batch.pages; }
+static uint64_t v_bytes(const struct pcram_kmod_vm *vm) { return vm->batch.bytes; }
+static uint64_t v_zero(const struct pcram_kmod_vm *vm) { return vm->batch.zero_pages; }
+static uint64_t v_wakes(const struct pcram_kmod_vm *vm) { return vm->batch.wakes; }
+static uint64_t v_eexist(const struct pcram_kmod_vm *vm) { return vm->batch.eexist; }
+static uint64_t v_errors(const struct pcram_kmod_vm *vm) { return vm->batch.errors; }
 
 static const struct vm_metric vm_metrics[] = {
 	{ "pcram_vm_attached", "gauge", "1 when the VM is attached to a userfaultfd.",
@@ -186,7 +186,7 @@ static void latency(FILE *out, const struct vm_list *vms)
 	       "How long the VM's threads blocked in userfaultfd faults, from "
 	       "the kernel's log2 histogram.");
 	for (size_t i = 0; i < vms->n; i++) {
-		const struct vm_stats *vm = &vms->vms[i];
+		const struct pcram_kmod_vm *vm = &vms->vms[i];
 		uint64_t cum = 0;
 		int b;
 
@@ -208,8 +208,8 @@ static void latency(FILE *out, const struct vm_list *vms)
 }
 
 /* A thread's series: its VM's labels, and its tid and comm. */
-static void thread_series(FILE *out, const char *name, const struct vm_stats *vm,
-			  const struct vm_thread *t)
+static void thread_series(FILE *out, const char *name, const struct pcram_kmod_vm *vm,
+			  const struct pcram_kmod_thread *t)
 {
 	vm_series(out, name, vm);
 	fprintf(out, ",tid=\"%u\",comm=\"", t->tid);
@@ -236,10 +236,10 @@ static void threads(FILE *out, const struct vm_list *vms)
 	for (int m = 0; m < 3; m++) {
 		family(out, names[m], types[m], helps[m]);
 		for (size_t i = 0; i < vms->n; i++) {
-			const struct vm_stats *vm = &vms->vms[i];
+			const struct pcram_kmod_vm *vm = &vms->vms[i];
 
 			for (unsigned int k = 0; k < vm->nr_threads; k++) {
-				const struct vm_thread *t = &vm->threads[k];
+				const struct pcram_kmod_thread *t = &vm->threads[k];
 
 				thread_series(out, names[m], vm, t);
 				if (m == 0)

@@ -11,18 +11,18 @@
 #include "fmt.h"
 #include "stat.h"
 
-static void module_line(FILE *out, const struct pcram_module_info *m)
+static void module_line(FILE *out, const struct pcram_kmod_info *m)
 {
 	fprintf(out, "pcram.ko %s, API %u: %u VM%s, probe %s", m->version,
 		m->api_version, m->nr_vms, m->nr_vms == 1 ? "" : "s",
-		pcram_probe_state_name(m->probe));
-	if (m->has_probe_error)
-		fprintf(out, " (%s)", strerror((int)m->probe_error));
+		latency_probe_name(m->latency_probe));
+	if (m->latency_probe_error)
+		fprintf(out, " (%s)", strerror((int)m->latency_probe_error));
 	fprintf(out, " (maxactive %u), %" PRIu64 " faults missed, %" PRIu64
 		" samples dropped\n", m->maxactive, m->nmissed, m->events_dropped);
 }
 
-static void vm_head(FILE *out, const struct vm_stats *vm)
+static void vm_head(FILE *out, const struct pcram_kmod_vm *vm)
 {
 	char when[64] = "";
 	unsigned int bit;
@@ -47,7 +47,7 @@ static void vm_head(FILE *out, const struct vm_stats *vm)
 	fputc('\n', out);
 }
 
-static void latency(FILE *out, const struct vm_stats *vm)
+static void latency(FILE *out, const struct pcram_kmod_vm *vm)
 {
 	const struct pcram_hist *h = &vm->faults;
 	char a[32];
@@ -66,7 +66,7 @@ static void latency(FILE *out, const struct vm_stats *vm)
 	hist_bars(out, h->bucket, PCRAM_HIST_BUCKETS, "    ");
 }
 
-static void threads(FILE *out, const struct vm_stats *vm)
+static void threads(FILE *out, const struct pcram_kmod_vm *vm)
 {
 	char a[32], b[32];
 	unsigned int i;
@@ -76,7 +76,7 @@ static void threads(FILE *out, const struct vm_stats *vm)
 	fprintf(out, "  %-16s %8s %10s %12s %12s\n", "thread", "tid", "faults",
 		"blocked", "max");
 	for (i = 0; i < vm->nr_threads; i++) {
-		const struct vm_thread *t = &vm->threads[i];
+		const struct pcram_kmod_thread *t = &vm->threads[i];
 
 		fprintf(out, "  %-16s %8u %10" PRIu64 " %12s %12s\n", t->comm, t->tid,
 			t->faults, human_ns(a, sizeof(a), t->blocked_ns),
@@ -84,7 +84,7 @@ static void threads(FILE *out, const struct vm_stats *vm)
 	}
 }
 
-static void batches(FILE *out, const struct vm_batch *b)
+static void batches(FILE *out, const struct pcram_kmod_batch *b)
 {
 	char a[32];
 
@@ -108,7 +108,7 @@ void stat_text(FILE *out, const struct stat_sample *s)
 	if (!s->vms.n)
 		fprintf(out, "no VMs: no VMM has /dev/pcram open\n");
 	for (i = 0; i < s->vms.n; i++) {
-		const struct vm_stats *vm = &s->vms.vms[i];
+		const struct pcram_kmod_vm *vm = &s->vms.vms[i];
 
 		vm_head(out, vm);
 		latency(out, vm);

@@ -39,7 +39,7 @@ const struct pcram_hist *top_hist(const struct top_state *s, const struct top_vm
 }
 
 /* What happened between @old and @now: rates and the interval's histogram. */
-static void delta(struct top_vm *v, const struct vm_stats *old, double secs)
+static void delta(struct top_vm *v, const struct pcram_kmod_vm *old, double secs)
 {
 	const struct pcram_hist *a = &old->faults, *b = &v->now.faults;
 
@@ -121,7 +121,7 @@ static void select_by(struct top_state *s, int by)
 }
 
 /* A new sample: every VM, with rates against the previous one. */
-static int refresh(struct top_state *s, struct pcram_nl *nl, struct vm_list *list,
+static int refresh(struct top_state *s, struct pcram_kmod *km, struct vm_list *list,
 		   char *err, size_t errlen)
 {
 	uint64_t now = mono_ns();
@@ -130,11 +130,13 @@ static int refresh(struct top_state *s, struct pcram_nl *nl, struct vm_list *lis
 	size_t i, k = 0;
 	int ret;
 
-	ret = pcram_nl_info(nl, err, errlen);
+	ret = pcram_kmod_info(km, &s->info, sizeof(s->info));
 	if (!ret)
-		ret = pcram_nl_dump_vms(nl, list, err, errlen);
-	if (ret)
+		ret = vm_list_dump(km, list);
+	if (ret) {
+		snprintf(err, errlen, "%s", pcram_kmod_strerror(km));
 		return ret;
+	}
 	vms = calloc(list->n ? list->n : 1, sizeof(*vms));
 	if (!vms) {
 		snprintf(err, errlen, "out of memory");
@@ -152,7 +154,6 @@ static int refresh(struct top_state *s, struct pcram_nl *nl, struct vm_list *lis
 	free(s->vms);
 	s->vms = vms;
 	s->n = list->n;
-	s->info = nl->info;
 	s->sampled_ns = now;
 	sort_view(s);
 	/* Keep the selected VM while it lives, else take the first. */
@@ -326,7 +327,7 @@ int top_main(int argc, char **argv)
 	struct top_state s = { 0 };
 	struct vm_list list = { 0 };
 	struct frame f = { 0 };
-	struct pcram_nl nl;
+	struct pcram_kmod *km;
 	unsigned long refreshes = 0;
 	bool full, utf8 = false, quit = false;
 	char err[512] = "";
@@ -335,7 +336,7 @@ int top_main(int argc, char **argv)
 	ret = parse_opts(argc, argv, &o);
 	if (ret)
 		return ret < 0 ? 0 : ret;
-	if (pcram_nl_open(&nl, PCRAM_NL_API_VM, err, sizeof(err)))
+	if (kmod_connect(&km, KMOD_API_VM, err, sizeof(err)))
 		return fail("top", "%s", err);
 	s.delay = o.delay;
 	s.sort = o.sort;
@@ -346,7 +347,7 @@ int top_main(int argc, char **argv)
 	while (!stop && !quit) {
 		uint64_t due;
 
-		ret = refresh(&s, &nl, &list, err, sizeof(err));
+		ret = refresh(&s, km, &list, err, sizeof(err));
 		if (ret)
 			break;
 		due = s.sampled_ns + (uint64_t)(o.delay * 1e9);
@@ -396,6 +397,6 @@ out:
 	free(f.reverse);
 	free(s.vms);
 	vm_list_free(&list);
-	pcram_nl_close(&nl);
+	pcram_kmod_free(km);
 	return ret ? fail("top", "%s", err) : 0;
 }

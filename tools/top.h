@@ -7,12 +7,12 @@
 
 #include <stdbool.h>
 
-#include "nl.h"
+#include "kmod_client.h"
 
 enum top_sort { SORT_P99, SORT_RATE, SORT_ID, NR_SORTS };
 
 struct top_vm {
-	struct vm_stats now;
+	struct pcram_kmod_vm now;
 	/* since the previous refresh; known once a VM was seen twice */
 	bool has_rate;
 	double rate;			/* faults/s */
@@ -21,7 +21,7 @@ struct top_vm {
 };
 
 struct top_state {
-	struct pcram_module_info info;
+	struct pcram_kmod_info info;
 	struct top_vm *vms;		/* sorted as the view shows them */
 	size_t n, max;
 	uint32_t selected;		/* the selected VM's id, 0: none */

@@ -71,11 +71,11 @@ static void header(const struct top_state *s, struct frame *f, const struct wind
 {
 	char shown[64] = "";
 
-	const struct pcram_module_info *m = &s->info;
+	const struct pcram_kmod_info *m = &s->info;
 
 	add(f, false, "pcram top - pcram.ko %s, API %u, probe %s, %u VM%s, %" PRIu64
 	    " faults missed, %" PRIu64 " samples dropped", m->version, m->api_version,
-	    pcram_probe_state_name(m->probe), m->nr_vms, m->nr_vms == 1 ? "" : "s",
+	    latency_probe_name(m->latency_probe), m->nr_vms, m->nr_vms == 1 ? "" : "s",
 	    m->nmissed, m->events_dropped);
 	if (w->count < s->n)
 		snprintf(shown, sizeof(shown), "; VMs %zu-%zu of %zu", w->first + 1,
@@ -85,7 +85,7 @@ static void header(const struct top_state *s, struct frame *f, const struct wind
 	    shown);
 }
 
-static const char *state(const struct vm_stats *vm)
+static const char *state(const struct pcram_kmod_vm *vm)
 {
 	return !vm->attached ? "det" : vm->measured ? "on" : "att";
 }
@@ -165,7 +165,7 @@ static void detail(const struct top_state *s, struct frame *f, bool utf8)
 	add(f, false, "  %-16s %8s %10s %12s %12s", "thread", "tid", "faults",
 	    "blocked", "max");
 	for (unsigned int i = 0; i < v->now.nr_threads && f->n < f->rows - 1; i++) {
-		const struct vm_thread *t = &v->now.threads[i];
+		const struct pcram_kmod_thread *t = &v->now.threads[i];
 
 		add(f, false, "  %-16s %8u %10" PRIu64 " %12s %12s", t->comm, t->tid,
 		    t->faults, human_ns(a, sizeof(a), t->blocked_ns),

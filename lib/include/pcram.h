@@ -772,6 +772,185 @@ struct pcram_in_stats {
 
 int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *st);
 
+/* ==== pcram.ko: the kernel's own measurements ============================ */
+
+/*
+ * libpcram is the one userspace client of pcram.ko (the out-of-tree
+ * module behind /dev/pcram and the generic netlink family "pcram",
+ * Documentation/uapi.rst). A struct pcram_kmod is one connection to its
+ * family: the module's description, each VM's kernel-measured fault
+ * latency and placement counters, and the events group. A VM is one
+ * userfaultfd attached to the module (pcram_kmod_attach_uffd(), or a
+ * pcram_dst without PCRAM_DST_F_NO_MODULE).
+ *
+ * Every call returns 0 (or a count) or -errno; after a failure
+ * pcram_kmod_strerror() says what was wrong and what to do about it. A
+ * handle belongs to one thread at a time.
+ */
+struct pcram_kmod;
+
+#define PCRAM_KMOD_NAME_MAX		32	/* a VM's name, its NUL included */
+#define PCRAM_KMOD_COMM_MAX		16	/* a thread's name, its NUL included */
+#define PCRAM_KMOD_THREADS_MAX		16	/* threads a VM lists */
+#define PCRAM_KMOD_BATCH_HIST_BUCKETS	11	/* [2^i, 2^(i+1)) ops */
+
+/* The state of the module's fault-latency probe (its kretprobe). */
+enum pcram_kmod_latency_probe {
+	PCRAM_KMOD_LATENCY_PROBE_UNAVAILABLE = 0, /* not registered: nothing measured */
+	PCRAM_KMOD_LATENCY_PROBE_OFF,		/* registered, turned off */
+	PCRAM_KMOD_LATENCY_PROBE_ON,		/* measuring attached VMs */
+};
+
+/* PCRAM_CMD_GET_INFO: the loaded module. */
+struct pcram_kmod_info {
+	uint32_t size;			/* out: bytes of this struct filled */
+	char version[64];		/* the module's version */
+	uint32_t api_version;		/* its PCRAM_API_VERSION */
+	uint32_t genl_version;		/* its family's version */
+	uint32_t nr_vms;		/* VMs open now */
+	/* API 2 and later (0 from an API 1 module): */
+	uint32_t latency_probe;		/* enum pcram_kmod_latency_probe */
+	int32_t latency_probe_error;	/* errno that made it unavailable, or 0 */
+	uint32_t maxactive;		/* faulting threads it can follow at once */
+	uint32_t batch_max;		/* most ops a PCRAM_IOC_BATCH takes */
+	uint32_t event_interval_ms;	/* least time between two samples of a VM */
+	uint64_t nmissed;		/* faults the probe could not measure */
+	uint64_t events_dropped;	/* samples dropped: the module's queue was full */
+	uint64_t reserved[6];
+};
+
+struct pcram_kmod_thread {
+	uint32_t tid;			/* initial pid namespace */
+	char comm[PCRAM_KMOD_COMM_MAX];	/* its name when it last faulted */
+	uint64_t faults;
+	uint64_t blocked_ns;		/* total */
+	uint64_t max_ns;
+};
+
+/* What PCRAM_IOC_BATCH did for a VM. */
+struct pcram_kmod_batch {
+	uint64_t batches, ops, pages, bytes, zero_pages, wakes, eexist, errors;
+	uint64_t size_hist[PCRAM_KMOD_BATCH_HIST_BUCKETS];
+};
+
+/* One sampled fault (PCRAM_KMOD_EVENT_FAULT). */
+struct pcram_kmod_sample {
+	uint32_t tid;
+	char comm[PCRAM_KMOD_COMM_MAX];
+	uint64_t latency_ns;		/* how long it blocked */
+	uint64_t address;		/* page of the faulting address */
+	uint32_t flags;			/* UFFD_PAGEFAULT_FLAG_* */
+	uint64_t skipped;		/* faults since the previous sample, unsent */
+};
+
+/* Of struct pcram_kmod_vm.attach_flags, as given to the attach. */
+#define PCRAM_KMOD_ATTACH_F_NO_LATENCY	(1U << 0) /* do not measure its faults */
+#define PCRAM_KMOD_ATTACH_F_NO_EVENTS	(1U << 1) /* send no samples of it */
+#define PCRAM_KMOD_ATTACH_F_ALL		(PCRAM_KMOD_ATTACH_F_NO_LATENCY | \
+					 PCRAM_KMOD_ATTACH_F_NO_EVENTS)
+
+/* One VM as the module describes it (PCRAM_CMD_GET_VM, or an event). */
+struct pcram_kmod_vm {
+	uint32_t size;			/* out: bytes of this struct filled */
+	uint32_t id;			/* > 0 */
+	char name[PCRAM_KMOD_NAME_MAX];
+	uint32_t owner_pid;		/* the process that attached (or opened) it */
+	bool attached;			/* attached now */
+	bool measured;			/* its faults are measured now */
+	bool has_attach_time;
+	bool has_sample;		/* .sample is set (fault events) */
+	uint64_t attach_time_ns;	/* CLOCK_REALTIME of the latest attach */
+	uint32_t attach_flags;		/* PCRAM_KMOD_ATTACH_F_* */
+	uint64_t nmissed;		/* module-wide: faults in no histogram */
+	struct pcram_hist faults;	/* blocked time per fault, ns; bucket i
+					 * is [2^i, 2^(i+1)) as pcram_hist is */
+	unsigned int nr_threads;	/* longest blocked in total first */
+	struct pcram_kmod_thread threads[PCRAM_KMOD_THREADS_MAX];
+	struct pcram_kmod_batch batch;
+	struct pcram_kmod_sample sample;
+	uint64_t reserved[8];
+};
+
+/* A handle, not yet connected. -ENOMEM. */
+int pcram_kmod_new(struct pcram_kmod **kmod);
+/* Closes the connection (if open) and frees. NULL is allowed. */
+void pcram_kmod_free(struct pcram_kmod *kmod);
+/* What the last failed call was refused for ("" if none); as pcram_dst_strerror(). */
+const char *pcram_kmod_strerror(const struct pcram_kmod *kmod);
+
+/*
+ * Connect to pcram.ko's family, read its description and check that it
+ * speaks what this library does: the family's version and, unless
+ * @min_api is 0, PCRAM_API_VERSION @min_api or later. -ENOENT: the
+ * module is not loaded; -EPROTO: a version mismatch (the message names
+ * both); -EBUSY: already open; another -errno.
+ */
+int pcram_kmod_open(struct pcram_kmod *kmod, uint32_t min_api);
+
+/*
+ * The module's description, read again, into @info: @size is the
+ * caller's sizeof(*info); up to that many bytes are filled, the rest of
+ * a newer library's struct is left out. -EINVAL when @size is smaller
+ * than the first released layout.
+ */
+int pcram_kmod_info(struct pcram_kmod *kmod, struct pcram_kmod_info *info, size_t size);
+
+/* VM @id into @vm (@size as for info): -ESRCH when there is no such VM. */
+int pcram_kmod_get_vm(struct pcram_kmod *kmod, uint32_t id, struct pcram_kmod_vm *vm,
+		      size_t size);
+
+/*
+ * Each VM, in increasing id order, to @fn; @fn returns 0 to go on or a
+ * -errno that stops the dump and is returned. @vm is the library's
+ * (its ->size tells how much of it there is) and lives only during the
+ * call. Returns how many VMs were passed, or -errno.
+ */
+typedef int (*pcram_kmod_vm_fn)(const struct pcram_kmod_vm *vm, void *arg);
+int pcram_kmod_dump(struct pcram_kmod *kmod, pcram_kmod_vm_fn fn, void *arg);
+
+/* Zero the statistics of VM @id, or of every VM when @id is 0: -EPERM
+ * without CAP_NET_ADMIN, -ESRCH when there is no such VM. */
+int pcram_kmod_reset(struct pcram_kmod *kmod, uint32_t id);
+
+/*
+ * Join the events group: from then on use this handle for events only.
+ * -EPERM without CAP_NET_ADMIN; -ENOENT from a module without events.
+ */
+int pcram_kmod_subscribe(struct pcram_kmod *kmod);
+/* The connection's descriptor, to poll(2) for events. */
+int pcram_kmod_fd(const struct pcram_kmod *kmod);
+
+enum pcram_kmod_event {
+	PCRAM_KMOD_EVENT_ATTACH = 1,	/* a VM attached: id, name, owner, time, flags */
+	PCRAM_KMOD_EVENT_DETACH,	/* a VM detached: id, name, owner */
+	PCRAM_KMOD_EVENT_FAULT,		/* a sampled fault: id and .sample */
+};
+
+typedef void (*pcram_kmod_event_fn)(enum pcram_kmod_event event,
+				    const struct pcram_kmod_vm *vm, void *arg);
+/*
+ * The events waiting, each to @fn, without blocking. Returns 0;
+ * -ENOBUFS when events were lost because the socket's buffer overran
+ * (those that came after were still read); -EPROTO for a malformed one;
+ * another -errno.
+ */
+int pcram_kmod_read_events(struct pcram_kmod *kmod, pcram_kmod_event_fn fn, void *arg);
+
+/*
+ * Attach userfaultfd @uffd to a new VM context of pcram.ko, named @name
+ * (at most PCRAM_KMOD_NAME_MAX - 1 bytes; NULL: ""), with
+ * PCRAM_KMOD_ATTACH_F_* @flags; no netlink connection is needed. Returns
+ * the context's descriptor, and its VM id in *@vm_id (may be NULL):
+ * close(2) it to detach and drop the VM, or call pcram_kmod_detach_uffd()
+ * to detach and keep its statistics until the close. -ENODEV: no
+ * /dev/pcram (the module is not loaded); -EINVAL: bad flags, name or
+ * uffd; -ENOTTY: a module older than API 2; another -errno from
+ * PCRAM_IOC_ATTACH.
+ */
+int pcram_kmod_attach_uffd(int uffd, const char *name, unsigned int flags, uint32_t *vm_id);
+/* Detach the context @ctx_fd from its userfaultfd: 0, -ENOTCONN if not attached. */
+int pcram_kmod_detach_uffd(int ctx_fd);
+
 #ifdef __cplusplus
 }
 #endif

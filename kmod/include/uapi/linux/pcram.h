@@ -348,6 +348,8 @@
 #define PCRAM_BATCH_HIST_BUCKETS 11
 /* Threads in a VM's table of the longest blocked. */
 #define PCRAM_THREADS_MAX 16
+/* Bytes of a thread's name (the kernel's TASK_COMM_LEN), its NUL included. */
+#define PCRAM_COMM_MAX 16
 
 #define PCRAM_IOC_MAGIC 0xB2
 

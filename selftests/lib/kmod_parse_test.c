@@ -1,34 +1,64 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * The tool's netlink client without a module: its version checks say
+ * libpcram's pcram.ko client without a module: its version checks say
  * what is wrong, and its parser takes what pcram.h promises (histogram
- * padding included) and refuses the rest. tools/nl.c and nl_parse.c are
- * compiled in here.
+ * padding included) and refuses the rest. lib/kmod_genl.c and
+ * kmod_parse.c are compiled in here, for their static functions.
  */
 #include "kselftest_harness.h"
 #include "common.h"
 
-#include "../../tools/nl.c"
-#include "../../tools/nl_parse.c"
+#include "../../lib/error.c"
+#include "../../lib/kmod_genl.c"
+#include "../../lib/kmod_parse.c"
 
 TEST(version_checks_say_what_to_do)
 {
-	char err[512] = "";
+	struct pcram_kmod k = { .genl_version = PCRAM_GENL_VERSION };
+	const char *err;
 
-	EXPECT_EQ(0, pcram_nl_check_version(PCRAM_GENL_VERSION, 2, 2, err, sizeof(err)));
-	EXPECT_EQ(0, pcram_nl_check_version(PCRAM_GENL_VERSION, 3, 2, err, sizeof(err)));
-	EXPECT_STREQ("", err);
+	lib_error_init(&k.error);
+	EXPECT_EQ(0, check_version(&k, 2, 2));
+	EXPECT_EQ(0, check_version(&k, 3, 2));
+	EXPECT_STREQ("", lib_error_get(&k.error));
 
-	EXPECT_EQ(-EPROTO, pcram_nl_check_version(PCRAM_GENL_VERSION + 1, 2, 2, err,
-						  sizeof(err)));
-	EXPECT_NE(NULL, strstr(err, "netlink family \"pcram\" is version 2, this pcram "
+	k.genl_version = PCRAM_GENL_VERSION + 1;
+	EXPECT_EQ(-EPROTO, check_version(&k, 2, 2));
+	err = lib_error_get(&k.error);
+	EXPECT_NE(NULL, strstr(err, "netlink family \"pcram\" is version 2, this libpcram "
 			       "speaks version 1")) TH_LOG("%s", err);
 	EXPECT_NE(NULL, strstr(err, "use the pcram tool that came with that module"));
 
-	EXPECT_EQ(-EPROTO, pcram_nl_check_version(PCRAM_GENL_VERSION, 1, 2, err, sizeof(err)));
-	EXPECT_NE(NULL, strstr(err, "pcram.ko speaks API 1, this command needs API 2 or later"))
+	k.genl_version = PCRAM_GENL_VERSION;
+	EXPECT_EQ(-EPROTO, check_version(&k, 1, 2));
+	err = lib_error_get(&k.error);
+	EXPECT_NE(NULL, strstr(err, "pcram.ko speaks API 1, this needs API 2 or later"))
 		TH_LOG("%s", err);
 	EXPECT_NE(NULL, strstr(err, "'pcram module load'")) TH_LOG("%s", err);
+	lib_error_destroy(&k.error);
+}
+
+/* Calls on a handle that is not connected say so, and touch nothing. */
+TEST(unconnected_handle_refused)
+{
+	struct pcram_kmod_info info = { 0 };
+	struct pcram_kmod_vm vm = { 0 };
+	struct pcram_kmod *k;
+
+	ASSERT_EQ(0, pcram_kmod_new(&k));
+	EXPECT_EQ(-ENOTCONN, pcram_kmod_info(k, &info, sizeof(info)));
+	EXPECT_NE(NULL, strstr(pcram_kmod_strerror(k), "not connected"));
+	EXPECT_EQ(-ENOTCONN, pcram_kmod_get_vm(k, 1, &vm, sizeof(vm)));
+	EXPECT_EQ(-ENOTCONN, pcram_kmod_reset(k, 0));
+	EXPECT_EQ(-ENOTCONN, pcram_kmod_subscribe(k));
+	EXPECT_EQ(-EBADF, pcram_kmod_fd(k));
+	EXPECT_EQ(-EINVAL, pcram_kmod_info(k, &info, 8));
+	EXPECT_NE(NULL, strstr(pcram_kmod_strerror(k), "size 8"));
+	EXPECT_EQ(-EINVAL, pcram_kmod_get_vm(k, 0, &vm, sizeof(vm)));
+	EXPECT_EQ(0, info.size);
+	EXPECT_EQ(0, vm.id);
+	pcram_kmod_free(k);
+	pcram_kmod_free(NULL);
 }
 
 /* A GET_VM reply as pcram.ko builds it; @bad breaks one rule of pcram.h. */
@@ -84,10 +114,10 @@ static struct nl_msg *vm_message(int bad)
 TEST(vm_reply_parsed)
 {
 	struct nl_msg *msg = vm_message(0);
-	struct vm_stats vm;
+	struct pcram_kmod_vm vm;
 	int cmd = 0;
 
-	ASSERT_EQ(0, nl_parse_vm(nlmsg_hdr(msg), &vm, &cmd));
+	ASSERT_EQ(0, kmod_parse_vm(nlmsg_hdr(msg), &vm, &cmd));
 	EXPECT_EQ(PCRAM_CMD_GET_VM, cmd);
 	EXPECT_EQ(7, vm.id);
 	EXPECT_STREQ("vm-seven", vm.name);
@@ -116,22 +146,44 @@ TEST(vm_reply_parsed)
 
 TEST(vm_reply_against_the_rules_refused)
 {
-	struct vm_stats vm;
+	struct pcram_kmod_vm vm;
 	int cmd;
 
 	for (int bad = 1; bad <= 3; bad++) {
 		struct nl_msg *msg = vm_message(bad);
 
-		EXPECT_EQ(-EPROTO, nl_parse_vm(nlmsg_hdr(msg), &vm, &cmd)) TH_LOG("rule %d", bad);
+		EXPECT_EQ(-EPROTO, kmod_parse_vm(nlmsg_hdr(msg), &vm, &cmd)) TH_LOG("rule %d", bad);
 		nlmsg_free(msg);
 	}
 }
 
-TEST(probe_states_named)
+/* GET_INFO of an API 1 module: what API 2 added is 0, not garbage. */
+TEST(info_of_api1_module)
 {
-	EXPECT_STREQ("on", pcram_probe_state_name(PCRAM_PROBE_ON));
-	EXPECT_STREQ("off", pcram_probe_state_name(PCRAM_PROBE_OFF));
-	EXPECT_STREQ("unavailable", pcram_probe_state_name(PCRAM_PROBE_UNAVAILABLE));
+	struct nl_msg *msg = nlmsg_alloc();
+	struct pcram_kmod_info info;
+
+	memset(&info, 0xa5, sizeof(info));
+	genlmsg_put(msg, 0, 0, 0x20, 0, 0, PCRAM_CMD_GET_INFO, PCRAM_GENL_VERSION);
+	nla_put_string(msg, PCRAM_INFO_A_MODULE_VERSION, "0.0.9");
+	nla_put_u32(msg, PCRAM_INFO_A_API_VERSION, 1);
+	nla_put_u32(msg, PCRAM_INFO_A_NR_VMS, 2);
+	ASSERT_EQ(0, kmod_parse_info(nlmsg_hdr(msg), &info));
+	EXPECT_STREQ("0.0.9", info.version);
+	EXPECT_EQ(1, info.api_version);
+	EXPECT_EQ(2, info.nr_vms);
+	EXPECT_EQ(sizeof(info), info.size);
+	EXPECT_EQ(0, info.latency_probe);
+	EXPECT_EQ(0, info.nmissed);
+	nlmsg_free(msg);
+
+	/* without the version, refused */
+	msg = nlmsg_alloc();
+	genlmsg_put(msg, 0, 0, 0x20, 0, 0, PCRAM_CMD_GET_INFO, PCRAM_GENL_VERSION);
+	nla_put_u32(msg, PCRAM_INFO_A_API_VERSION, 1);
+	nla_put_u32(msg, PCRAM_INFO_A_NR_VMS, 2);
+	EXPECT_EQ(-EPROTO, kmod_parse_info(nlmsg_hdr(msg), &info));
+	nlmsg_free(msg);
 }
 
 TEST_HARNESS_MAIN

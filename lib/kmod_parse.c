@@ -1,16 +1,36 @@
-// SPDX-License-Identifier: GPL-2.0-or-later
+// SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-#include <netlink/genl/genl.h>
 #include <netlink/attr.h>
+#include <netlink/genl/genl.h>
+#include <linux/pcram.h>
 
-#include "nl_parse.h"
+#include "kmod_parse.h"
 
 /*
- * The policies only check types and sizes: which attributes must be
- * there is said where they are read. libnl's policy tables are not const
- * in its prototypes, hence the casts below.
+ * The library's copy of each limit must be the module's: a larger module
+ * table would be cut short, a smaller one would read past the module's.
+ * PCRAM_HIST_BUCKETS is one name in both headers, so the compiler itself
+ * refuses a difference (a macro redefined with another value).
+ */
+_Static_assert(PCRAM_KMOD_NAME_MAX == PCRAM_NAME_MAX, "VM name length");
+_Static_assert(PCRAM_KMOD_COMM_MAX == PCRAM_COMM_MAX, "thread name length");
+_Static_assert(PCRAM_KMOD_THREADS_MAX == PCRAM_THREADS_MAX, "thread table");
+_Static_assert(PCRAM_KMOD_BATCH_HIST_BUCKETS == PCRAM_BATCH_HIST_BUCKETS, "batch histogram");
+_Static_assert(sizeof(((struct pcram_hist *)0)->bucket) ==
+	       PCRAM_HIST_BUCKETS * sizeof(uint64_t), "fault histogram");
+_Static_assert(PCRAM_KMOD_ATTACH_F_NO_LATENCY == PCRAM_ATTACH_F_NO_LATENCY &&
+	       PCRAM_KMOD_ATTACH_F_NO_EVENTS == PCRAM_ATTACH_F_NO_EVENTS &&
+	       PCRAM_KMOD_ATTACH_F_ALL == PCRAM_ATTACH_F_ALL, "attach flags");
+_Static_assert((int)PCRAM_KMOD_LATENCY_PROBE_UNAVAILABLE == (int)PCRAM_PROBE_UNAVAILABLE &&
+	       (int)PCRAM_KMOD_LATENCY_PROBE_OFF == (int)PCRAM_PROBE_OFF &&
+	       (int)PCRAM_KMOD_LATENCY_PROBE_ON == (int)PCRAM_PROBE_ON, "latency probe states");
+
+/*
+ * Types and sizes only: which attributes must be there is said where
+ * they are read. libnl's prototypes take the tables as non-const.
  */
 static struct nla_policy info_policy[PCRAM_INFO_A_MAX + 1] = {
 	[PCRAM_INFO_A_MODULE_VERSION] = { .type = NLA_NUL_STRING },
@@ -95,7 +115,7 @@ static void copy_string(char *dst, size_t size, const struct nlattr *a)
 		dst[0] = '\0';
 }
 
-int nl_parse_info(struct nlmsghdr *hdr, struct pcram_module_info *info)
+int kmod_parse_info(struct nlmsghdr *hdr, struct pcram_kmod_info *info)
 {
 	struct nlattr *tb[PCRAM_INFO_A_MAX + 1];
 
@@ -105,13 +125,13 @@ int nl_parse_info(struct nlmsghdr *hdr, struct pcram_module_info *info)
 	    !tb[PCRAM_INFO_A_NR_VMS])
 		return -EPROTO;
 	memset(info, 0, sizeof(*info));
+	info->size = sizeof(*info);
+	info->genl_version = ((struct genlmsghdr *)nlmsg_data(hdr))->version;
 	copy_string(info->version, sizeof(info->version), tb[PCRAM_INFO_A_MODULE_VERSION]);
 	info->api_version = u32_or0(tb[PCRAM_INFO_A_API_VERSION]);
 	info->nr_vms = u32_or0(tb[PCRAM_INFO_A_NR_VMS]);
-	info->has_api2 = tb[PCRAM_INFO_A_PROBE] != NULL;
-	info->probe = u32_or0(tb[PCRAM_INFO_A_PROBE]);
-	info->has_probe_error = tb[PCRAM_INFO_A_PROBE_ERROR] != NULL;
-	info->probe_error = u32_or0(tb[PCRAM_INFO_A_PROBE_ERROR]);
+	info->latency_probe = u32_or0(tb[PCRAM_INFO_A_PROBE]);
+	info->latency_probe_error = (int32_t)u32_or0(tb[PCRAM_INFO_A_PROBE_ERROR]);
 	info->maxactive = u32_or0(tb[PCRAM_INFO_A_PROBE_MAXACTIVE]);
 	info->nmissed = u64_or0(tb[PCRAM_INFO_A_PROBE_NMISSED]);
 	info->batch_max = u32_or0(tb[PCRAM_INFO_A_BATCH_MAX]);
@@ -144,7 +164,7 @@ static int parse_hist(const struct nlattr *nest, uint64_t *bucket, int n)
 	return 0;
 }
 
-static int parse_faults(const struct nlattr *nest, struct vm_stats *vm)
+static int parse_faults(const struct nlattr *nest, struct pcram_kmod_vm *vm)
 {
 	struct nlattr *f[PCRAM_FAULT_A_MAX + 1];
 
@@ -160,7 +180,7 @@ static int parse_faults(const struct nlattr *nest, struct vm_stats *vm)
 }
 
 /* The thread table: nests of types 1, 2, ... in order, longest first. */
-static int parse_threads(const struct nlattr *nest, struct vm_stats *vm)
+static int parse_threads(const struct nlattr *nest, struct pcram_kmod_vm *vm)
 {
 	struct nlattr *a;
 	int rem;
@@ -169,9 +189,9 @@ static int parse_threads(const struct nlattr *nest, struct vm_stats *vm)
 		return 0;
 	nla_for_each_nested(a, (struct nlattr *)nest, rem) {
 		struct nlattr *t[PCRAM_THREAD_A_MAX + 1];
-		struct vm_thread *th = &vm->threads[vm->nr_threads];
+		struct pcram_kmod_thread *th = &vm->threads[vm->nr_threads];
 
-		if (vm->nr_threads == PCRAM_THREADS_MAX ||
+		if (vm->nr_threads == PCRAM_KMOD_THREADS_MAX ||
 		    nla_type(a) != (int)vm->nr_threads + 1 ||
 		    nla_parse_nested(t, PCRAM_THREAD_A_MAX, a, thread_policy) ||
 		    !t[PCRAM_THREAD_A_TID])
@@ -186,7 +206,7 @@ static int parse_threads(const struct nlattr *nest, struct vm_stats *vm)
 	return 0;
 }
 
-static int parse_batch(const struct nlattr *nest, struct vm_batch *b)
+static int parse_batch(const struct nlattr *nest, struct pcram_kmod_batch *b)
 {
 	struct nlattr *t[PCRAM_BATCH_A_MAX + 1];
 
@@ -203,13 +223,13 @@ static int parse_batch(const struct nlattr *nest, struct vm_batch *b)
 	b->eexist = u64_or0(t[PCRAM_BATCH_A_EEXIST]);
 	b->errors = u64_or0(t[PCRAM_BATCH_A_ERRORS]);
 	return parse_hist(t[PCRAM_BATCH_A_SIZE_HIST], b->size_hist,
-			  PCRAM_BATCH_HIST_BUCKETS);
+			  PCRAM_KMOD_BATCH_HIST_BUCKETS);
 }
 
-static int parse_sample(const struct nlattr *nest, struct vm_stats *vm)
+static int parse_sample(const struct nlattr *nest, struct pcram_kmod_vm *vm)
 {
 	struct nlattr *t[PCRAM_SAMPLE_A_MAX + 1];
-	struct vm_sample *s = &vm->sample;
+	struct pcram_kmod_sample *s = &vm->sample;
 
 	if (!nest)
 		return 0;
@@ -226,11 +246,14 @@ static int parse_sample(const struct nlattr *nest, struct vm_stats *vm)
 	return 0;
 }
 
-int nl_parse_vm(struct nlmsghdr *hdr, struct vm_stats *vm, int *cmd)
+int kmod_parse_vm(struct nlmsghdr *hdr, struct pcram_kmod_vm *vm, int *cmd)
 {
 	struct nlattr *tb[PCRAM_VM_A_MAX + 1];
 
 	memset(vm, 0, sizeof(*vm));
+	vm->size = sizeof(*vm);
+	if (hdr->nlmsg_len < NLMSG_LENGTH(GENL_HDRLEN))
+		return -EPROTO;
 	*cmd = ((struct genlmsghdr *)nlmsg_data(hdr))->cmd;
 	if (genlmsg_parse(hdr, 0, tb, PCRAM_VM_A_MAX, vm_policy) || !tb[PCRAM_VM_A_ID])
 		return -EPROTO;
