@@ -28,7 +28,7 @@
 #include <linux/uaccess.h>
 #include <uapi/linux/pcram.h>
 
-#include "pcram.h"
+#include "pcram_internal.h"
 
 static_assert(sizeof(struct pcram_batch_op) == 48);
 static_assert(sizeof(struct pcram_batch) == 16);

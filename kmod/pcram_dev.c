@@ -9,7 +9,7 @@
 #include <linux/uaccess.h>
 #include <uapi/linux/pcram.h>
 
-#include "pcram.h"
+#include "pcram_internal.h"
 
 static int pcram_dev_open(struct inode *inode, struct file *file)
 {

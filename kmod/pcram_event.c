@@ -22,7 +22,7 @@
 #include <net/genetlink.h>
 #include <uapi/linux/pcram.h>
 
-#include "pcram.h"
+#include "pcram_internal.h"
 
 static unsigned int event_interval_ms = 100;
 module_param(event_interval_ms, uint, 0644);

@@ -8,7 +8,7 @@
 #include <net/genetlink.h>
 #include <uapi/linux/pcram.h>
 
-#include "pcram.h"
+#include "pcram_internal.h"
 
 /*
  * Debian's 6.1 has the fix that lets a family require CAP_NET_ADMIN to
@@ -20,7 +20,7 @@
 
 static int pcram_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 {
-	enum pcram_probe_state probe;
+	enum pcram_latency_probe_state probe;
 	struct sk_buff *msg;
 	int probe_err;
 	void *hdr;
@@ -31,7 +31,7 @@ static int pcram_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 		return -ENOMEM;
 	}
 
-	probe = pcram_probe_state(&probe_err);
+	probe = pcram_latency_state(&probe_err);
 	hdr = genlmsg_put_reply(msg, info, &pcram_genl_family, 0,
 				PCRAM_CMD_GET_INFO);
 	if (!hdr ||
@@ -39,13 +39,13 @@ static int pcram_genl_get_info(struct sk_buff *skb, struct genl_info *info)
 			   PCRAM_MODULE_VERSION) ||
 	    nla_put_u32(msg, PCRAM_INFO_A_API_VERSION, PCRAM_API_VERSION) ||
 	    nla_put_u32(msg, PCRAM_INFO_A_NR_VMS, pcram_vm_count()) ||
-	    nla_put_u32(msg, PCRAM_INFO_A_PROBE, probe) ||
-	    (probe == PCRAM_PROBE_UNAVAILABLE &&
-	     nla_put_u32(msg, PCRAM_INFO_A_PROBE_ERROR, probe_err)) ||
-	    nla_put_u32(msg, PCRAM_INFO_A_PROBE_MAXACTIVE,
-			pcram_probe_maxactive()) ||
-	    nla_put_u64_64bit(msg, PCRAM_INFO_A_PROBE_NMISSED,
-			      pcram_probe_nmissed(), PCRAM_INFO_A_PAD) ||
+	    nla_put_u32(msg, PCRAM_INFO_A_LATENCY_PROBE, probe) ||
+	    (probe == PCRAM_LATENCY_PROBE_UNAVAILABLE &&
+	     nla_put_u32(msg, PCRAM_INFO_A_LATENCY_PROBE_ERROR, probe_err)) ||
+	    nla_put_u32(msg, PCRAM_INFO_A_LATENCY_PROBE_MAXACTIVE,
+			pcram_latency_maxactive()) ||
+	    nla_put_u64_64bit(msg, PCRAM_INFO_A_LATENCY_PROBE_NMISSED,
+			      pcram_latency_nmissed(), PCRAM_INFO_A_PAD) ||
 	    nla_put_u32(msg, PCRAM_INFO_A_BATCH_MAX, PCRAM_BATCH_MAX) ||
 	    nla_put_u32(msg, PCRAM_INFO_A_EVENT_INTERVAL_MS,
 			pcram_event_interval_ms()) ||
@@ -110,8 +110,8 @@ static int pcram_genl_put_faults(struct sk_buff *skb,
 			      PCRAM_FAULT_A_PAD) ||
 	    pcram_genl_put_hist(skb, PCRAM_FAULT_A_HIST, s->sum.fault_hist,
 				PCRAM_HIST_BUCKETS) ||
-	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_PROBE_NMISSED,
-			      pcram_probe_nmissed(), PCRAM_FAULT_A_PAD))
+	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_LATENCY_PROBE_NMISSED,
+			      pcram_latency_nmissed(), PCRAM_FAULT_A_PAD))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;

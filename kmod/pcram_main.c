@@ -8,7 +8,7 @@
 #include <linux/genetlink.h>
 #include <uapi/linux/pcram.h>
 
-#include "pcram.h"
+#include "pcram_internal.h"
 
 /*
  * The device comes last: once it exists a file can be opened, and a
@@ -21,7 +21,7 @@ static int __init pcram_init(void)
 	ret = pcram_genl_init();
 	if (ret)
 		goto err;
-	ret = pcram_probe_init();
+	ret = pcram_latency_init();
 	if (ret)
 		goto err_genl;
 	ret = pcram_dev_init();
@@ -32,7 +32,7 @@ static int __init pcram_init(void)
 	return 0;
 
 err_probe:
-	pcram_probe_exit();
+	pcram_latency_exit();
 	pcram_event_exit();
 err_genl:
 	pcram_genl_exit();
@@ -49,7 +49,7 @@ err:
 static void __exit pcram_exit(void)
 {
 	pcram_dev_exit();
-	pcram_probe_exit();
+	pcram_latency_exit();
 	pcram_event_exit();
 	pcram_genl_exit();
 	pcram_vm_exit();

@@ -19,7 +19,7 @@
 #include <linux/string.h>
 #include <uapi/linux/pcram.h>
 
-#include "pcram.h"
+#include "pcram_internal.h"
 
 int pcram_stats_init(struct pcram_stats *stats)
 {

@@ -32,7 +32,7 @@
 #include <linux/xarray.h>
 #include <uapi/linux/pcram.h>
 
-#include "pcram.h"
+#include "pcram_internal.h"
 
 static DEFINE_XARRAY_ALLOC1(pcram_vms);
 static u32 pcram_vm_next_id;
@@ -292,7 +292,7 @@ void pcram_vm_get_info(struct pcram_vm *vm, struct pcram_vm_info *info)
 	spin_unlock(&vm->lock);
 	info->measured = info->attached &&
 			 !(info->attach_flags & PCRAM_ATTACH_F_NO_LATENCY) &&
-			 pcram_probe_state(NULL) == PCRAM_PROBE_ON;
+			 pcram_latency_state(NULL) == PCRAM_LATENCY_PROBE_ON;
 }
 
 /*

@@ -24,9 +24,9 @@ _Static_assert(sizeof(((struct pcram_hist *)0)->bucket) ==
 _Static_assert(PCRAM_KMOD_ATTACH_F_NO_LATENCY == PCRAM_ATTACH_F_NO_LATENCY &&
 	       PCRAM_KMOD_ATTACH_F_NO_EVENTS == PCRAM_ATTACH_F_NO_EVENTS &&
 	       PCRAM_KMOD_ATTACH_F_ALL == PCRAM_ATTACH_F_ALL, "attach flags");
-_Static_assert((int)PCRAM_KMOD_LATENCY_PROBE_UNAVAILABLE == (int)PCRAM_PROBE_UNAVAILABLE &&
-	       (int)PCRAM_KMOD_LATENCY_PROBE_OFF == (int)PCRAM_PROBE_OFF &&
-	       (int)PCRAM_KMOD_LATENCY_PROBE_ON == (int)PCRAM_PROBE_ON, "latency probe states");
+_Static_assert((int)PCRAM_KMOD_LATENCY_PROBE_UNAVAILABLE == (int)PCRAM_LATENCY_PROBE_UNAVAILABLE &&
+	       (int)PCRAM_KMOD_LATENCY_PROBE_OFF == (int)PCRAM_LATENCY_PROBE_OFF &&
+	       (int)PCRAM_KMOD_LATENCY_PROBE_ON == (int)PCRAM_LATENCY_PROBE_ON, "latency probe states");
 
 /*
  * Types and sizes only: which attributes must be there is said where
@@ -36,10 +36,10 @@ static struct nla_policy info_policy[PCRAM_INFO_A_MAX + 1] = {
 	[PCRAM_INFO_A_MODULE_VERSION] = { .type = NLA_NUL_STRING },
 	[PCRAM_INFO_A_API_VERSION] = { .type = NLA_U32 },
 	[PCRAM_INFO_A_NR_VMS] = { .type = NLA_U32 },
-	[PCRAM_INFO_A_PROBE] = { .type = NLA_U32 },
-	[PCRAM_INFO_A_PROBE_ERROR] = { .type = NLA_U32 },
-	[PCRAM_INFO_A_PROBE_MAXACTIVE] = { .type = NLA_U32 },
-	[PCRAM_INFO_A_PROBE_NMISSED] = { .type = NLA_U64 },
+	[PCRAM_INFO_A_LATENCY_PROBE] = { .type = NLA_U32 },
+	[PCRAM_INFO_A_LATENCY_PROBE_ERROR] = { .type = NLA_U32 },
+	[PCRAM_INFO_A_LATENCY_PROBE_MAXACTIVE] = { .type = NLA_U32 },
+	[PCRAM_INFO_A_LATENCY_PROBE_NMISSED] = { .type = NLA_U64 },
 	[PCRAM_INFO_A_BATCH_MAX] = { .type = NLA_U32 },
 	[PCRAM_INFO_A_EVENT_INTERVAL_MS] = { .type = NLA_U32 },
 	[PCRAM_INFO_A_EVENTS_DROPPED] = { .type = NLA_U64 },
@@ -64,7 +64,7 @@ static struct nla_policy fault_policy[PCRAM_FAULT_A_MAX + 1] = {
 	[PCRAM_FAULT_A_BLOCKED_NS] = { .type = NLA_U64 },
 	[PCRAM_FAULT_A_MAX_NS] = { .type = NLA_U64 },
 	[PCRAM_FAULT_A_HIST] = { .type = NLA_NESTED },
-	[PCRAM_FAULT_A_PROBE_NMISSED] = { .type = NLA_U64 },
+	[PCRAM_FAULT_A_LATENCY_PROBE_NMISSED] = { .type = NLA_U64 },
 };
 
 static struct nla_policy thread_policy[PCRAM_THREAD_A_MAX + 1] = {
@@ -130,10 +130,10 @@ int kmod_parse_info(struct nlmsghdr *hdr, struct pcram_kmod_info *info)
 	copy_string(info->version, sizeof(info->version), tb[PCRAM_INFO_A_MODULE_VERSION]);
 	info->api_version = u32_or0(tb[PCRAM_INFO_A_API_VERSION]);
 	info->nr_vms = u32_or0(tb[PCRAM_INFO_A_NR_VMS]);
-	info->latency_probe = u32_or0(tb[PCRAM_INFO_A_PROBE]);
-	info->latency_probe_error = (int32_t)u32_or0(tb[PCRAM_INFO_A_PROBE_ERROR]);
-	info->maxactive = u32_or0(tb[PCRAM_INFO_A_PROBE_MAXACTIVE]);
-	info->nmissed = u64_or0(tb[PCRAM_INFO_A_PROBE_NMISSED]);
+	info->latency_probe = u32_or0(tb[PCRAM_INFO_A_LATENCY_PROBE]);
+	info->latency_probe_error = (int32_t)u32_or0(tb[PCRAM_INFO_A_LATENCY_PROBE_ERROR]);
+	info->maxactive = u32_or0(tb[PCRAM_INFO_A_LATENCY_PROBE_MAXACTIVE]);
+	info->nmissed = u64_or0(tb[PCRAM_INFO_A_LATENCY_PROBE_NMISSED]);
 	info->batch_max = u32_or0(tb[PCRAM_INFO_A_BATCH_MAX]);
 	info->event_interval_ms = u32_or0(tb[PCRAM_INFO_A_EVENT_INTERVAL_MS]);
 	info->events_dropped = u64_or0(tb[PCRAM_INFO_A_EVENTS_DROPPED]);
@@ -175,7 +175,7 @@ static int parse_faults(const struct nlattr *nest, struct pcram_kmod_vm *vm)
 	vm->faults.count = u64_or0(f[PCRAM_FAULT_A_COUNT]);
 	vm->faults.sum = u64_or0(f[PCRAM_FAULT_A_BLOCKED_NS]);
 	vm->faults.max = u64_or0(f[PCRAM_FAULT_A_MAX_NS]);
-	vm->nmissed = u64_or0(f[PCRAM_FAULT_A_PROBE_NMISSED]);
+	vm->nmissed = u64_or0(f[PCRAM_FAULT_A_LATENCY_PROBE_NMISSED]);
 	return parse_hist(f[PCRAM_FAULT_A_HIST], vm->faults.bucket, PCRAM_HIST_BUCKETS);
 }
 

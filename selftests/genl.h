@@ -59,15 +59,15 @@ static int info_valid(struct nl_msg *msg, void *arg)
 		a->api_version = nla_get_u32(tb[PCRAM_INFO_A_API_VERSION]);
 	if (tb[PCRAM_INFO_A_NR_VMS])
 		a->nr_vms = nla_get_u32(tb[PCRAM_INFO_A_NR_VMS]);
-	if (tb[PCRAM_INFO_A_PROBE])
-		a->probe = nla_get_u32(tb[PCRAM_INFO_A_PROBE]);
-	a->has_probe_error = tb[PCRAM_INFO_A_PROBE_ERROR];
-	if (tb[PCRAM_INFO_A_PROBE_ERROR])
-		a->probe_error = nla_get_u32(tb[PCRAM_INFO_A_PROBE_ERROR]);
-	if (tb[PCRAM_INFO_A_PROBE_MAXACTIVE])
-		a->maxactive = nla_get_u32(tb[PCRAM_INFO_A_PROBE_MAXACTIVE]);
-	if (tb[PCRAM_INFO_A_PROBE_NMISSED])
-		a->nmissed = nla_get_u64(tb[PCRAM_INFO_A_PROBE_NMISSED]);
+	if (tb[PCRAM_INFO_A_LATENCY_PROBE])
+		a->probe = nla_get_u32(tb[PCRAM_INFO_A_LATENCY_PROBE]);
+	a->has_probe_error = tb[PCRAM_INFO_A_LATENCY_PROBE_ERROR];
+	if (tb[PCRAM_INFO_A_LATENCY_PROBE_ERROR])
+		a->probe_error = nla_get_u32(tb[PCRAM_INFO_A_LATENCY_PROBE_ERROR]);
+	if (tb[PCRAM_INFO_A_LATENCY_PROBE_MAXACTIVE])
+		a->maxactive = nla_get_u32(tb[PCRAM_INFO_A_LATENCY_PROBE_MAXACTIVE]);
+	if (tb[PCRAM_INFO_A_LATENCY_PROBE_NMISSED])
+		a->nmissed = nla_get_u64(tb[PCRAM_INFO_A_LATENCY_PROBE_NMISSED]);
 	if (tb[PCRAM_INFO_A_BATCH_MAX])
 		a->batch_max = nla_get_u32(tb[PCRAM_INFO_A_BATCH_MAX]);
 	if (tb[PCRAM_INFO_A_EVENT_INTERVAL_MS])
@@ -261,7 +261,7 @@ static inline void parse_vm(struct nlattr **tb, struct vm_answer *v)
 		v->faults = nla_u64_or0(f[PCRAM_FAULT_A_COUNT]);
 		v->blocked_ns = nla_u64_or0(f[PCRAM_FAULT_A_BLOCKED_NS]);
 		v->max_ns = nla_u64_or0(f[PCRAM_FAULT_A_MAX_NS]);
-		v->nmissed = nla_u64_or0(f[PCRAM_FAULT_A_PROBE_NMISSED]);
+		v->nmissed = nla_u64_or0(f[PCRAM_FAULT_A_LATENCY_PROBE_NMISSED]);
 		if (!parse_hist(f[PCRAM_FAULT_A_HIST], v->hist, PCRAM_HIST_BUCKETS))
 			v->bad = true;
 	}

@@ -37,7 +37,7 @@ static bool probe_on(void)
 	struct info_query q = { 0 };
 	struct info_answer a;
 
-	return !info_request(&q, &a) && !a.error && a.probe == PCRAM_PROBE_ON;
+	return !info_request(&q, &a) && !a.error && a.probe == PCRAM_LATENCY_PROBE_ON;
 }
 
 FIXTURE_SETUP(latency)
@@ -221,7 +221,7 @@ TEST_F(latency, probe_parameter_turns_it_off)
 
 	ASSERT_EQ(0, set_param("probe", "0"));
 	ASSERT_EQ(0, info_request(&q, &a));
-	EXPECT_EQ(PCRAM_PROBE_OFF, a.probe);
+	EXPECT_EQ(PCRAM_LATENCY_PROBE_OFF, a.probe);
 	ASSERT_EQ(0, get_vm(self->id, &v));
 	EXPECT_EQ(0, v.measured);
 	ASSERT_EQ(0, toucher_start(&t, self->area, 8));

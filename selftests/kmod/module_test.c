@@ -136,11 +136,11 @@ TEST_F(module, load_with_probe_off_and_maxactive)
 	ASSERT_EQ(0, run(&r, "pcram module load --path %s probe=0 maxactive=64", self->ko))
 		TH_LOG("%s", r.err);
 	ASSERT_EQ(0, info_request(&q, &a));
-	EXPECT_EQ(PCRAM_PROBE_OFF, a.probe);
+	EXPECT_EQ(PCRAM_LATENCY_PROBE_OFF, a.probe);
 	EXPECT_EQ(64, a.maxactive);
 	EXPECT_EQ(0, set_param("probe", "1"));
 	ASSERT_EQ(0, info_request(&q, &a));
-	EXPECT_EQ(PCRAM_PROBE_ON, a.probe);
+	EXPECT_EQ(PCRAM_LATENCY_PROBE_ON, a.probe);
 	ASSERT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
 	/* out of range: the load is refused */
 	EXPECT_NE(0, run(&r, "pcram module load --path %s maxactive=0", self->ko));

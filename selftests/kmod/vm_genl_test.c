@@ -62,9 +62,9 @@ TEST_F(vm_genl, get_info_describes_probe_and_limits)
 	ASSERT_EQ(0, a.error);
 	EXPECT_EQ(2, PCRAM_API_VERSION);
 	EXPECT_EQ(PCRAM_API_VERSION, a.api_version);
-	EXPECT_TRUE(a.probe == PCRAM_PROBE_ON || a.probe == PCRAM_PROBE_OFF ||
+	EXPECT_TRUE(a.probe == PCRAM_LATENCY_PROBE_ON || a.probe == PCRAM_LATENCY_PROBE_OFF ||
 		    a.has_probe_error);
-	EXPECT_EQ(a.probe == PCRAM_PROBE_UNAVAILABLE, a.has_probe_error);
+	EXPECT_EQ(a.probe == PCRAM_LATENCY_PROBE_UNAVAILABLE, a.has_probe_error);
 	EXPECT_EQ(512, a.maxactive);
 	EXPECT_EQ(PCRAM_BATCH_MAX, a.batch_max);
 	EXPECT_EQ(100, a.event_interval_ms);
@@ -303,7 +303,7 @@ TEST_F(vm_genl, sampled_fault_events_rate_limited)
 	int err, i, faults = 0;
 
 	ASSERT_EQ(0, info_request(&q, &a));
-	if (a.probe != PCRAM_PROBE_ON)
+	if (a.probe != PCRAM_LATENCY_PROBE_ON)
 		SKIP(return, "the fault-latency probe is not on");
 	ASSERT_EQ(0, set_param("event_interval_ms", "1000000"));
 	sock = events_join(&err);
@@ -400,7 +400,7 @@ TEST_F(vm_genl, no_fault_event_after_detach)
 	uint8_t *area;
 
 	ASSERT_EQ(0, info_request(&q, &a));
-	if (a.probe != PCRAM_PROBE_ON)
+	if (a.probe != PCRAM_LATENCY_PROBE_ON)
 		SKIP(return, "the fault-latency probe is not on");
 	ASSERT_LE(0, fd);
 	ASSERT_LE(0, uffd);

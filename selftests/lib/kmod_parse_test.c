@@ -84,7 +84,7 @@ static struct nl_msg *vm_message(int bad)
 	nla_put_u64(msg, 12 + 1, 10);
 	nla_put_u64(msg, bad == 1 ? PCRAM_HIST_BUCKETS + 1 : 13 + 1, 20);
 	nla_nest_end(msg, hist);
-	nla_put_u64(msg, PCRAM_FAULT_A_PROBE_NMISSED, 3);
+	nla_put_u64(msg, PCRAM_FAULT_A_LATENCY_PROBE_NMISSED, 3);
 	nla_nest_end(msg, faults);
 	threads = nla_nest_start(msg, PCRAM_VM_A_THREADS);
 	for (int i = 0; i < 2; i++) {

@@ -61,7 +61,7 @@ static bool probe_on(void)
 	struct info_query q = { 0 };
 	struct info_answer a;
 
-	return !info_request(&q, &a) && !a.error && a.probe == PCRAM_PROBE_ON;
+	return !info_request(&q, &a) && !a.error && a.probe == PCRAM_LATENCY_PROBE_ON;
 }
 
 FIXTURE(stat) {

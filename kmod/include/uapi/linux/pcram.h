@@ -29,14 +29,14 @@
  * Module parameters (/sys/module/pcram/parameters/):
  *
  *    probe:             bool, writable at run time, default on. Whether
- *                       the fault-latency probe (a kretprobe on the
- *                       kernel's handle_userfault) records faults. Faults
+ *                       the latency probe (a kretprobe on the kernel's
+ *                       handle_userfault) records faults. Faults
  *                       already blocked when it is turned off are still
  *                       recorded when they end.
  *    maxactive:         uint, load time only, default 512, 1 to 4096. How
- *                       many faulting threads the probe can follow at
+ *                       many faulting threads the latency probe can follow at
  *                       once; a fault beyond that is not measured and
- *                       counted in PCRAM_INFO_A_PROBE_NMISSED.
+ *                       counted in PCRAM_INFO_A_LATENCY_PROBE_NMISSED.
  *    event_interval_ms: uint, writable at run time, default 100. The
  *                       least time between two PCRAM_CMD_EVENT_FAULT
  *                       samples of one VM; 0 sends none.
@@ -161,15 +161,19 @@
  *                                    relies on
  *    PCRAM_INFO_A_NR_VMS:            NLA_U32, VM contexts open right now
  *                                    (open files of /dev/pcram)
- *    PCRAM_INFO_A_PROBE:             NLA_U32, enum pcram_probe_state
- *    PCRAM_INFO_A_PROBE_ERROR:       NLA_U32, the errno that made the
- *                                    probe unavailable (only then)
- *    PCRAM_INFO_A_PROBE_MAXACTIVE:   NLA_U32, the maxactive parameter
- *    PCRAM_INFO_A_PROBE_NMISSED:     NLA_U64, faults the probe could not
- *                                    measure since the module was loaded
- *                                    (no free instance, or the probe was
- *                                    busy on that CPU): they are in no
- *                                    VM's statistics
+ *    PCRAM_INFO_A_LATENCY_PROBE:     NLA_U32, enum
+ *                                    pcram_latency_probe_state
+ *    PCRAM_INFO_A_LATENCY_PROBE_ERROR:
+ *                                    NLA_U32, the errno that made the
+ *                                    latency probe unavailable (only then)
+ *    PCRAM_INFO_A_LATENCY_PROBE_MAXACTIVE:
+ *                                    NLA_U32, the maxactive parameter
+ *    PCRAM_INFO_A_LATENCY_PROBE_NMISSED:
+ *                                    NLA_U64, faults the latency probe
+ *                                    could not measure since the module
+ *                                    was loaded (no free instance, or the
+ *                                    probe was busy on that CPU): they
+ *                                    are in no VM's statistics
  *    PCRAM_INFO_A_BATCH_MAX:         NLA_U32, PCRAM_BATCH_MAX
  *    PCRAM_INFO_A_EVENT_INTERVAL_MS: NLA_U32, the event_interval_ms
  *                                    parameter
@@ -215,7 +219,7 @@
  *                                    0 ns), for i below
  *                                    PCRAM_HIST_BUCKETS; buckets at 0 are
  *                                    left out
- *       PCRAM_FAULT_A_PROBE_NMISSED: NLA_U64, as PCRAM_INFO_A_PROBE_NMISSED
+ *       PCRAM_FAULT_A_LATENCY_PROBE_NMISSED: NLA_U64, as PCRAM_INFO_A_LATENCY_PROBE_NMISSED
  *                                    (module-wide: a missed fault cannot
  *                                    be told apart by VM)
  *    PCRAM_VM_A_THREADS:      NLA_NESTED, the threads that blocked the
@@ -273,7 +277,7 @@
  * Zeroes the fault and batch statistics and the thread table of one VM
  * (PCRAM_VM_A_ID, NLA_U32) or, without it, of every VM. Needs
  * CAP_NET_ADMIN. Must be a do request. Faults and batches under way may
- * be counted on either side of the reset. PCRAM_INFO_A_PROBE_NMISSED is
+ * be counted on either side of the reset. PCRAM_INFO_A_LATENCY_PROBE_NMISSED is
  * never reset.
  *
  * Errors:
@@ -458,16 +462,16 @@ enum pcram_cmd {
 #define PCRAM_CMD_MAX (__PCRAM_CMD_MAX - 1)
 
 /**
- * enum pcram_probe_state - value of PCRAM_INFO_A_PROBE
- * @PCRAM_PROBE_UNAVAILABLE: the probe could not be registered (see
- *	PCRAM_INFO_A_PROBE_ERROR); no fault is measured
- * @PCRAM_PROBE_OFF: registered, turned off by the probe parameter
- * @PCRAM_PROBE_ON: measuring the faults of attached VMs
+ * enum pcram_latency_probe_state - value of PCRAM_INFO_A_LATENCY_PROBE
+ * @PCRAM_LATENCY_PROBE_UNAVAILABLE: the probe could not be registered (see
+ *	PCRAM_INFO_A_LATENCY_PROBE_ERROR); no fault is measured
+ * @PCRAM_LATENCY_PROBE_OFF: registered, turned off by the probe parameter
+ * @PCRAM_LATENCY_PROBE_ON: measuring the faults of attached VMs
  */
-enum pcram_probe_state {
-	PCRAM_PROBE_UNAVAILABLE,
-	PCRAM_PROBE_OFF,
-	PCRAM_PROBE_ON,
+enum pcram_latency_probe_state {
+	PCRAM_LATENCY_PROBE_UNAVAILABLE,
+	PCRAM_LATENCY_PROBE_OFF,
+	PCRAM_LATENCY_PROBE_ON,
 };
 
 /**
@@ -476,10 +480,10 @@ enum pcram_probe_state {
  * @PCRAM_INFO_A_MODULE_VERSION: NLA_NUL_STRING, module version
  * @PCRAM_INFO_A_API_VERSION: NLA_U32, PCRAM_API_VERSION of the module
  * @PCRAM_INFO_A_NR_VMS: NLA_U32, number of open VM contexts
- * @PCRAM_INFO_A_PROBE: NLA_U32, enum pcram_probe_state
- * @PCRAM_INFO_A_PROBE_ERROR: NLA_U32, errno of an unavailable probe
- * @PCRAM_INFO_A_PROBE_MAXACTIVE: NLA_U32, the maxactive parameter
- * @PCRAM_INFO_A_PROBE_NMISSED: NLA_U64, faults the probe missed
+ * @PCRAM_INFO_A_LATENCY_PROBE: NLA_U32, enum pcram_latency_probe_state
+ * @PCRAM_INFO_A_LATENCY_PROBE_ERROR: NLA_U32, errno of an unavailable probe
+ * @PCRAM_INFO_A_LATENCY_PROBE_MAXACTIVE: NLA_U32, the maxactive parameter
+ * @PCRAM_INFO_A_LATENCY_PROBE_NMISSED: NLA_U64, faults the probe missed
  * @PCRAM_INFO_A_BATCH_MAX: NLA_U32, PCRAM_BATCH_MAX
  * @PCRAM_INFO_A_EVENT_INTERVAL_MS: NLA_U32, the event_interval_ms parameter
  * @PCRAM_INFO_A_EVENTS_DROPPED: NLA_U64, fault samples dropped
@@ -490,10 +494,10 @@ enum pcram_info_attr {
 	PCRAM_INFO_A_MODULE_VERSION,
 	PCRAM_INFO_A_API_VERSION,
 	PCRAM_INFO_A_NR_VMS,
-	PCRAM_INFO_A_PROBE,
-	PCRAM_INFO_A_PROBE_ERROR,
-	PCRAM_INFO_A_PROBE_MAXACTIVE,
-	PCRAM_INFO_A_PROBE_NMISSED,
+	PCRAM_INFO_A_LATENCY_PROBE,
+	PCRAM_INFO_A_LATENCY_PROBE_ERROR,
+	PCRAM_INFO_A_LATENCY_PROBE_MAXACTIVE,
+	PCRAM_INFO_A_LATENCY_PROBE_NMISSED,
 	PCRAM_INFO_A_BATCH_MAX,
 	PCRAM_INFO_A_EVENT_INTERVAL_MS,
 	PCRAM_INFO_A_EVENTS_DROPPED,
@@ -545,7 +549,7 @@ enum pcram_vm_attr {
  * @PCRAM_FAULT_A_BLOCKED_NS: NLA_U64, their total blocked time
  * @PCRAM_FAULT_A_MAX_NS: NLA_U64, the longest
  * @PCRAM_FAULT_A_HIST: NLA_NESTED, log2 histogram (type i + 1: bucket i)
- * @PCRAM_FAULT_A_PROBE_NMISSED: NLA_U64, module-wide missed faults
+ * @PCRAM_FAULT_A_LATENCY_PROBE_NMISSED: NLA_U64, module-wide missed faults
  * @PCRAM_FAULT_A_PAD: padding of 64-bit attributes
  */
 enum pcram_fault_attr {
@@ -554,7 +558,7 @@ enum pcram_fault_attr {
 	PCRAM_FAULT_A_BLOCKED_NS,
 	PCRAM_FAULT_A_MAX_NS,
 	PCRAM_FAULT_A_HIST,
-	PCRAM_FAULT_A_PROBE_NMISSED,
+	PCRAM_FAULT_A_LATENCY_PROBE_NMISSED,
 	PCRAM_FAULT_A_PAD,
 	__PCRAM_FAULT_A_MAX
 };
@@ -639,5 +643,20 @@ enum pcram_sample_attr {
 };
 
 #define PCRAM_SAMPLE_A_MAX (__PCRAM_SAMPLE_A_MAX - 1)
+
+/*
+ * The names API 2 was released with, before "probe" was kept for
+ * libpcram's userfaultfd capability probe and the module's kretprobe
+ * became the latency probe. Same values; for programs written then.
+ */
+#define pcram_probe_state		pcram_latency_probe_state
+#define PCRAM_PROBE_UNAVAILABLE		PCRAM_LATENCY_PROBE_UNAVAILABLE
+#define PCRAM_PROBE_OFF			PCRAM_LATENCY_PROBE_OFF
+#define PCRAM_PROBE_ON			PCRAM_LATENCY_PROBE_ON
+#define PCRAM_INFO_A_PROBE		PCRAM_INFO_A_LATENCY_PROBE
+#define PCRAM_INFO_A_PROBE_ERROR	PCRAM_INFO_A_LATENCY_PROBE_ERROR
+#define PCRAM_INFO_A_PROBE_MAXACTIVE	PCRAM_INFO_A_LATENCY_PROBE_MAXACTIVE
+#define PCRAM_INFO_A_PROBE_NMISSED	PCRAM_INFO_A_LATENCY_PROBE_NMISSED
+#define PCRAM_FAULT_A_PROBE_NMISSED	PCRAM_FAULT_A_LATENCY_PROBE_NMISSED
 
 #endif /* _UAPI_LINUX_PCRAM_H */

@@ -137,13 +137,13 @@ void pcram_vm_exit(void);
 
 long pcram_batch(struct pcram_vm *vm, const struct pcram_batch __user *uarg);
 
-/* ---- pcram_probe.c: fault latency --------------------------------------- */
+/* ---- pcram_latency.c: the latency probe (a kretprobe) ----------------- */
 
-int pcram_probe_init(void);
-void pcram_probe_exit(void);
-enum pcram_probe_state pcram_probe_state(int *err);
-u64 pcram_probe_nmissed(void);
-unsigned int pcram_probe_maxactive(void);
+int pcram_latency_init(void);
+void pcram_latency_exit(void);
+enum pcram_latency_probe_state pcram_latency_state(int *err);
+u64 pcram_latency_nmissed(void);
+unsigned int pcram_latency_maxactive(void);
 
 /* ---- pcram_event.c: the events multicast group -------------------------- */
 

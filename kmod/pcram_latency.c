@@ -26,7 +26,7 @@
 #include <linux/timekeeping.h>
 #include <uapi/linux/pcram.h>
 
-#include "pcram.h"
+#include "pcram_internal.h"
 
 /* Instances are preallocated: a bound keeps a typo from eating memory. */
 #define PCRAM_MAXACTIVE_MAX 4096
@@ -132,17 +132,17 @@ static const struct kernel_param_ops pcram_probe_param_ops = {
 module_param_cb(probe, &pcram_probe_param_ops, NULL, 0644);
 MODULE_PARM_DESC(probe, "Measure fault latency (kretprobe on handle_userfault), default on");
 
-enum pcram_probe_state pcram_probe_state(int *err)
+enum pcram_latency_probe_state pcram_latency_state(int *err)
 {
-	enum pcram_probe_state state;
+	enum pcram_latency_probe_state state;
 
 	mutex_lock(&pcram_probe_mutex);
 	if (!pcram_probe_registered)
-		state = PCRAM_PROBE_UNAVAILABLE;
+		state = PCRAM_LATENCY_PROBE_UNAVAILABLE;
 	else if (pcram_probe_on)
-		state = PCRAM_PROBE_ON;
+		state = PCRAM_LATENCY_PROBE_ON;
 	else
-		state = PCRAM_PROBE_OFF;
+		state = PCRAM_LATENCY_PROBE_OFF;
 	if (err)
 		*err = pcram_probe_err;
 	mutex_unlock(&pcram_probe_mutex);
@@ -150,13 +150,13 @@ enum pcram_probe_state pcram_probe_state(int *err)
 }
 
 /* Both ways of missing: no free instance, or the probe busy on a CPU. */
-u64 pcram_probe_nmissed(void)
+u64 pcram_latency_nmissed(void)
 {
 	return (u64)READ_ONCE(pcram_kretprobe.nmissed) +
 	       READ_ONCE(pcram_kretprobe.kp.nmissed);
 }
 
-unsigned int pcram_probe_maxactive(void)
+unsigned int pcram_latency_maxactive(void)
 {
 	return maxactive;
 }
@@ -165,7 +165,7 @@ unsigned int pcram_probe_maxactive(void)
  * A probe that cannot be registered (no kprobes, a blacklisted symbol)
  * leaves the module usable for batches; GET_INFO says why it is missing.
  */
-int pcram_probe_init(void)
+int pcram_latency_init(void)
 {
 	int ret;
 
@@ -191,7 +191,7 @@ int pcram_probe_init(void)
 	return 0;
 }
 
-void pcram_probe_exit(void)
+void pcram_latency_exit(void)
 {
 	mutex_lock(&pcram_probe_mutex);
 	if (pcram_probe_registered)
