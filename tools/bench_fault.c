@@ -440,7 +440,7 @@ static void floor_stop(const struct run_cfg *c, struct floor_handler *h)
 		munmap((void *)h->src, c->img->size);
 }
 
-static int pcram_start(const struct run_cfg *c, struct pcram_dst **dstp, uint8_t *dest,
+static int engine_start(const struct run_cfg *c, struct pcram_dst **dstp, uint8_t *dest,
 		       bool *read_through_done)
 {
 	struct pcram_dst_options opts = { .fault_threads = c->fault_threads };
@@ -520,7 +520,7 @@ static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 	if (side == FLOOR)
 		ret = floor_start(c, &floor, dest, &res->image_read_through);
 	else
-		ret = pcram_start(c, &dst, dest, &res->image_read_through);
+		ret = engine_start(c, &dst, dest, &res->image_read_through);
 	sched_setaffinity(0, sizeof(saved), &saved);
 	if (ret)
 		goto out_side;
