@@ -25,8 +25,8 @@ PCRAM_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE \
 
 NL_CFLAGS = $(shell pkg-config --cflags libnl-genl-3.0)
 NL_LIBS = $(shell pkg-config --libs libnl-genl-3.0)
-KMOD_CFLAGS = $(shell pkg-config --cflags libkmod)
-KMOD_LIBS = $(shell pkg-config --libs libkmod)
+LIBKMOD_CFLAGS = $(shell pkg-config --cflags libkmod)
+LIBKMOD_LIBS = $(shell pkg-config --libs libkmod)
 
 ifeq ($(V),1)
 Q :=
@@ -60,7 +60,7 @@ HARNESS := $(B)/linux-src/tools/testing/selftests/kselftest_harness.h
 EXAMPLES := $(patsubst Documentation/examples/%.c,$(B)/examples/%, \
 	$(wildcard Documentation/examples/*.c))
 
-KMOD := kmod/pcram.ko
+PCRAM_KO := kmod/pcram.ko
 
 all: userspace kmod
 
@@ -120,12 +120,12 @@ $(LIB_PC): lib/libpcram.pc.in Makefile
 $(B)/tools/%.o: tools/%.c $(wildcard tools/*.h) lib/include/pcram.h kmod/include/uapi/linux/pcram.h
 	$(quiet) CC $@
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(PCRAM_CFLAGS) $(NL_CFLAGS) $(KMOD_CFLAGS) \
+	$(Q)$(CC) $(PCRAM_CFLAGS) $(NL_CFLAGS) $(LIBKMOD_CFLAGS) \
 		-DPCRAM_TOOL_VERSION='"$(VERSION)"' -c $< -o $@
 
 $(TOOL): $(TOOL_OBJS) $(LIB_A)
 	$(quiet) LD $@
-	$(Q)$(CC) $(TOOL_OBJS) $(LIB_A) -o $@ $(LDFLAGS) $(NL_LIBS) $(KMOD_LIBS)
+	$(Q)$(CC) $(TOOL_OBJS) $(LIB_A) -o $@ $(LDFLAGS) $(NL_LIBS) $(LIBKMOD_LIBS)
 
 # ---- tests (kselftest harness, linked to the shared library) ----------------
 
@@ -183,7 +183,7 @@ RESULTS := $(B)/results
 # one summary line, so 'make check' prints exactly one.
 run-host: userspace kmod
 	$(Q)mkdir -p $(RESULTS)
-	$(Q)PATH="$(abspath $(B)):$$PATH" PCRAM_KO=$(abspath $(KMOD)) \
+	$(Q)PATH="$(abspath $(B)):$$PATH" PCRAM_KO=$(abspath $(PCRAM_KO)) \
 		PCRAM_MANPAGE=$(abspath Documentation/pcram.8) PCRAM_SRCDIR=$(CURDIR) \
 		selftests/run-tests -t 180 -o $(RESULTS)/host.ktap -C $(B)/selftests \
 		$(TESTS:$(B)/selftests/%=%) $(HOST_TESTS:$(B)/selftests/%=%)
