@@ -224,6 +224,8 @@ install: $(LIB_SO) $(LIB_A) $(TOOL)
 	install -m 0644 $(LIB_A) $(DESTDIR)$(LIBDIR)/
 	$(pc_subst) > $(DESTDIR)$(LIBDIR)/pkgconfig/libpcram.pc
 	install -m 0644 lib/include/pcram.h $(DESTDIR)$(INCLUDEDIR)/
+	install -D -m 0644 kmod/include/uapi/linux/pcram.h \
+		$(DESTDIR)$(INCLUDEDIR)/linux/pcram.h
 	install -m 0644 Documentation/pcram.8 $(DESTDIR)$(MANDIR)/man8/
 	install -D -m 0644 tools/pcram.bash-completion \
 		$(DESTDIR)$(BASHCOMPDIR)/pcram

@@ -50,6 +50,16 @@ int pcram_kmod_detach_uffd(int ctx_fd)
 	return ioctl(ctx_fd, PCRAM_IOC_DETACH) ? -errno : 0;
 }
 
+PCRAM_EXPORT
+int pcram_kmod_batch(int ctx_fd, struct pcram_batch_op *ops, unsigned int count,
+		     unsigned int flags)
+{
+	struct pcram_batch b = { .ops = (uintptr_t)ops, .count = count, .flags = flags };
+	int ret = ioctl(ctx_fd, PCRAM_IOC_BATCH, &b);
+
+	return ret < 0 ? -errno : ret;
+}
+
 int dst_module_attach(struct pcram_dst *dst)
 {
 	uint32_t id = 0;

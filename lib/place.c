@@ -716,7 +716,6 @@ static unsigned int place_batch_module(struct pcram_dst *dst, struct pcram_place
 {
 	struct pcram_batch_op kops[MODULE_GROUPS];
 	struct module_group grp[MODULE_GROUPS];
-	struct pcram_batch req = { .ops = (uintptr_t)kops };
 	unsigned int ng = 0, i = 0, ok, next;
 	int ret;
 
@@ -767,9 +766,8 @@ static unsigned int place_batch_module(struct pcram_dst *dst, struct pcram_place
 	if (!ng)
 		return 0;
 
-	req.count = ng;
 	kops[0].result = 0;
-	ret = ioctl(dst->module_fd, PCRAM_IOC_BATCH, &req);
+	ret = pcram_kmod_batch(dst->module_fd, kops, ng, 0);
 	if (ret < 0 && !kops[0].result) {
 		/* Refused as a whole, nothing ran: the usual way, then. */
 		for (unsigned int k = 0; k < ng; k++) {

@@ -209,9 +209,6 @@ static int64_t place_run(struct placer *pl, const struct method *m)
 	} else {
 		for (uint64_t p = 0; p < pl->pages; p += m->per_call) {
 			uint64_t n = pl->pages - p < m->per_call ? pl->pages - p : m->per_call;
-			struct pcram_batch b = {
-				.ops = (uintptr_t)pl->ops, .count = (uint32_t)n, .flags = m->flags,
-			};
 			int ret;
 
 			for (uint64_t i = 0; i < n; i++) {
@@ -230,11 +227,11 @@ static int64_t place_run(struct placer *pl, const struct method *m)
 				op->copy.src = (uintptr_t)(pl->src + (p + i) * PAGE);
 				op->copy.len = PAGE;
 			}
-			ret = ioctl(pl->fd, PCRAM_IOC_BATCH, &b);
+			ret = pcram_kmod_batch(pl->fd, pl->ops, (unsigned int)n, m->flags);
 			if (ret != (int)n)
-				return bench_err(ret < 0 ? -errno : -EIO,
+				return bench_err(ret < 0 ? ret : -EIO,
 						 "PCRAM_IOC_BATCH: %d of %" PRIu64 " ops: %s", ret,
-						 n, strerror(ret < 0 ? errno : -pl->ops[ret].result));
+						 n, strerror(ret < 0 ? -ret : -pl->ops[ret].result));
 		}
 	}
 	t1 = bench_now_ns();

@@ -951,6 +951,20 @@ int pcram_kmod_attach_uffd(int uffd, const char *name, unsigned int flags, uint3
 /* Detach the context @ctx_fd from its userfaultfd: 0, -ENOTCONN if not attached. */
 int pcram_kmod_detach_uffd(int ctx_fd);
 
+/*
+ * PCRAM_IOC_BATCH: run @count ops (struct pcram_batch_op and the
+ * PCRAM_BATCH_F_* @flags of <linux/pcram.h>, installed beside this
+ * header) through the userfaultfd attached to @ctx_fd, in one system
+ * call; contiguous ops are placed together and each run is woken once.
+ * Returns how many ops completed (@count when all did; else the op at
+ * that index failed, its .result says how), or -errno: the first op's
+ * error (ops[0].result holds it too), or the refusal of the whole batch
+ * (-ENOTCONN not attached, -E2BIG past PCRAM_BATCH_MAX, -EINVAL).
+ */
+struct pcram_batch_op;
+int pcram_kmod_batch(int ctx_fd, struct pcram_batch_op *ops, unsigned int count,
+		     unsigned int flags);
+
 #ifdef __cplusplus
 }
 #endif

@@ -203,6 +203,34 @@ out:
 	close(ctx);
 }
 
+TEST_F(kmod_api, batch_places_through_the_context)
+{
+	static uint8_t src[4 * PAGE] __attribute__((aligned(PAGE)));
+	struct pcram_batch_op ops[4];
+	uint32_t id;
+	int ctx, i;
+
+	ctx = pcram_kmod_attach_uffd(self->uffd, "batch", PCRAM_KMOD_ATTACH_F_NO_EVENTS, &id);
+	ASSERT_LE(0, ctx);
+	for (i = 0; i < 4; i++) {
+		memset(src + i * PAGE, 'a' + i, PAGE);
+		ops[i] = op_copy(self->area + i * PAGE, src + i * PAGE, PAGE, 0);
+	}
+	EXPECT_EQ(4, pcram_kmod_batch(ctx, ops, 4, 0));
+	for (i = 0; i < 4; i++) {
+		EXPECT_EQ(0, ops[i].result);
+		EXPECT_EQ('a' + i, self->area[i * PAGE + 7]);
+	}
+	/* the same pages again: EEXIST, as the first op's error */
+	EXPECT_EQ(-EEXIST, pcram_kmod_batch(ctx, ops, 4, 0));
+	EXPECT_EQ(-EEXIST, ops[0].result);
+	EXPECT_EQ(4, pcram_kmod_batch(ctx, ops, 4, PCRAM_BATCH_F_IGNORE_EEXIST));
+	EXPECT_EQ(-E2BIG, pcram_kmod_batch(ctx, ops, PCRAM_BATCH_MAX + 1, 0));
+	ASSERT_EQ(0, pcram_kmod_detach_uffd(ctx));
+	EXPECT_EQ(-ENOTCONN, pcram_kmod_batch(ctx, ops, 1, 0));
+	close(ctx);
+}
+
 struct seen {
 	int attach, detach;
 	uint32_t id;
