@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "clock.h"
 #include "internal.h"
 
 /* Lifecycle, in order; each call moves it forward or leaves it. */
@@ -201,7 +202,6 @@ static inline void cnt_add(counter_t *c, uint64_t v)
 	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
 
-uint64_t dst_now_ns(void);
 int dst_track_alloc(struct pcram_dst *dst);
 void dst_track_free(struct pcram_dst *dst);
 /* The fault thread asked for @addr at @t_read/@t_request on behalf of @tid. */

@@ -74,14 +74,6 @@ struct pcram_in {
 	uint64_t switchover_ns, complete_ns;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static int in_error(struct pcram_in *in, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -246,7 +238,7 @@ static void check_all_in(struct pcram_in *in)
 	pthread_mutex_lock(&in->lock);
 	if (!in->all_in) {
 		in->all_in = true;
-		in->complete_ns = mono_ns();
+		in->complete_ns = clock_mono_ns();
 		pthread_cond_broadcast(&in->cond);
 	}
 	pthread_mutex_unlock(&in->lock);
@@ -568,7 +560,7 @@ static void rx_loop(struct pcram_in *in, bool urgent, struct rx_end *e)
 			ret = take_discard(in, &m, e);
 		} else if (m.type == WIRE_SWITCHOVER) {
 			if (!atomic_exchange(&in->switched, true)) {
-				in->switchover_ns = mono_ns();
+				in->switchover_ns = clock_mono_ns();
 				if (in->opts.switchover)
 					in->opts.switchover(in->opts.opaque);
 			}
@@ -723,9 +715,8 @@ static int hello_both(struct pcram_in *in, int bulk_fd, int urgent_fd)
 	int ret;
 
 	if (!in->session) {
-		struct timespec ts;
+		struct timespec ts = clock_now(CLOCK_REALTIME);
 
-		clock_gettime(CLOCK_REALTIME, &ts);
 		in->session = ((uint64_t)ts.tv_sec << 32 ^ (uint64_t)ts.tv_nsec ^
 			       (uint64_t)getpid()) | 1;
 	}
@@ -1038,15 +1029,7 @@ int pcram_in_wait(struct pcram_in *in, int timeout_ms)
 		return -EINVAL;
 	if (!in->dst)
 		return in_error(in, -ENOTCONN, "wait: never started");
-	clock_gettime(CLOCK_REALTIME, &end);
-	if (timeout_ms >= 0) {
-		end.tv_sec += timeout_ms / 1000;
-		end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (end.tv_nsec >= 1000000000L) {
-			end.tv_sec++;
-			end.tv_nsec -= 1000000000L;
-		}
-	}
+	end = clock_deadline(CLOCK_REALTIME, timeout_ms >= 0 ? (unsigned int)timeout_ms : 0);
 	pthread_mutex_lock(&in->lock);
 	for (;;) {
 		if (in->final) {

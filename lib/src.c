@@ -162,14 +162,6 @@ void sent_clear(struct src_block *b, uint64_t p)
 	atomic_fetch_and(&b->sent[p / BITS_PER_WORD], ~(1UL << (p % BITS_PER_WORD)));
 }
 
-uint64_t src_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 bool page_is_zero(const uint8_t *p, uint64_t len)
 {
 	const uint64_t *w = (const uint64_t *)p;
@@ -466,9 +458,8 @@ static void *push_main(void *arg)
 
 static uint64_t new_session(void)
 {
-	struct timespec ts;
+	struct timespec ts = clock_now(CLOCK_REALTIME);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((uint64_t)ts.tv_sec << 32 ^ (uint64_t)ts.tv_nsec ^
 		(uint64_t)getpid() << 16) | 1;
 }
@@ -804,12 +795,7 @@ static bool join_push(struct pcram_src *src, pthread_t push)
 		pthread_join(push, NULL);
 		return true;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 200 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = clock_deadline(CLOCK_REALTIME, 200);
 	if (!pthread_timedjoin_np(push, NULL, &ts))
 		return true;
 	shutdown(src->bulk, SHUT_WR);
