@@ -36,12 +36,9 @@ int dst_error(struct pcram_dst *dst, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	/* Placements fail on many threads at once: one message at a time. */
-	pthread_mutex_lock(&dst->error_lock);
 	va_start(ap, fmt);
-	vsnprintf(dst->error, sizeof(dst->error), fmt, ap);
+	lib_error_vset(&dst->error, err, fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&dst->error_lock);
 	return err;
 }
 
@@ -54,7 +51,7 @@ static int wrong_stage(struct pcram_dst *dst, const char *call)
 PCRAM_EXPORT
 const char *pcram_dst_strerror(const struct pcram_dst *dst)
 {
-	return dst ? dst->error : "no pcram_dst";
+	return dst ? lib_error_get(&dst->error) : "no pcram_dst";
 }
 
 PCRAM_EXPORT
@@ -92,7 +89,7 @@ int pcram_dst_new(struct pcram_dst **out, const struct pcram_dst_options *opts)
 	pthread_cond_init(&dst->ready_cond, NULL);
 	pthread_mutex_init(&dst->pages_lock, NULL);
 	pthread_mutex_init(&dst->track_lock, NULL);
-	pthread_mutex_init(&dst->error_lock, NULL);
+	lib_error_init(&dst->error);
 	pthread_mutex_init(&dst->own_lock, NULL);
 	if (dst_track_alloc(dst)) {
 		pcram_dst_free(dst);
@@ -128,7 +125,7 @@ void pcram_dst_free(struct pcram_dst *dst)
 	pthread_cond_destroy(&dst->ready_cond);
 	pthread_mutex_destroy(&dst->pages_lock);
 	pthread_mutex_destroy(&dst->track_lock);
-	pthread_mutex_destroy(&dst->error_lock);
+	lib_error_destroy(&dst->error);
 	pthread_mutex_destroy(&dst->own_lock);
 	free(dst);
 }

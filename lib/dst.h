@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 
 #include "clock.h"
+#include "error.h"
 #include "internal.h"
 
 /* Lifecycle, in order; each call moves it forward or leaves it. */
@@ -107,8 +108,7 @@ struct pcram_dst {
 	_Atomic enum dst_state state;
 	unsigned int flags;
 	unsigned int nr_fault_threads;
-	char error[256];
-	pthread_mutex_t error_lock;
+	struct lib_error error;
 
 	struct dst_block *blocks;	/* sorted by host; fixed after NOTIFY */
 	unsigned int nr_blocks;
@@ -164,7 +164,7 @@ struct pcram_dst {
 	struct dst_hist h_read_req, h_req_arr, h_arr_placed, h_fault_placed;
 };
 
-/* dst.c */
+/* dst.c: the one way to set dst's message (see error.h for its rule). */
 int dst_error(struct pcram_dst *dst, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 struct dst_block *dst_find(const struct pcram_dst *dst, uint64_t addr);

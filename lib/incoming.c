@@ -63,8 +63,7 @@ struct pcram_in {
 	uint64_t checksummed;	/* pages whose CHECKSUMs went before it */
 	int conn_err;		/* -ECONNRESET: a connection broke; resume */
 	int final;		/* IN_COMPLETE, or why the migration failed */
-	pthread_mutex_t error_lock;
-	char error[512];
+	struct lib_error error;
 
 	struct {
 		_Atomic uint64_t bulk, urgent, zero, batches, discards, resumes;
@@ -81,12 +80,23 @@ static int in_error(struct pcram_in *in, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&in->error_lock);
 	va_start(ap, fmt);
-	vsnprintf(in->error, sizeof(in->error), fmt, ap);
+	lib_error_vset(&in->error, err, fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&in->error_lock);
 	return err;
+}
+
+/*
+ * @dst's failure as ours. Copied here, not through pcram_dst_strerror():
+ * this runs on the caller's thread, whose strerror copy must stay as it was.
+ */
+static int in_error_dst(struct pcram_in *in, int err, const char *what,
+			const struct pcram_dst *dst)
+{
+	char why[LIB_ERROR_LEN];
+
+	lib_error_copy(&dst->error, why, sizeof(why));
+	return in_error(in, err, "%s: %s", what, why);
 }
 
 static void conn_text(struct pcram_in *in, char *buf, size_t len, int ret,
@@ -119,7 +129,7 @@ int pcram_in_new(struct pcram_in **out, const struct pcram_in_options *opts)
 	wire_link_init(&in->urgent_tx, -1);
 	pthread_mutex_init(&in->req_lock, NULL);
 	pthread_mutex_init(&in->lock, NULL);
-	pthread_mutex_init(&in->error_lock, NULL);
+	lib_error_init(&in->error);
 	pthread_cond_init(&in->cond, NULL);
 	*out = in;
 	return 0;
@@ -140,7 +150,7 @@ void pcram_in_free(struct pcram_in *in)
 	wire_link_destroy(&in->urgent_tx);
 	pthread_mutex_destroy(&in->req_lock);
 	pthread_mutex_destroy(&in->lock);
-	pthread_mutex_destroy(&in->error_lock);
+	lib_error_destroy(&in->error);
 	pthread_cond_destroy(&in->cond);
 	free(in);
 }
@@ -148,7 +158,7 @@ void pcram_in_free(struct pcram_in *in)
 PCRAM_EXPORT
 const char *pcram_in_strerror(const struct pcram_in *in)
 {
-	return in ? in->error : "no incoming migration";
+	return in ? lib_error_get(&in->error) : "no incoming migration";
 }
 
 PCRAM_EXPORT
@@ -900,7 +910,7 @@ int pcram_in_start(struct pcram_in *in, struct pcram_dst *dst)
 	if (!ret)
 		ret = pcram_dst_enable_notify(dst);
 	if (ret)
-		return in_error(in, ret, "start: %s", pcram_dst_strerror(dst));
+		return in_error_dst(in, ret, "start", dst);
 	in->dst = dst;
 	ret = send_received(in);
 	if (ret) {
@@ -1137,8 +1147,7 @@ static int64_t poison_missing(struct pcram_in *in)
 				continue;
 			}
 			if (ret != -EOPNOTSUPP)
-				return in_error(in, ret, "abandon: poisoning: %s",
-						pcram_dst_strerror(dst));
+				return in_error_dst(in, ret, "abandon: poisoning", dst);
 			while (p + run < b->nr_pages && !bit_test(b->received, p + run))
 				run++;
 			ret = poison_by_mapping(dst, b, p, run);

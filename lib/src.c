@@ -24,11 +24,9 @@ int src_error(struct pcram_src *src, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&src->error_lock);
 	va_start(ap, fmt);
-	vsnprintf(src->error, sizeof(src->error), fmt, ap);
+	lib_error_vset(&src->error, err, fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&src->error_lock);
 	return err;
 }
 
@@ -49,7 +47,7 @@ int pcram_src_new(struct pcram_src **out, const struct pcram_src_options *opts)
 	src->bulk = src->urgent = -1;
 	src->tracker.uffd = src->tracker.pagemap = -1;
 	src->peer_timeout_ms = WIRE_PEER_TIMEOUT_MS;
-	pthread_mutex_init(&src->error_lock, NULL);
+	lib_error_init(&src->error);
 	pthread_mutex_init(&src->fail_lock, NULL);
 	*out = src;
 	return 0;
@@ -68,7 +66,7 @@ void pcram_src_free(struct pcram_src *src)
 	}
 	free(src->blocks);
 	free(src->wblocks);
-	pthread_mutex_destroy(&src->error_lock);
+	lib_error_destroy(&src->error);
 	pthread_mutex_destroy(&src->fail_lock);
 	free(src);
 }
@@ -76,7 +74,7 @@ void pcram_src_free(struct pcram_src *src)
 PCRAM_EXPORT
 const char *pcram_src_strerror(const struct pcram_src *src)
 {
-	return src ? src->error : "no source";
+	return src ? lib_error_get(&src->error) : "no source";
 }
 
 PCRAM_EXPORT
@@ -863,7 +861,10 @@ int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b)
 	if (!ret)
 		ret = switchover(src, dst_switched);
 	if (ret) {
-		serve_fail(src, ret, false, "%s", src->error);
+		char why[LIB_ERROR_LEN];
+
+		lib_error_copy(&src->error, why, sizeof(why));
+		serve_fail(src, ret, false, "%s", why);
 		goto out;
 	}
 	ret = -pthread_create(&urgent, NULL, urgent_main, src);

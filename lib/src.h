@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "dirty.h"
+#include "error.h"
 #include "internal.h"
 #include "wire.h"
 
@@ -51,8 +52,7 @@ struct pcram_src {
 	unsigned int rounds;
 	uint64_t precopy_end_ns;
 
-	char error[512];
-	pthread_mutex_t error_lock;
+	struct lib_error error;
 	unsigned int peer_timeout_ms;
 
 	/* One serve() at a time. */
