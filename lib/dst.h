@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
 /*
- * The destination engine's private state, shared by dst.c (blocks and
- * lifecycle), fault.c (fault threads), place.c (placement), stats.c and
- * image.c.
+ * The destination engine's private state, shared by dst.c (the object
+ * and its stages), dst_block.c (the blocks), dst_discard.c (emptying
+ * memory), dst_register.c (the userfaultfd), fault.c (fault threads),
+ * place.c (placement), stats.c and image.c.
  */
 #ifndef PCRAM_DST_H
 #define PCRAM_DST_H
@@ -167,7 +168,27 @@ struct pcram_dst {
 /* dst.c: the one way to set dst's message (see error.h for its rule). */
 int dst_error(struct pcram_dst *dst, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* @call is not allowed at this stage: -EBUSY, and a message saying so. */
+int dst_wrong_stage(struct pcram_dst *dst, const char *call);
+
+/* dst_block.c */
 struct dst_block *dst_find(const struct pcram_dst *dst, uint64_t addr);
+struct dst_block *dst_find_name(const struct pcram_dst *dst, const char *name);
+const char *dst_type_name(enum pcram_block_type t);
+/* Every block's fds, alias and bitmaps, and the array. */
+void dst_blocks_free(struct pcram_dst *dst);
+
+static inline bool dst_is_shared_type(enum pcram_block_type t)
+{
+	return t == PCRAM_BLOCK_SHMEM || t == PCRAM_BLOCK_HUGETLB_SHARED;
+}
+
+static inline bool dst_is_hugetlb_type(enum pcram_block_type t)
+{
+	return t == PCRAM_BLOCK_HUGETLB || t == PCRAM_BLOCK_HUGETLB_SHARED;
+}
+
+/* dst_discard.c */
 /* Pages in [start, end) of any block are missing again. */
 void dst_forget_range(struct pcram_dst *dst, uint64_t start, uint64_t end);
 /* Was the REMOVE event for [start, end) raised by our own discard? */
