@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
 /*
- * The destination engine's private state, shared by dst.c (blocks and
- * lifecycle), fault.c (fault threads), place.c (placement), stats.c and
- * image.c.
+ * The destination engine's private state, shared by dst.c (the object
+ * and its stages), dst_block.c (the blocks), dst_discard.c (emptying
+ * memory), dst_register.c (the userfaultfd), fault.c (fault threads),
+ * place.c (placement), stats.c and image.c.
  */
 #ifndef PCRAM_DST_H
 #define PCRAM_DST_H
@@ -10,6 +11,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "clock.h"
+#include "error.h"
 #include "internal.h"
 
 /* Lifecycle, in order; each call moves it forward or leaves it. */
@@ -106,8 +109,7 @@ struct pcram_dst {
 	_Atomic enum dst_state state;
 	unsigned int flags;
 	unsigned int nr_fault_threads;
-	char error[256];
-	pthread_mutex_t error_lock;
+	struct lib_error error;
 
 	struct dst_block *blocks;	/* sorted by host; fixed after NOTIFY */
 	unsigned int nr_blocks;
@@ -163,10 +165,30 @@ struct pcram_dst {
 	struct dst_hist h_read_req, h_req_arr, h_arr_placed, h_fault_placed;
 };
 
-/* dst.c */
+/* dst.c: the one way to set dst's message (see error.h for its rule). */
 int dst_error(struct pcram_dst *dst, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* @call is not allowed at this stage: -EBUSY, and a message saying so. */
+int dst_wrong_stage(struct pcram_dst *dst, const char *call);
+
+/* dst_block.c */
 struct dst_block *dst_find(const struct pcram_dst *dst, uint64_t addr);
+struct dst_block *dst_find_name(const struct pcram_dst *dst, const char *name);
+const char *dst_type_name(enum pcram_block_type t);
+/* Every block's fds, alias and bitmaps, and the array. */
+void dst_blocks_free(struct pcram_dst *dst);
+
+static inline bool dst_is_shared_type(enum pcram_block_type t)
+{
+	return t == PCRAM_BLOCK_SHMEM || t == PCRAM_BLOCK_HUGETLB_SHARED;
+}
+
+static inline bool dst_is_hugetlb_type(enum pcram_block_type t)
+{
+	return t == PCRAM_BLOCK_HUGETLB || t == PCRAM_BLOCK_HUGETLB_SHARED;
+}
+
+/* dst_discard.c */
 /* Pages in [start, end) of any block are missing again. */
 void dst_forget_range(struct pcram_dst *dst, uint64_t start, uint64_t end);
 /* Was the REMOVE event for [start, end) raised by our own discard? */
@@ -201,7 +223,6 @@ static inline void cnt_add(counter_t *c, uint64_t v)
 	atomic_fetch_add_explicit(c, v, memory_order_relaxed);
 }
 
-uint64_t dst_now_ns(void);
 int dst_track_alloc(struct pcram_dst *dst);
 void dst_track_free(struct pcram_dst *dst);
 /* The fault thread asked for @addr at @t_read/@t_request on behalf of @tid. */

@@ -33,6 +33,15 @@ int lib_error_set(struct lib_error *e, int err, const char *fmt, ...)
 	return err;
 }
 
+void lib_error_copy(const struct lib_error *e, char *buf, size_t len)
+{
+	struct lib_error *w = (struct lib_error *)e;	/* the lock only */
+
+	pthread_mutex_lock(&w->lock);
+	snprintf(buf, len, "%s", e->text);
+	pthread_mutex_unlock(&w->lock);
+}
+
 const char *lib_error_get(const struct lib_error *e)
 {
 	/*
@@ -40,10 +49,7 @@ const char *lib_error_get(const struct lib_error *e)
 	 * object is freed, and no lock is held once we return.
 	 */
 	static __thread char copy[LIB_ERROR_LEN];
-	struct lib_error *w = (struct lib_error *)e;	/* the lock only */
 
-	pthread_mutex_lock(&w->lock);
-	memcpy(copy, e->text, sizeof(copy));
-	pthread_mutex_unlock(&w->lock);
+	lib_error_copy(e, copy, sizeof(copy));
 	return copy;
 }

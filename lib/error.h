@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 
 #define LIB_ERROR_LEN 512
 
@@ -33,5 +34,12 @@ int lib_error_vset(struct lib_error *e, int err, const char *fmt, va_list ap)
  * this thread reads another libpcram error. "" when none was set.
  */
 const char *lib_error_get(const struct lib_error *e);
+
+/*
+ * The same into @buf (@len > 0): for the library's own messages built from
+ * another object's, made on a caller's thread, which must not overwrite
+ * the copy that thread may still hold from its last strerror call.
+ */
+void lib_error_copy(const struct lib_error *e, char *buf, size_t len);
 
 #endif /* PCRAM_LIB_ERROR_H */

@@ -150,7 +150,7 @@ static void handle_fault(struct fault_ctx *fc, const struct uffd_msg *msg,
 	fc->last = b;
 	cnt_add(&b->requests, 1);
 	/* The first message of a read is handed out as it is read. */
-	fc->ft->t_request = first ? t_read : dst_now_ns();
+	fc->ft->t_request = first ? t_read : clock_mono_ns();
 	dst_track_request(dst, page_addr, t_read, fc->ft->t_request, tid);
 	/* Placed between the bit and the record: the record would linger. */
 	if (!bit_test(b->requested, page))
@@ -285,7 +285,7 @@ static void *fault_main(void *arg)
 			thread_error(&fc, -EIO);
 			break;
 		}
-		t_read = dst_now_ns();
+		t_read = clock_mono_ns();
 		for (size_t i = 0; i < n / sizeof(msgs[0]); i++) {
 			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
 				handle_fault(&fc, &msgs[i], t_read, i == 0);

@@ -63,8 +63,7 @@ struct pcram_in {
 	uint64_t checksummed;	/* pages whose CHECKSUMs went before it */
 	int conn_err;		/* -ECONNRESET: a connection broke; resume */
 	int final;		/* IN_COMPLETE, or why the migration failed */
-	pthread_mutex_t error_lock;
-	char error[512];
+	struct lib_error error;
 
 	struct {
 		_Atomic uint64_t bulk, urgent, zero, batches, discards, resumes;
@@ -74,14 +73,6 @@ struct pcram_in {
 	uint64_t switchover_ns, complete_ns;
 };
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static int in_error(struct pcram_in *in, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -89,12 +80,23 @@ static int in_error(struct pcram_in *in, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&in->error_lock);
 	va_start(ap, fmt);
-	vsnprintf(in->error, sizeof(in->error), fmt, ap);
+	lib_error_vset(&in->error, err, fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&in->error_lock);
 	return err;
+}
+
+/*
+ * @dst's failure as ours. Copied here, not through pcram_dst_strerror():
+ * this runs on the caller's thread, whose strerror copy must stay as it was.
+ */
+static int in_error_dst(struct pcram_in *in, int err, const char *what,
+			const struct pcram_dst *dst)
+{
+	char why[LIB_ERROR_LEN];
+
+	lib_error_copy(&dst->error, why, sizeof(why));
+	return in_error(in, err, "%s: %s", what, why);
 }
 
 static void conn_text(struct pcram_in *in, char *buf, size_t len, int ret,
@@ -127,7 +129,7 @@ int pcram_in_new(struct pcram_in **out, const struct pcram_in_options *opts)
 	wire_link_init(&in->urgent_tx, -1);
 	pthread_mutex_init(&in->req_lock, NULL);
 	pthread_mutex_init(&in->lock, NULL);
-	pthread_mutex_init(&in->error_lock, NULL);
+	lib_error_init(&in->error);
 	pthread_cond_init(&in->cond, NULL);
 	*out = in;
 	return 0;
@@ -148,7 +150,7 @@ void pcram_in_free(struct pcram_in *in)
 	wire_link_destroy(&in->urgent_tx);
 	pthread_mutex_destroy(&in->req_lock);
 	pthread_mutex_destroy(&in->lock);
-	pthread_mutex_destroy(&in->error_lock);
+	lib_error_destroy(&in->error);
 	pthread_cond_destroy(&in->cond);
 	free(in);
 }
@@ -156,7 +158,7 @@ void pcram_in_free(struct pcram_in *in)
 PCRAM_EXPORT
 const char *pcram_in_strerror(const struct pcram_in *in)
 {
-	return in ? in->error : "no incoming migration";
+	return in ? lib_error_get(&in->error) : "no incoming migration";
 }
 
 PCRAM_EXPORT
@@ -246,7 +248,7 @@ static void check_all_in(struct pcram_in *in)
 	pthread_mutex_lock(&in->lock);
 	if (!in->all_in) {
 		in->all_in = true;
-		in->complete_ns = mono_ns();
+		in->complete_ns = clock_mono_ns();
 		pthread_cond_broadcast(&in->cond);
 	}
 	pthread_mutex_unlock(&in->lock);
@@ -568,7 +570,7 @@ static void rx_loop(struct pcram_in *in, bool urgent, struct rx_end *e)
 			ret = take_discard(in, &m, e);
 		} else if (m.type == WIRE_SWITCHOVER) {
 			if (!atomic_exchange(&in->switched, true)) {
-				in->switchover_ns = mono_ns();
+				in->switchover_ns = clock_mono_ns();
 				if (in->opts.switchover)
 					in->opts.switchover(in->opts.opaque);
 			}
@@ -723,9 +725,8 @@ static int hello_both(struct pcram_in *in, int bulk_fd, int urgent_fd)
 	int ret;
 
 	if (!in->session) {
-		struct timespec ts;
+		struct timespec ts = clock_now(CLOCK_REALTIME);
 
-		clock_gettime(CLOCK_REALTIME, &ts);
 		in->session = ((uint64_t)ts.tv_sec << 32 ^ (uint64_t)ts.tv_nsec ^
 			       (uint64_t)getpid()) | 1;
 	}
@@ -909,7 +910,7 @@ int pcram_in_start(struct pcram_in *in, struct pcram_dst *dst)
 	if (!ret)
 		ret = pcram_dst_enable_notify(dst);
 	if (ret)
-		return in_error(in, ret, "start: %s", pcram_dst_strerror(dst));
+		return in_error_dst(in, ret, "start", dst);
 	in->dst = dst;
 	ret = send_received(in);
 	if (ret) {
@@ -1038,15 +1039,7 @@ int pcram_in_wait(struct pcram_in *in, int timeout_ms)
 		return -EINVAL;
 	if (!in->dst)
 		return in_error(in, -ENOTCONN, "wait: never started");
-	clock_gettime(CLOCK_REALTIME, &end);
-	if (timeout_ms >= 0) {
-		end.tv_sec += timeout_ms / 1000;
-		end.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-		if (end.tv_nsec >= 1000000000L) {
-			end.tv_sec++;
-			end.tv_nsec -= 1000000000L;
-		}
-	}
+	end = clock_deadline(CLOCK_REALTIME, timeout_ms >= 0 ? (unsigned int)timeout_ms : 0);
 	pthread_mutex_lock(&in->lock);
 	for (;;) {
 		if (in->final) {
@@ -1154,8 +1147,7 @@ static int64_t poison_missing(struct pcram_in *in)
 				continue;
 			}
 			if (ret != -EOPNOTSUPP)
-				return in_error(in, ret, "abandon: poisoning: %s",
-						pcram_dst_strerror(dst));
+				return in_error_dst(in, ret, "abandon: poisoning", dst);
 			while (p + run < b->nr_pages && !bit_test(b->received, p + run))
 				run++;
 			ret = poison_by_mapping(dst, b, p, run);

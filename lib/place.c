@@ -174,7 +174,7 @@ static uint64_t arrival_time(struct pcram_dst *dst, struct dst_block *b,
 	ft = dst_current_fault_thread(dst);
 	if (ft && ft->in_request)
 		return ft->t_request;
-	return dst_now_ns();
+	return clock_mono_ns();
 }
 
 /*
@@ -195,7 +195,7 @@ static void settle(struct pcram_dst *dst, struct dst_block *b, uint64_t first,
 		if (!bit_test_clear(b->requested, p))
 			continue;
 		if (!t_placed)
-			t_placed = dst_now_ns();
+			t_placed = clock_mono_ns();
 		dst_track_placed(dst, (uint64_t)(uintptr_t)b->host +
 				 (p << b->page_shift),
 				 t_arrival ? t_arrival : t_placed, t_placed);
@@ -478,7 +478,7 @@ static int place_one(struct pcram_dst *dst, void *host, const void *src,
 		cnt_add(&dst->st.poisoned, 1);
 	}
 	if (bit_test_clear(b->requested, page)) {
-		uint64_t t_placed = dst_now_ns();
+		uint64_t t_placed = clock_mono_ns();
 
 		dst_track_placed(dst, addr, t ? t : t_placed, t_placed);
 	}
@@ -586,7 +586,7 @@ static int place_group(struct pcram_dst *dst, struct dst_block *b,
 				pages_in(b, 1);
 			if (bit_test_clear(b->requested, page + i))
 				dst_track_placed(dst, (uint64_t)(uintptr_t)ops[i].host,
-						 t, dst_now_ns());
+						 t, clock_mono_ns());
 		}
 		return n;
 	}
@@ -810,7 +810,7 @@ PCRAM_EXPORT
 int pcram_dst_place_batch(struct pcram_dst *dst, struct pcram_place_op *ops,
 			  unsigned int n)
 {
-	uint64_t t = dst_now_ns();
+	uint64_t t = clock_mono_ns();
 	unsigned int i = 0;
 	int ret;
 

@@ -91,7 +91,7 @@ static int start_tracking(struct pcram_src *src)
 
 static bool past(uint64_t end_ns)
 {
-	return end_ns && src_now_ns() >= end_ns;
+	return end_ns && clock_mono_ns() >= end_ns;
 }
 
 /* Should page @p go in this pass? */
@@ -171,7 +171,7 @@ int precopy(struct pcram_src *src)
 		if (ret)
 			return ret;
 		if (src->opts.precopy_ms)
-			src->precopy_end_ns = src_now_ns() +
+			src->precopy_end_ns = clock_mono_ns() +
 					      src->opts.precopy_ms * 1000000ULL;
 	}
 	while (src->rounds < src->opts.precopy_rounds) {
@@ -281,7 +281,7 @@ int switchover(struct pcram_src *src, bool dst_switched)
 	if (!src->switched) {
 		if (src->opts.switchover)
 			src->opts.switchover(src->opts.opaque);
-		src->stop_ns = src_now_ns();
+		src->stop_ns = clock_mono_ns();
 		src->switched = true;
 		if (src->tracker.kind != PCRAM_DIRTY_NONE) {
 			/* The VM has stopped: the last writes, then no more. */

@@ -24,11 +24,9 @@ int src_error(struct pcram_src *src, int err, const char *fmt, ...)
 {
 	va_list ap;
 
-	pthread_mutex_lock(&src->error_lock);
 	va_start(ap, fmt);
-	vsnprintf(src->error, sizeof(src->error), fmt, ap);
+	lib_error_vset(&src->error, err, fmt, ap);
 	va_end(ap);
-	pthread_mutex_unlock(&src->error_lock);
 	return err;
 }
 
@@ -49,7 +47,7 @@ int pcram_src_new(struct pcram_src **out, const struct pcram_src_options *opts)
 	src->bulk = src->urgent = -1;
 	src->tracker.uffd = src->tracker.pagemap = -1;
 	src->peer_timeout_ms = WIRE_PEER_TIMEOUT_MS;
-	pthread_mutex_init(&src->error_lock, NULL);
+	lib_error_init(&src->error);
 	pthread_mutex_init(&src->fail_lock, NULL);
 	*out = src;
 	return 0;
@@ -68,7 +66,7 @@ void pcram_src_free(struct pcram_src *src)
 	}
 	free(src->blocks);
 	free(src->wblocks);
-	pthread_mutex_destroy(&src->error_lock);
+	lib_error_destroy(&src->error);
 	pthread_mutex_destroy(&src->fail_lock);
 	free(src);
 }
@@ -76,7 +74,7 @@ void pcram_src_free(struct pcram_src *src)
 PCRAM_EXPORT
 const char *pcram_src_strerror(const struct pcram_src *src)
 {
-	return src ? src->error : "no source";
+	return src ? lib_error_get(&src->error) : "no source";
 }
 
 PCRAM_EXPORT
@@ -160,14 +158,6 @@ bool sent_test(struct src_block *b, uint64_t p)
 void sent_clear(struct src_block *b, uint64_t p)
 {
 	atomic_fetch_and(&b->sent[p / BITS_PER_WORD], ~(1UL << (p % BITS_PER_WORD)));
-}
-
-uint64_t src_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 bool page_is_zero(const uint8_t *p, uint64_t len)
@@ -466,9 +456,8 @@ static void *push_main(void *arg)
 
 static uint64_t new_session(void)
 {
-	struct timespec ts;
+	struct timespec ts = clock_now(CLOCK_REALTIME);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
 	return ((uint64_t)ts.tv_sec << 32 ^ (uint64_t)ts.tv_nsec ^
 		(uint64_t)getpid() << 16) | 1;
 }
@@ -804,12 +793,7 @@ static bool join_push(struct pcram_src *src, pthread_t push)
 		pthread_join(push, NULL);
 		return true;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += 200 * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = clock_deadline(CLOCK_REALTIME, 200);
 	if (!pthread_timedjoin_np(push, NULL, &ts))
 		return true;
 	shutdown(src->bulk, SHUT_WR);
@@ -877,7 +861,10 @@ int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b)
 	if (!ret)
 		ret = switchover(src, dst_switched);
 	if (ret) {
-		serve_fail(src, ret, false, "%s", src->error);
+		char why[LIB_ERROR_LEN];
+
+		lib_error_copy(&src->error, why, sizeof(why));
+		serve_fail(src, ret, false, "%s", why);
 		goto out;
 	}
 	ret = -pthread_create(&urgent, NULL, urgent_main, src);

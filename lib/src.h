@@ -11,10 +11,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "dirty.h"
-#include "internal.h"
 #include <sys/uio.h>
 
+#include "clock.h"
+#include "dirty.h"
+#include "error.h"
+#include "internal.h"
 #include "wire.h"
 
 #define BITS_PER_WORD (8 * sizeof(unsigned long))
@@ -50,8 +52,7 @@ struct pcram_src {
 	unsigned int rounds;
 	uint64_t precopy_end_ns;
 
-	char error[512];
-	pthread_mutex_t error_lock;
+	struct lib_error error;
 	unsigned int peer_timeout_ms;
 
 	/* One serve() at a time. */
@@ -117,7 +118,6 @@ int send_batch_flush(struct send_batch *sb);
 
 /* Zero pages from @p on, not sent yet, at most ZERO_RUN_MAX: claimed. */
 uint32_t zero_run(struct src_block *b, uint64_t p);
-uint64_t src_now_ns(void);
 
 /*
  * This serve() has failed with @ret: the first call is the one told.

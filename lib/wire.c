@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "wire.h"
 
 /* ---- bytes ------------------------------------------------------------ */
@@ -867,15 +868,10 @@ static void *keepalive_main(void *arg)
 	struct wire_keepalive *k = arg;
 	struct timespec next;
 
-	clock_gettime(CLOCK_MONOTONIC, &next);
+	next = clock_now(CLOCK_MONOTONIC);
 	pthread_mutex_lock(&k->lock);
 	while (!k->stop) {
-		next.tv_sec += WIRE_KEEPALIVE_MS / 1000;
-		next.tv_nsec += (WIRE_KEEPALIVE_MS % 1000) * 1000000L;
-		if (next.tv_nsec >= 1000000000L) {
-			next.tv_sec++;
-			next.tv_nsec -= 1000000000L;
-		}
+		clock_ts_add_ms(&next, WIRE_KEEPALIVE_MS);
 		/* Until the tick, or a stop; any error but a wakeup is a tick. */
 		while (!k->stop && !pthread_cond_timedwait(&k->cond, &k->lock, &next))
 			;
