@@ -10,8 +10,8 @@
 #include <string.h>
 #include <libkmod.h>
 
-#include "json.h"
 #include "kmod_client.h"
+#include "output.h"
 #include "pcram.h"
 #include "stat.h"
 
@@ -172,15 +172,34 @@ static const char *state_name(int state)
 	}
 }
 
-/* The probe and the events, from GET_INFO of API 2 and later. */
-static void print_probe(const struct pcram_kmod_info *m)
+/* What 'module status' found: kmod's @state, and GET_INFO's answer. */
+static void print_status(struct output *o, const char *name, int state, int refcnt,
+			 const struct pcram_kmod_info *info, int nl_ret, const char *nl_err)
 {
-	printf("  probe %s", latency_probe_name(m->latency_probe));
-	if (m->latency_probe_error)
-		printf(" (%s)", strerror((int)m->latency_probe_error));
-	printf(", maxactive %u, %" PRIu64 " faults missed; fault events every %u ms, "
-	       "%" PRIu64 " dropped; batches of up to %u ops\n", m->maxactive,
-	       m->nmissed, m->event_interval_ms, m->events_dropped, m->batch_max);
+	out_open_object(o, NULL);
+	out_string(o, OUT_ANY, "name", "%s: ", name);
+	out_string(o, OUT_ANY, "state", "%s", state_name(state));
+	/* The text's state says it: "not loaded", or how it is loaded. */
+	out_bool(o, OUT_JSON, "loaded", NULL, state >= 0, NULL, NULL);
+	if (state < 0) {
+		out_text(o, " (load it with 'pcram module load')");
+	} else {
+		out_int(o, OUT_ANY, "refcount", ", refcount %" PRId64, refcnt);
+		if (nl_ret) {
+			out_string(o, OUT_ANY, "error", "; %s", nl_err);
+		} else {
+			out_string(o, OUT_ANY, "version", ", version %s", info->version);
+			out_u64(o, OUT_ANY, "api_version", ", API %" PRIu64, info->api_version);
+			out_u64(o, OUT_ANY, "vms", ", %" PRIu64 " VMs", info->nr_vms);
+		}
+		/* The probe and the events, from GET_INFO of API 2 and later. */
+		if (!nl_ret && (info->api_version >= 2)) {
+			out_text(o, "\n  ");
+			stat_print_probe(o, info);
+		}
+	}
+	out_nl(o);
+	out_close_object(o);
 }
 
 static int do_status(int argc, char **argv)
@@ -193,6 +212,7 @@ static int do_status(int argc, char **argv)
 	const char *name = DEFAULT_MODULE;
 	struct kmod_module *mod = NULL;
 	struct kmod_ctx *ctx;
+	struct output o;
 	char nl_err[256] = "";
 	int c, state, refcnt = -1, nl_ret = -ENOENT;
 	bool json = false;
@@ -218,40 +238,9 @@ static int do_status(int argc, char **argv)
 		nl_ret = kmod_get_info(&info, nl_err, sizeof(nl_err));
 	}
 
-	if (json) {
-		struct json j;
-
-		json_init(&j, stdout);
-		json_open_object(&j, NULL);
-		json_string(&j, "name", name);
-		json_bool(&j, "loaded", state >= 0);
-		json_string(&j, "state", state_name(state));
-		if (state >= 0) {
-			json_int(&j, "refcount", refcnt);
-			if (!nl_ret) {
-				json_string(&j, "version", info.version);
-				json_u64(&j, "api_version", info.api_version);
-				json_u64(&j, "vms", info.nr_vms);
-				if ((info.api_version >= 2))
-					stat_json_probe(&j, &info);
-			} else {
-				json_string(&j, "error", nl_err);
-			}
-		}
-		json_close_object(&j);
-		json_finish(&j);
-	} else if (state < 0) {
-		printf("%s: not loaded (load it with 'pcram module load')\n", name);
-	} else {
-		printf("%s: %s, refcount %d", name, state_name(state), refcnt);
-		if (!nl_ret)
-			printf(", version %s, API %u, %u VMs\n", info.version,
-			       info.api_version, info.nr_vms);
-		else
-			printf("; %s\n", nl_err);
-		if (!nl_ret && (info.api_version >= 2))
-			print_probe(&info);
-	}
+	out_init(&o, stdout, json);
+	print_status(&o, name, state, refcnt, &info, nl_ret, nl_err);
+	out_finish(&o);
 	kmod_module_unref(mod);
 	kmod_unref(ctx);
 	return state >= 0 ? 0 : 1;

@@ -15,10 +15,10 @@
 #include <time.h>
 
 #include "clock.h"
-#include "fmt.h"
-#include "json.h"
 #include "kmod_client.h"
+#include "output.h"
 #include "pcram.h"
+#include "stat.h"
 
 struct monitor {
 	bool json, timestamps;
@@ -62,7 +62,12 @@ static const char *name_of(const struct monitor *m, uint32_t id)
 	return "";
 }
 
-static const char *const fault_flags[] = { "write", "wp", "minor" };
+static const char *fault_flag_name(unsigned int bit)
+{
+	static const char *const names[] = { "write", "wp", "minor" };	/* UFFD_PAGEFAULT_FLAG_* */
+
+	return bit < 3 ? names[bit] : NULL;
+}
 
 static const char *event_name(int cmd)
 {
@@ -78,82 +83,66 @@ static const char *event_name(int cmd)
 	}
 }
 
-static void print_json(const struct monitor *m, int cmd, const struct pcram_kmod_vm *vm)
+/* A CLOCK_REALTIME time as -t shows it: "2024-05-01T10:00:00.123456". */
+static void out_stamp(struct output *o, enum out_kind k, const char *key, const char *fmt,
+		      uint64_t ns)
 {
-	const struct pcram_kmod_sample *s = &vm->sample;
-	struct json j;
-
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "event", event_name(cmd));
-	json_u64(&j, "time_ns", realtime_ns());
-	json_u64(&j, "vm", vm->id);
-	json_string(&j, "name", cmd == PCRAM_KMOD_EVENT_FAULT ? name_of(m, vm->id) : vm->name);
-	if (cmd != PCRAM_KMOD_EVENT_FAULT)
-		json_u64(&j, "owner_pid", vm->owner_pid);
-	if (cmd == PCRAM_KMOD_EVENT_ATTACH) {
-		json_u64(&j, "attach_time_ns", vm->attach_time_ns);
-		json_open_array(&j, "attach_flags");
-		if (vm->attach_flags & PCRAM_KMOD_ATTACH_F_NO_LATENCY)
-			json_string(&j, NULL, "no_latency");
-		if (vm->attach_flags & PCRAM_KMOD_ATTACH_F_NO_EVENTS)
-			json_string(&j, NULL, "no_events");
-		json_close_array(&j);
-	}
-	if (cmd == PCRAM_KMOD_EVENT_FAULT) {
-		json_u64(&j, "tid", s->tid);
-		json_string(&j, "comm", s->comm);
-		json_u64(&j, "latency_ns", s->latency_ns);
-		json_u64(&j, "address", s->address);
-		json_open_array(&j, "flags");
-		for (unsigned int b = 0; b < 3; b++)
-			if (s->flags & (1U << b))
-				json_string(&j, NULL, fault_flags[b]);
-		json_close_array(&j);
-		json_u64(&j, "skipped", s->skipped);
-	}
-	json_close_object(&j);
-	json_finish(&j);
-}
-
-static void timestamp(void)
-{
-	uint64_t now = realtime_ns();
-	time_t t = (time_t)(now / 1000000000ULL);
-	char when[32] = "";
+	time_t t = (time_t)(ns / 1000000000ULL);
+	char when[32] = "", text[48];
 	struct tm tm;
 
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	printf("[%s.%06" PRIu64 "] ", when, now % 1000000000 / 1000);
+	snprintf(text, sizeof(text), "%s.%06" PRIu64, when, ns % 1000000000 / 1000);
+	out_u64_as(o, k, key, fmt, ns, text);
 }
 
-static void print_text(const struct monitor *m, int cmd, const struct pcram_kmod_vm *vm)
+/* An event's first fields: when it came (in text with -t only), and what. */
+static void begin_event(struct output *o, const struct monitor *m, const char *event)
 {
-	const struct pcram_kmod_sample *s = &vm->sample;
-	char lat[32];
+	out_init(o, stdout, m->json);
+	out_open_object(o, NULL);
+	out_stamp(o, m->timestamps ? OUT_ANY : OUT_JSON, "time_ns", "[%s] ", realtime_ns());
+	out_string(o, OUT_ANY, "event", "%s", event);
+}
 
-	if (m->timestamps)
-		timestamp();
-	if (cmd == PCRAM_KMOD_EVENT_FAULT) {
-		printf("fault vm %u \"%s\" tid %u (%s) latency %s addr 0x%" PRIx64,
-		       vm->id, name_of(m, vm->id), s->tid, s->comm,
-		       human_ns(lat, sizeof(lat), s->latency_ns), s->address);
-		printf(" %s", s->flags & 1 ? "write" : "read");
-		for (unsigned int b = 1; b < 3; b++)
-			if (s->flags & (1U << b))
-				printf(",%s", fault_flags[b]);
-		printf(" skipped %" PRIu64 "\n", s->skipped);
-	} else {
-		printf("%s vm %u \"%s\" pid %u", cmd == PCRAM_KMOD_EVENT_ATTACH ?
-		       "attach" : "detach", vm->id, vm->name, vm->owner_pid);
-		if (cmd == PCRAM_KMOD_EVENT_ATTACH && vm->attach_flags)
-			printf(" flags%s%s",
-			       vm->attach_flags & PCRAM_KMOD_ATTACH_F_NO_LATENCY ? " no_latency" : "",
-			       vm->attach_flags & PCRAM_KMOD_ATTACH_F_NO_EVENTS ? " no_events" : "");
-		putchar('\n');
+static void end_event(struct output *o)
+{
+	out_nl(o);
+	out_close_object(o);
+	out_finish(o);
+}
+
+static void fault(struct output *o, const struct pcram_kmod_sample *s)
+{
+	out_u64(o, OUT_ANY, "tid", " tid %" PRIu64, s->tid);
+	out_string(o, OUT_ANY, "comm", " (%s)", s->comm);
+	out_ns(o, OUT_ANY, "latency_ns", " latency %s", s->latency_ns);
+	out_u64(o, OUT_ANY, "address", " addr 0x%" PRIx64, s->address);
+	/* The text names a read, which JSON's empty array is. */
+	out_text(o, " %s", s->flags & 1 ? "" : s->flags ? "read," : "read");
+	out_names(o, "flags", s->flags, fault_flag_name, "bit_%u", ",");
+	out_u64(o, OUT_ANY, "skipped", " skipped %" PRIu64, s->skipped);
+}
+
+static void print_event(const struct monitor *m, int cmd, const struct pcram_kmod_vm *vm)
+{
+	bool is_fault = cmd == PCRAM_KMOD_EVENT_FAULT;
+	struct output o;
+
+	begin_event(&o, m, event_name(cmd));
+	out_u64(&o, OUT_ANY, "vm", " vm %" PRIu64, vm->id);
+	out_string(&o, OUT_ANY, "name", " \"%s\"", is_fault ? name_of(m, vm->id) : vm->name);
+	if (!is_fault)
+		out_u64(&o, OUT_ANY, "owner_pid", " pid %" PRIu64, vm->owner_pid);
+	if (cmd == PCRAM_KMOD_EVENT_ATTACH) {
+		out_text(&o, "%s", vm->attach_flags ? " flags " : "");
+		stat_attach_flags(&o, vm->attach_flags, " ");
+		out_stamp(&o, OUT_ANY, "attach_time_ns", " at %s", vm->attach_time_ns);
 	}
-	fflush(stdout);
+	if (is_fault)
+		fault(&o, &vm->sample);
+	end_event(&o);
 }
 
 static void on_event(enum pcram_kmod_event cmd, const struct pcram_kmod_vm *vm, void *arg)
@@ -164,20 +153,17 @@ static void on_event(enum pcram_kmod_event cmd, const struct pcram_kmod_vm *vm, 
 		return;	/* a command of a later API, or past the count */
 	if (cmd == PCRAM_KMOD_EVENT_ATTACH || cmd == PCRAM_KMOD_EVENT_DETACH)
 		remember(m, vm->id, vm->name);
-	if (m->json)
-		print_json(m, cmd, vm);
-	else
-		print_text(m, cmd, vm);
+	print_event(m, cmd, vm);
 	m->seen++;
 }
 
 static void lost(const struct monitor *m)
 {
-	if (m->json)
-		printf("{\"event\":\"lost\",\"time_ns\":%" PRIu64 "}\n", realtime_ns());
-	else
-		printf("lost events: the socket's buffer overran\n");
-	fflush(stdout);
+	struct output o;
+
+	begin_event(&o, m, "lost");
+	out_text(&o, " events: the socket's buffer overran");
+	end_event(&o);
 }
 
 static int parse_opts(int argc, char **argv, struct monitor *m)

@@ -7,201 +7,154 @@
 #include <string.h>
 #include <pcram.h>
 
-#include "json.h"
 #include "kmod_client.h"
+#include "output.h"
 #include "pcram.h"
-
-/* Call @fn with the name of every set bit of @mask (unknown: "BIT_n"). */
-static void for_each_name(uint64_t mask, const char *(*name)(unsigned int),
-			  void (*fn)(const char *s, void *arg), void *arg)
-{
-	char unknown[16];
-	unsigned int bit;
-
-	for (bit = 0; bit < 64; bit++) {
-		if (!(mask & (1ULL << bit)))
-			continue;
-		if (name(bit)) {
-			fn(name(bit), arg);
-		} else {
-			snprintf(unknown, sizeof(unknown), "BIT_%u", bit);
-			fn(unknown, arg);
-		}
-	}
-}
-
-static void print_word(const char *s, void *arg)
-{
-	(void)arg;
-	printf(" %s", s);
-}
-
-static void json_word(const char *s, void *arg)
-{
-	json_string(arg, NULL, s);
-}
-
-static void json_names(struct json *j, const char *key, uint64_t mask,
-		       const char *(*name)(unsigned int))
-{
-	char mask_key[64], hex[24];
-
-	json_open_array(j, key);
-	for_each_name(mask, name, json_word, j);
-	json_close_array(j);
-	/* A string: JSON numbers lose bits above 2^53 in most parsers. */
-	snprintf(mask_key, sizeof(mask_key), "%s_mask", key);
-	snprintf(hex, sizeof(hex), "0x%" PRIx64, mask);
-	json_string(j, mask_key, hex);
-}
 
 static const char *errname(int err)
 {
 	return err ? strerror(-err) : NULL;
 }
 
-static void print_json(const struct pcram_probe_result *r, int ret,
-		       const struct pcram_kmod_info *mod, int mod_ret,
-		       const char *mod_err)
+/* A mask by name, and in JSON also exact: "@key_mask", a hex string. */
+static void names(struct output *o, const char *key, uint64_t mask,
+		  const char *(*name)(unsigned int))
 {
-	const struct pcram_hugepage_pool *pool;
-	struct json j;
-	unsigned int b, m, i;
+	char mask_key[64], hex[24];
 
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "version", pcram_version());
-	json_bool(&j, "supported", ret == 0);
-	json_string(&j, "error", errname(ret));
-
-	json_open_object(&j, "uffd");
-	json_string(&j, "opener", pcram_opener_name(r->opener));
-	json_string(&j, "device_error", errname(r->device_error));
-	json_string(&j, "syscall_error", errname(r->syscall_error));
-	json_u64(&j, "api", r->api);
-	json_names(&j, "features", r->features, pcram_feature_name);
-	json_names(&j, "enabled", r->enabled, pcram_feature_name);
-	json_names(&j, "ioctls", r->ioctls, pcram_ioctl_name);
-	json_close_object(&j);
-
-	json_open_array(&j, "ranges");
-	for (b = 0; b < PCRAM_BACKING_MAX; b++) {
-		for (m = 0; m < PCRAM_REG_MAX; m++) {
-			const struct pcram_reg_result *reg = &r->reg[b][m];
-
-			if (!reg->tried)
-				continue;
-			json_open_object(&j, NULL);
-			json_string(&j, "backing", pcram_backing_name(b));
-			json_string(&j, "mode", pcram_reg_mode_name(m));
-			json_string(&j, "error", errname(reg->error));
-			json_names(&j, "ioctls", reg->ioctls, pcram_ioctl_name);
-			json_close_object(&j);
-		}
-	}
-	json_close_array(&j);
-
-	json_u64(&j, "page_size", r->page_size);
-	json_open_array(&j, "hugepage_pools");
-	for (i = 0; i < r->nr_hugepage_pools; i++) {
-		pool = &r->hugepage_pools[i];
-		json_open_object(&j, NULL);
-		json_u64(&j, "page_size", pool->page_size);
-		json_u64(&j, "total", pool->total);
-		json_u64(&j, "free", pool->free);
-		json_close_object(&j);
-	}
-	json_close_array(&j);
-	json_open_array(&j, "page_sizes_usable");
-	json_u64(&j, NULL, r->page_size);
-	for (i = 0; i < r->nr_hugepage_pools; i++)
-		if (pcram_probe_page_size_usable(r, r->hugepage_pools[i].page_size))
-			json_u64(&j, NULL, r->hugepage_pools[i].page_size);
-	json_close_array(&j);
-
-	json_open_object(&j, "thp");
-	json_string(&j, "enabled", r->thp_enabled[0] ? r->thp_enabled : NULL);
-	json_string(&j, "shmem", r->thp_shmem[0] ? r->thp_shmem : NULL);
-	json_close_object(&j);
-	json_u64(&j, "locked_bytes", r->locked_bytes);
-
-	json_open_object(&j, "diagnosis");
-	json_open_array(&j, "reasons");
-	for (i = 0; i < 32; i++)
-		if (r->diag & (1u << i))
-			json_string(&j, NULL, pcram_diag_name(i));
-	json_close_array(&j);
-	json_string(&j, "text", r->diagnosis);
-	json_close_object(&j);
-
-	json_open_object(&j, "module");
-	json_bool(&j, "loaded", mod_ret == 0);
-	if (mod_ret == 0) {
-		json_string(&j, "version", mod->version);
-		json_u64(&j, "api_version", mod->api_version);
-		json_u64(&j, "vms", mod->nr_vms);
-	} else {
-		json_string(&j, "error", mod_err);
-	}
-	json_close_object(&j);
-	json_close_object(&j);
-	json_finish(&j);
+	out_names(o, key, mask, name, "BIT_%u", " ");
+	/* A string: JSON numbers lose bits above 2^53 in most parsers. */
+	snprintf(mask_key, sizeof(mask_key), "%s_mask", key);
+	snprintf(hex, sizeof(hex), "0x%" PRIx64, mask);
+	out_string(o, OUT_JSON, mask_key, NULL, hex);
 }
 
-static void print_text(const struct pcram_probe_result *r, int ret,
-		       const struct pcram_kmod_info *mod, int mod_ret,
-		       const char *mod_err)
+static void uffd(struct output *o, const struct pcram_probe_result *r)
 {
-	const struct pcram_hugepage_pool *pool;
-	unsigned int b, m, i;
+	out_open_object(o, "uffd");
+	out_string(o, OUT_ANY, "opener", "userfaultfd:  %s", pcram_opener_name(r->opener));
+	/* Without a userfaultfd there was no handshake: its 0 is no API. */
+	out_u64(o, r->opener != PCRAM_OPENER_NONE ? OUT_ANY : OUT_JSON, "api",
+		", API 0x%" PRIx64, r->api);
+	out_string(o, OUT_ANY, "device_error", " (/dev/userfaultfd: %s)",
+		   errname(r->device_error));
+	out_string(o, OUT_ANY, "syscall_error", " (userfaultfd(2): %s)",
+		   errname(r->syscall_error));
+	out_text(o, "\nfeatures:     ");
+	names(o, "features", r->features, pcram_feature_name);
+	out_text(o, "\nenabled:      ");
+	names(o, "enabled", r->enabled, pcram_feature_name);
+	out_text(o, "\nfd ioctls:    ");
+	names(o, "ioctls", r->ioctls, pcram_ioctl_name);
+	out_nl(o);
+	out_close_object(o);
+}
 
-	printf("userfaultfd:  %s", pcram_opener_name(r->opener));
-	if (r->opener != PCRAM_OPENER_NONE)
-		printf(", API 0x%" PRIx64, r->api);
-	printf("\nfeatures:    ");
-	for_each_name(r->features, pcram_feature_name, print_word, NULL);
-	printf("\nenabled:     ");
-	for_each_name(r->enabled, pcram_feature_name, print_word, NULL);
-	printf("\nfd ioctls:   ");
-	for_each_name(r->ioctls, pcram_ioctl_name, print_word, NULL);
-	printf("\n");
-	for (b = 0; b < PCRAM_BACKING_MAX; b++) {
-		for (m = 0; m < PCRAM_REG_MAX; m++) {
+static void ranges(struct output *o, const struct pcram_probe_result *r)
+{
+	out_open_array(o, "ranges");
+	for (unsigned int b = 0; b < PCRAM_BACKING_MAX; b++) {
+		for (unsigned int m = 0; m < PCRAM_REG_MAX; m++) {
 			const struct pcram_reg_result *reg = &r->reg[b][m];
 
 			if (!reg->tried)
 				continue;
-			printf("range %-7s %-7s", pcram_backing_name(b),
-			       pcram_reg_mode_name(m));
-			if (reg->error)
-				printf(" refused: %s", strerror(-reg->error));
-			else
-				for_each_name(reg->ioctls, pcram_ioctl_name,
-					      print_word, NULL);
-			printf("\n");
+			out_open_object(o, NULL);
+			out_string(o, OUT_ANY, "backing", "range %-7s", pcram_backing_name(b));
+			out_string(o, OUT_ANY, "mode", " %-7s ", pcram_reg_mode_name(m));
+			out_string(o, OUT_ANY, "error", "refused: %s", errname(reg->error));
+			names(o, "ioctls", reg->ioctls, pcram_ioctl_name);
+			out_nl(o);
+			out_close_object(o);
 		}
 	}
-	printf("page sizes:   %zu", r->page_size);
+	out_close_array(o);
+}
+
+static void page_sizes(struct output *o, const struct pcram_probe_result *r)
+{
+	const struct pcram_hugepage_pool *pool;
+	unsigned int i;
+
+	out_u64(o, OUT_ANY, "page_size", "page sizes:   %" PRIu64, r->page_size);
+	out_open_array(o, "hugepage_pools");
 	for (i = 0; i < r->nr_hugepage_pools; i++) {
 		pool = &r->hugepage_pools[i];
-		printf(", %" PRIu64 " (%" PRIu64 " of %" PRIu64 " free%s)",
-		       pool->page_size, pool->free, pool->total,
-		       pcram_probe_page_size_usable(r, pool->page_size) ?
-		       "" : ", not usable now");
+		out_open_object(o, NULL);
+		out_u64(o, OUT_ANY, "page_size", ", %" PRIu64, pool->page_size);
+		out_u64(o, OUT_ANY, "free", " (%" PRIu64, pool->free);
+		out_u64(o, OUT_ANY, "total", " of %" PRIu64 " free)", pool->total);
+		out_close_object(o);
 	}
-	printf("\nTHP:          %s (shmem: %s)\n",
-	       r->thp_enabled[0] ? r->thp_enabled : "absent",
-	       r->thp_shmem[0] ? r->thp_shmem : "absent");
-	if (mod_ret == 0)
-		printf("pcram.ko:     loaded, version %s, API %u, %u VMs\n",
-		       mod->version, mod->api_version, mod->nr_vms);
-	else
-		printf("pcram.ko:     %s\n", mod_err);
-	if (r->diagnosis[0])
-		printf("diagnosis:    %s\n", r->diagnosis);
-	printf("postcopy:     %s%s%s\n", ret ? "NOT supported: " : "supported",
-	       ret ? strerror(-ret) : "",
-	       r->diag & PCRAM_DIAG_USER_MODE_ONLY ? " (user-mode faults only)" : "");
+	out_close_array(o);
+	out_open_array(o, "page_sizes_usable");
+	out_u64(o, OUT_ANY, NULL, "\nusable now:   %" PRIu64, r->page_size);
+	for (i = 0; i < r->nr_hugepage_pools; i++)
+		if (pcram_probe_page_size_usable(r, r->hugepage_pools[i].page_size))
+			out_u64(o, OUT_ANY, NULL, " %" PRIu64, r->hugepage_pools[i].page_size);
+	out_close_array(o);
+	out_nl(o);
+}
+
+static void thp(struct output *o, const struct pcram_probe_result *r)
+{
+	out_open_object(o, "thp");
+	out_text(o, "THP:          ");
+	out_string(o, OUT_ANY, "enabled", "%s", r->thp_enabled[0] ? r->thp_enabled : NULL);
+	out_text(o, "%s", r->thp_enabled[0] ? "" : "absent");
+	out_string(o, OUT_ANY, "shmem", " (shmem: %s)", r->thp_shmem[0] ? r->thp_shmem : NULL);
+	out_text(o, "%s", r->thp_shmem[0] ? "" : " (shmem: absent)");
+	out_nl(o);
+	out_close_object(o);
+}
+
+static void module(struct output *o, const struct pcram_kmod_info *mod, int mod_ret,
+		   const char *mod_err)
+{
+	out_open_object(o, "module");
+	/* Not loaded: the error says so, and why. */
+	out_bool(o, OUT_ANY, "loaded", "pcram.ko:     %s", mod_ret == 0, "loaded", "");
+	if (mod_ret == 0) {
+		out_string(o, OUT_ANY, "version", ", version %s", mod->version);
+		out_u64(o, OUT_ANY, "api_version", ", API %" PRIu64, mod->api_version);
+		out_u64(o, OUT_ANY, "vms", ", %" PRIu64 " VMs", mod->nr_vms);
+	} else {
+		out_string(o, OUT_ANY, "error", "%s", mod_err);
+	}
+	out_nl(o);
+	out_close_object(o);
+}
+
+static void diagnosis(struct output *o, const struct pcram_probe_result *r)
+{
+	out_open_object(o, "diagnosis");
+	out_text(o, "diagnosis:    %s", r->diag || r->diagnosis[0] ? "" : "none");
+	out_names(o, "reasons", r->diag, pcram_diag_name, "bit_%u", " ");
+	out_string(o, OUT_ANY, "text", r->diag && r->diagnosis[0] ? ": %s" : "%s",
+		   r->diagnosis);
+	out_nl(o);
+	out_close_object(o);
+}
+
+static void print(struct output *o, const struct pcram_probe_result *r, int ret,
+		  const struct pcram_kmod_info *mod, int mod_ret, const char *mod_err)
+{
+	out_open_object(o, NULL);
+	out_string(o, OUT_ANY, "version", "libpcram:     %s\n", pcram_version());
+	uffd(o, r);
+	ranges(o, r);
+	page_sizes(o, r);
+	thp(o, r);
+	out_bytes(o, OUT_ANY, "locked_bytes", "locked:       %s (mlocked by this process)\n",
+		  r->locked_bytes);
+	module(o, mod, mod_ret, mod_err);
+	diagnosis(o, r);
+	out_bool(o, OUT_ANY, "supported", "postcopy:     %s", ret == 0, "supported",
+		 "NOT supported: ");
+	out_string(o, OUT_ANY, "error", "%s", errname(ret));
+	out_text(o, "%s", r->diag & PCRAM_DIAG_USER_MODE_ONLY ? " (user-mode faults only)" : "");
+	out_nl(o);
+	out_close_object(o);
 }
 
 int probe_main(int argc, char **argv)
@@ -213,6 +166,7 @@ int probe_main(int argc, char **argv)
 	};
 	struct pcram_kmod_info mod = { 0 };
 	struct pcram_probe_result res;
+	struct output o;
 	char mod_err[256] = "";
 	bool json = false;
 	int c, ret, mod_ret;
@@ -233,9 +187,8 @@ int probe_main(int argc, char **argv)
 
 	ret = pcram_probe(&res);
 	mod_ret = kmod_get_info(&mod, mod_err, sizeof(mod_err));
-	if (json)
-		print_json(&res, ret, &mod, mod_ret, mod_err);
-	else
-		print_text(&res, ret, &mod, mod_ret, mod_err);
+	out_init(&o, stdout, json);
+	print(&o, &res, ret, &mod, mod_ret, mod_err);
+	out_finish(&o);
 	return ret ? 1 : 0;
 }

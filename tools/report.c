@@ -2,14 +2,14 @@
 /*
  * The report of a migration, from the source's side, the destination's,
  * or both ('pcram demo'): text with a latency histogram drawn in terminal
- * bars, or JSON with the keys pcram(8) documents.
+ * bars, or JSON with the keys pcram(8) documents, from one printer.
  */
 #include <inttypes.h>
 #include <string.h>
 
 #include "fmt.h"
-#include "json.h"
 #include "migrate.h"
+#include "output.h"
 
 static const char *tracking_name(enum pcram_dirty_tracking t)
 {
@@ -38,152 +38,155 @@ static int64_t downtime_ns(const struct serve_report *s, const struct recv_repor
 	return (int64_t)(r->in.switchover_ns - s->st.stop_ns);
 }
 
-static void text(FILE *out, const struct serve_report *s, const struct recv_report *r)
+/* "12 MiB", "4 KiB": a unit's whole count, as the report's first line has it. */
+static const char *whole(char *buf, size_t len, uint64_t v, unsigned int shift)
 {
-	char a[32], b[32], c[32];
-	int64_t down = downtime_ns(s, r);
-	uint64_t t = total_ns(s, r);
-
-	if (r)
-		fprintf(out, "migrated %" PRIu64 " MiB (%" PRIu64 " pages of %" PRIu64
-			" KiB) in %s\n", r->bytes >> 20, r->pages, r->page_size >> 10,
-			human_ns(a, sizeof(a), t));
-	else if (s)
-		fprintf(out, "served %" PRIu64 " MiB in %s\n",
-			s->st.bytes_sent >> 20, human_ns(a, sizeof(a), t));
-	if (down >= 0)
-		fprintf(out, "  downtime      %s (source stopped -> destination running)\n",
-			human_ns(a, sizeof(a), (uint64_t)down));
-	if (s) {
-		fprintf(out, "  precopy       %" PRIu64 " rounds, %" PRIu64 " pages, %" PRIu64
-			" written again by the workload (%" PRIu64 " writes); dirty tracking: %s\n",
-			s->st.precopy_rounds, s->st.pages_precopy, s->st.pages_dirtied, s->writes,
-			tracking_name(s->st.dirty_tracking));
-		fprintf(out, "  discards      %" PRIu64 " ranges in %" PRIu64 " commands\n",
-			s->st.discard_ranges, s->st.discard_commands);
-		fprintf(out, "  postcopy      pushed %" PRIu64 ", requested %" PRIu64
-			" (%" PRIu64 " requests), zero %" PRIu64 " (sent as flags), resumes %" PRIu64
-			"\n", s->st.pages_pushed, s->st.pages_requested, s->st.requests,
-			s->st.zero_pages, s->st.resumes);
-	} else if (r) {
-		fprintf(out, "  pages         precopy %" PRIu64 ", bulk %" PRIu64 ", urgent %" PRIu64
-			", zero %" PRIu64 ", discarded %" PRIu64 ", resumes %" PRIu64 "\n",
-			r->in.pages_precopy, r->in.pages_bulk - r->in.pages_precopy,
-			r->in.pages_urgent, r->in.zero_pages, r->in.discards, r->in.resumes);
-	}
-	if (r) {
-		const struct pcram_hist *h = &r->dst.fault_to_placed;
-
-		fprintf(out, "  faults        %" PRIu64 " (%" PRIu64 " requests), latency p50 %s"
-			"  p99 %s  max %s\n", r->dst.faults, r->dst.requests,
-			human_ns(a, sizeof(a), pcram_hist_quantile(h, 0.50)),
-			human_ns(b, sizeof(b), pcram_hist_quantile(h, 0.99)),
-			human_ns(c, sizeof(c), h->max));
-		hist_bars(out, h->bucket, PCRAM_HIST_BUCKETS, "    ");
-		for (unsigned int v = 0; v < r->vcpus; v++)
-			fprintf(out, "  vCPU %-3u      blocked %-10s in %" PRIu64 " faults (max %s),"
-				" %" PRIu64 " reads%s\n", v,
-				human_ns(a, sizeof(a), r->vcpu[v].blocked_ns), r->vcpu[v].faults,
-				human_ns(b, sizeof(b), r->vcpu[v].max_ns), r->vcpu[v].accesses,
-				r->vcpu[v].sigbus ? ", ended by SIGBUS (a poisoned page)" : "");
-		if (r->poisoned)
-			fprintf(out, "  poisoned      %" PRIu64 " pages that never came\n",
-				r->poisoned);
-	}
-	/* Only a run that succeeded says it; then every page was compared. */
-	if (r && !r->ret && !r->verify)
-		fprintf(out, "verified: no (--no-verify)\n");
-	else if (r && !r->ret)
-		fprintf(out, "verified: %" PRIu64 " pages equal\n", r->in.verified_equal);
-	else if (s && !s->ret && !s->st.verified_equal && !s->st.verified_differ)
-		fprintf(out, "verified: no (the destination sent no checksums)\n");
-	else if (s && !s->ret)
-		fprintf(out, "verified: %" PRIu64 " of %" PRIu64 " pages equal, %" PRIu64
-			" differ\n", s->st.verified_equal, s->pages, s->st.verified_differ);
+	snprintf(buf, len, "%" PRIu64, v >> shift);
+	return buf;
 }
 
-static void js(FILE *out, const struct serve_report *s, const struct recv_report *r)
+/* The first line: what moved, and how long it took. */
+static void headline(struct output *o, const struct serve_report *s,
+		     const struct recv_report *r)
 {
-	struct json j;
-	int64_t down = downtime_ns(s, r);
+	uint64_t t = total_ns(s, r);
+	char a[32], b[32];
 
-	json_init(&j, out);
-	json_open_object(&j, NULL);
-	json_bool(&j, "ok", !(s && s->ret) && !(r && r->ret));
-	if ((s && s->ret) || (r && r->ret))
-		json_string(&j, "error", r && r->ret ? r->error : s->error);
-	json_u64(&j, "total_ms", total_ns(s, r) / 1000000);
-	if (down >= 0)
-		json_u64(&j, "downtime_us", (uint64_t)down / 1000);
 	if (r) {
-		const struct pcram_hist *h = &r->dst.fault_to_placed;
+		out_u64_as(o, OUT_ANY, "bytes", "migrated %s MiB", r->bytes,
+			   whole(a, sizeof(a), r->bytes, 20));
+		out_u64(o, OUT_ANY, "pages", " (%" PRIu64 " pages", r->pages);
+		out_u64_as(o, OUT_ANY, "page_size", " of %s KiB)", r->page_size,
+			   whole(b, sizeof(b), r->page_size, 10));
+	} else {
+		out_text(o, "served %s MiB", whole(a, sizeof(a), s->st.bytes_sent, 20));
+		out_u64(o, OUT_ANY, "pages", " (%" PRIu64 " pages)", s->pages);
+	}
+	out_u64_as(o, OUT_ANY, "total_ms", " in %s\n", t / 1000000, human_ns(a, sizeof(a), t));
+}
 
-		json_u64(&j, "pages", r->pages);
-		json_u64(&j, "page_size", r->page_size);
-		json_u64(&j, "bytes", r->bytes);
-		json_u64(&j, "verified", r->ret ? 0 : r->in.verified_equal);
-		json_u64(&j, "faults", r->dst.faults);
-		json_u64(&j, "fault_p50_ns", pcram_hist_quantile(h, 0.50));
-		json_u64(&j, "fault_p99_ns", pcram_hist_quantile(h, 0.99));
-		json_u64(&j, "fault_max_ns", h->max);
-		json_u64(&j, "pages_precopy_received", r->in.pages_precopy);
-		json_u64(&j, "pages_urgent", r->in.pages_urgent);
-		json_u64(&j, "pages_bulk", r->in.pages_bulk);
-		json_u64(&j, "resumes", r->in.resumes);
-		json_u64(&j, "poisoned", r->poisoned);
-		json_u64(&j, "fault_latency_samples", h->count);
-		json_open_array(&j, "fault_histogram");
-		for (int i = 0; i < PCRAM_HIST_BUCKETS; i++) {
-			if (!h->bucket[i])
-				continue;
-			json_open_object(&j, NULL);
-			json_u64(&j, "lt_ns", 2ULL << i);
-			json_u64(&j, "count", h->bucket[i]);
-			json_close_object(&j);
-		}
-		json_close_array(&j);
-		json_open_array(&j, "vcpus");
-		for (unsigned int v = 0; v < r->vcpus; v++) {
-			json_open_object(&j, NULL);
-			json_u64(&j, "vcpu", v);
-			json_u64(&j, "reads", r->vcpu[v].accesses);
-			json_u64(&j, "faults", r->vcpu[v].faults);
-			json_u64(&j, "blocked_ns", r->vcpu[v].blocked_ns);
-			json_u64(&j, "max_ns", r->vcpu[v].max_ns);
-			json_bool(&j, "sigbus", r->vcpu[v].sigbus);
-			json_close_object(&j);
-		}
-		json_close_array(&j);
+static void source(struct output *o, const struct serve_report *s)
+{
+	const struct pcram_src_stats *st = &s->st;
+
+	out_open_object(o, "source");
+	out_u64(o, OUT_ANY, "precopy_rounds", "  precopy       %" PRIu64 " rounds",
+		st->precopy_rounds);
+	out_u64(o, OUT_ANY, "pages_precopy", ", %" PRIu64 " pages", st->pages_precopy);
+	out_u64(o, OUT_ANY, "pages_dirtied", ", %" PRIu64 " written again by the workload",
+		st->pages_dirtied);
+	out_u64(o, OUT_ANY, "workload_writes", " (%" PRIu64 " writes)", s->writes);
+	out_string(o, OUT_ANY, "dirty_tracking", "; dirty tracking: %s\n",
+		   tracking_name(st->dirty_tracking));
+	out_u64(o, OUT_ANY, "discard_ranges", "  discards      %" PRIu64 " ranges",
+		st->discard_ranges);
+	out_u64(o, OUT_ANY, "discard_commands", " in %" PRIu64 " commands\n", st->discard_commands);
+	out_u64(o, OUT_ANY, "pages_pushed", "  postcopy      pushed %" PRIu64, st->pages_pushed);
+	out_u64(o, OUT_ANY, "pages_requested", ", requested %" PRIu64, st->pages_requested);
+	out_u64(o, OUT_ANY, "requests", " (%" PRIu64 " requests)", st->requests);
+	out_u64(o, OUT_ANY, "zero_pages", ", zero %" PRIu64 " (sent as flags)", st->zero_pages);
+	out_u64(o, OUT_ANY, "resumes", ", resumes %" PRIu64 "\n", st->resumes);
+	out_u64(o, OUT_ANY, "bytes_sent", "  sent          %" PRIu64 " bytes", st->bytes_sent);
+	out_u64(o, OUT_ANY, "verified_equal", "; checksums %" PRIu64 " equal", st->verified_equal);
+	out_u64(o, OUT_ANY, "verified_differ", ", %" PRIu64 " differ\n", st->verified_differ);
+	out_close_object(o);
+}
+
+static void pages_in(struct output *o, const struct recv_report *r)
+{
+	out_u64(o, OUT_ANY, "pages_bulk", "  pages         bulk %" PRIu64, r->in.pages_bulk);
+	out_u64(o, OUT_ANY, "pages_precopy_received", " (precopy %" PRIu64 ")",
+		r->in.pages_precopy);
+	out_u64(o, OUT_ANY, "pages_urgent", ", urgent %" PRIu64, r->in.pages_urgent);
+	out_u64(o, OUT_ANY, "zero_pages_received", ", zero %" PRIu64, r->in.zero_pages);
+	out_u64(o, OUT_ANY, "pages_discarded", ", discarded %" PRIu64, r->in.discards);
+	out_u64(o, OUT_ANY, "resumes", ", resumes %" PRIu64 "\n", r->in.resumes);
+}
+
+static void faults(struct output *o, const struct recv_report *r)
+{
+	const struct pcram_hist *h = &r->dst.fault_to_placed;
+
+	out_u64(o, OUT_ANY, "faults", "  faults        %" PRIu64, r->dst.faults);
+	out_u64(o, OUT_ANY, "fault_requests", " (%" PRIu64 " requests", r->dst.requests);
+	out_u64(o, OUT_ANY, "fault_latency_samples", ", %" PRIu64 " timed)", h->count);
+	out_ns(o, OUT_ANY, "fault_p50_ns", ", latency p50 %s", pcram_hist_quantile(h, 0.50));
+	out_ns(o, OUT_ANY, "fault_p99_ns", "  p99 %s", pcram_hist_quantile(h, 0.99));
+	out_ns(o, OUT_ANY, "fault_max_ns", "  max %s\n", h->max);
+	out_hist_ns(o, "fault_histogram", "lt_ns", false, h->bucket, PCRAM_HIST_BUCKETS, "    ");
+}
+
+static void vcpus(struct output *o, const struct recv_report *r)
+{
+	out_open_array(o, "vcpus");
+	for (unsigned int v = 0; v < r->vcpus; v++) {
+		out_open_object(o, NULL);
+		out_u64(o, OUT_ANY, "vcpu", "  vCPU %-3" PRIu64, v);
+		out_ns(o, OUT_ANY, "blocked_ns", "      blocked %-10s", r->vcpu[v].blocked_ns);
+		out_u64(o, OUT_ANY, "faults", " in %" PRIu64 " faults", r->vcpu[v].faults);
+		out_ns(o, OUT_ANY, "max_ns", " (max %s)", r->vcpu[v].max_ns);
+		out_u64(o, OUT_ANY, "reads", ", %" PRIu64 " reads", r->vcpu[v].accesses);
+		out_bool(o, OUT_ANY, "sigbus", "%s", r->vcpu[v].sigbus,
+			 ", ended by SIGBUS (a poisoned page)", "");
+		out_nl(o);
+		out_close_object(o);
 	}
-	if (s) {
-		json_open_object(&j, "source");
-		json_u64(&j, "pages_pushed", s->st.pages_pushed);
-		json_u64(&j, "pages_requested", s->st.pages_requested);
-		json_u64(&j, "zero_pages", s->st.zero_pages);
-		json_u64(&j, "requests", s->st.requests);
-		json_u64(&j, "precopy_rounds", s->st.precopy_rounds);
-		json_u64(&j, "pages_precopy", s->st.pages_precopy);
-		json_u64(&j, "pages_dirtied", s->st.pages_dirtied);
-		json_u64(&j, "workload_writes", s->writes);
-		json_u64(&j, "discard_ranges", s->st.discard_ranges);
-		json_u64(&j, "discard_commands", s->st.discard_commands);
-		json_string(&j, "dirty_tracking", tracking_name(s->st.dirty_tracking));
-		json_u64(&j, "resumes", s->st.resumes);
-		json_u64(&j, "verified_equal", s->st.verified_equal);
-		json_u64(&j, "verified_differ", s->st.verified_differ);
-		json_close_object(&j);
-		if (!r)
-			json_u64(&j, "verified", s->ret ? 0 : s->st.verified_equal);
+	out_close_array(o);
+	/* Pages that never came are worth a line; none are not. */
+	out_u64(o, r->poisoned ? OUT_ANY : OUT_JSON, "poisoned",
+		"  poisoned      %" PRIu64 " pages that never came\n", r->poisoned);
+}
+
+/*
+ * The pages the source found equal, of a run that succeeded (otherwise
+ * 0, and the text leaves it to the error): then every page was compared.
+ */
+static void verified(struct output *o, const struct serve_report *s,
+		     const struct recv_report *r)
+{
+	bool ok = r ? !r->ret : !s->ret;
+	uint64_t equal = !ok ? 0 : r ? r->in.verified_equal : s->st.verified_equal;
+	const char *fmt = "verified: %" PRIu64 " pages equal\n";
+
+	if (r && !r->verify)
+		fmt = "verified: no (--no-verify)\n";
+	else if (!r && !s->st.verified_equal && !s->st.verified_differ)
+		fmt = "verified: no (the destination sent no checksums)\n";
+	out_u64(o, ok ? OUT_ANY : OUT_JSON, "verified", fmt, equal);
+}
+
+static void print(struct output *o, const struct serve_report *s, const struct recv_report *r)
+{
+	int64_t down = downtime_ns(s, r);
+	char a[32];
+
+	out_open_object(o, NULL);
+	/* The text says neither: a failure is said on stderr, and in the exit status. */
+	out_bool(o, OUT_JSON, "ok", NULL, !(s && s->ret) && !(r && r->ret), NULL, NULL);
+	if ((s && s->ret) || (r && r->ret))
+		out_string(o, OUT_JSON, "error", NULL, r && r->ret ? r->error : s->error);
+	headline(o, s, r);
+	if (down >= 0)
+		out_u64_as(o, OUT_ANY, "downtime_us",
+			   "  downtime      %s (source stopped -> destination running)\n",
+			   (uint64_t)down / 1000, human_ns(a, sizeof(a), (uint64_t)down));
+	if (s)
+		source(o, s);
+	if (r) {
+		pages_in(o, r);
+		faults(o, r);
+		vcpus(o, r);
 	}
-	json_close_object(&j);
-	json_finish(&j);
+	verified(o, s, r);
+	out_close_object(o);
 }
 
 void report_print(FILE *out, bool json, const struct serve_report *src,
 		  const struct recv_report *in)
 {
-	if (json)
-		js(out, src, in);
-	else
-		text(out, src, in);
+	struct output o;
+
+	out_init(&o, out, json);
+	print(&o, src, in);
+	out_finish(&o);
 }

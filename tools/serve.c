@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "json.h"
 #include "migrate.h"
 #include "pcram.h"
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "output.h"
 #include "pcram.h"
 #include "stat.h"
 
@@ -80,12 +81,15 @@ static int sample(struct pcram_kmod *k, const char *vm, struct stat_sample *s)
 
 static void print(FILE *out, enum format f, const struct stat_sample *s)
 {
-	if (f == JSON)
-		stat_json(out, s);
-	else if (f == PROMETHEUS)
+	struct output o;
+
+	if (f == PROMETHEUS) {
 		stat_prom(out, s);
-	else
-		stat_text(out, s);
+		return;
+	}
+	out_init(&o, out, f == JSON);
+	stat_print(&o, s);
+	out_finish(&o);
 }
 
 /* Write the sample to a file beside @path, then rename it over @path. */

@@ -136,13 +136,34 @@ static const struct vm_metric vm_metrics[] = {
 	  "Batch ops that failed otherwise.", v_errors, false },
 };
 
+/* The attach flags as one label value, named as the table and JSON name them. */
+static void attach_flags(FILE *out, uint32_t flags)
+{
+	const char *sep = "";
+
+	for (unsigned int bit = 0; bit < 32; bit++) {
+		const char *name = stat_attach_flag_name(bit);
+
+		if (!(flags & (1U << bit)))
+			continue;
+		if (name)
+			fprintf(out, "%s%s", sep, name);
+		else
+			fprintf(out, "%sbit_%u", sep, bit);
+		sep = ",";
+	}
+}
+
 static void vm_info(FILE *out, const struct vm_list *vms)
 {
 	family(out, "pcram_vm_info", "gauge",
-	       "A VM context, with the process that attached it; always 1.");
+	       "A VM context, with the process that attached it and its attach flags; "
+	       "always 1.");
 	for (size_t i = 0; i < vms->n; i++) {
 		vm_series(out, "pcram_vm_info", &vms->vms[i]);
-		fprintf(out, ",owner_pid=\"%u\"} 1\n", vms->vms[i].owner_pid);
+		fprintf(out, ",owner_pid=\"%u\",attach_flags=\"", vms->vms[i].owner_pid);
+		attach_flags(out, vms->vms[i].attach_flags);
+		fputs("\"} 1\n", out);
 	}
 	family(out, "pcram_vm_attach_timestamp_seconds", "gauge",
 	       "When the VM was last attached, in seconds since the epoch.");

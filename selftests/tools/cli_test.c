@@ -11,6 +11,7 @@
 #include "kselftest_harness.h"
 #include "common.h"
 #include "genl.h"
+#include "output_keys.h"
 
 static const char *const commands[] = {
 	"probe", "module", "stat", "top", "monitor", "demo", "serve", "recv", "bench", "help"
@@ -134,6 +135,19 @@ TEST(probe_json_matches_kernel)
 	EXPECT_STREQ(want, val);
 	ASSERT_EQ(0, jq(val, sizeof(val), r.out, ".module.api_version"));
 	EXPECT_EQ(PCRAM_API_VERSION, atoi(val));
+}
+
+/* 'pcram probe' and 'probe -j' have the same fields: one printer writes both. */
+TEST(probe_text_and_json_agree)
+{
+	/* The masks: JSON's exact bits beside the names, which the text has. */
+	const char *json_only = "[\"uffd/features_mask\", \"uffd/enabled_mask\", "
+				"\"uffd/ioctls_mask\", \"ranges/[]/ioctls_mask\"]";
+	struct cmd_result r;
+
+	ASSERT_EQ(0, output_keys_diff(&r, "pcram probe", "pcram probe -j", json_only))
+		TH_LOG("%s", r.err);
+	EXPECT_STREQ(OUTPUT_KEYS_AGREE, r.out);
 }
 
 /* On a kernel without loadable modules, say so and point at the VM. */

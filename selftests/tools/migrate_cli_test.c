@@ -11,6 +11,7 @@
 
 #include "kselftest_harness.h"
 #include "common.h"
+#include "output_keys.h"
 
 FIXTURE(cli) {
 	struct cmd_result r;
@@ -64,6 +65,20 @@ TEST_F_TIMEOUT(cli, demo_text_report, 120)
 	EXPECT_NE(NULL, strstr(self->r.out, "precopy       0 rounds"));
 	EXPECT_NE(NULL, strstr(self->r.out, "p99"));
 	EXPECT_NE(NULL, strstr(self->r.out, "vCPU 3"));
+}
+
+/* The report's text and JSON have the same fields: one printer writes both. */
+TEST_F_TIMEOUT(cli, report_text_and_json_agree, 120)
+{
+	/*
+	 * "ok" and "error": the text leaves a failure to stderr and the exit
+	 * status; "poisoned": the text has no line for none. No precopy, so
+	 * that both runs fault and have a histogram.
+	 */
+	ASSERT_EQ(0, output_keys_diff(&self->r, "pcram demo --size 16M --precopy-ms 0",
+				      "pcram demo -j --size 16M --precopy-ms 0",
+				      "[\"ok\", \"poisoned\"]")) TH_LOG("%s", self->r.err);
+	EXPECT_STREQ(OUTPUT_KEYS_AGREE, self->r.out);
 }
 
 TEST_F(cli, bad_usage_refused)

@@ -7,6 +7,7 @@
 #include "common.h"
 #include "genl.h"
 #include "kmod/kmod.h"
+#include "output_keys.h"
 
 FIXTURE(status) {
 	struct cmd_result r;
@@ -67,6 +68,17 @@ TEST_F(status, text_has_probe_and_events)
 	EXPECT_NE(NULL, strstr(r->out, want)) TH_LOG("%s", r->out);
 	snprintf(want, sizeof(want), "batches of up to %d ops\n", PCRAM_BATCH_MAX);
 	EXPECT_NE(NULL, strstr(r->out, want)) TH_LOG("%s", r->out);
+}
+
+/* Text and JSON have the same fields, loaded or not. */
+TEST(text_and_json_agree)
+{
+	struct cmd_result r;
+
+	/* "loaded": the text's state says it ("not loaded", or "live"). */
+	ASSERT_EQ(0, output_keys_diff(&r, "pcram module status", "pcram module status -j",
+				      "[\"loaded\"]")) TH_LOG("%s", r.err);
+	EXPECT_STREQ(OUTPUT_KEYS_AGREE, r.out);
 }
 
 TEST_HARNESS_MAIN

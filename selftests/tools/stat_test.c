@@ -10,6 +10,7 @@
 #include "genl.h"
 #include "kmod/kmod.h"
 #include "workload.h"
+#include "output_keys.h"
 
 #define VCPUS 2
 #define PER_VCPU 25
@@ -181,6 +182,19 @@ TEST_F(stat, table_shows_the_figures)
 	EXPECT_NE(NULL, strstr(r->out, "\n  vcpu1 ")) TH_LOG("%s", r->out);
 	snprintf(want, sizeof(want), "\n  batches     %d (1.0 ops each)", FAULTS);
 	EXPECT_NE(NULL, strstr(r->out, want)) TH_LOG("%s", r->out);
+}
+
+/* The table has every field of the JSON and no other: one printer writes both. */
+TEST_F(stat, text_and_json_agree)
+{
+	struct cmd_result *r = &self->r;
+	char text[64], json[64];
+
+	snprintf(text, sizeof(text), "pcram stat %d", self->w.id);
+	snprintf(json, sizeof(json), "pcram stat -j %d", self->w.id);
+	/* "schema": the version of the JSON's own keys. */
+	ASSERT_EQ(0, output_keys_diff(r, text, json, "[\"schema\"]")) TH_LOG("%s", r->err);
+	EXPECT_STREQ(OUTPUT_KEYS_AGREE, r->out);
 }
 
 /* Check a sample of @vm's latency histogram: cumulative, +Inf == count. */
