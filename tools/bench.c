@@ -16,7 +16,7 @@
 
 #include "bench.h"
 #include "migrate.h"
-#include "pcram.h"
+#include "cli.h"
 
 /* ---- shared ----------------------------------------------------------------------------- */
 

@@ -41,7 +41,7 @@
 
 #include "bench.h"
 #include "json.h"
-#include "pcram.h"
+#include "cli.h"
 
 #define PAGE 4096ULL
 

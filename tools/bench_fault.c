@@ -46,7 +46,7 @@
 
 #include "bench.h"
 #include "json.h"
-#include "pcram.h"
+#include "cli.h"
 
 #ifndef UFFD_USER_MODE_ONLY
 #define UFFD_USER_MODE_ONLY 1

@@ -63,7 +63,7 @@
 
 #include "bench.h"
 #include "json.h"
-#include "pcram.h"
+#include "cli.h"
 
 /* The targets. */
 #define TARGET_RATIO_THROUGHPUT 0.80	/* at least */

@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 #include "migrate.h"
-#include "pcram.h"
+#include "cli.h"
 
 static int read_all(int fd, void *buf, size_t len)
 {

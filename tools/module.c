@@ -12,7 +12,7 @@
 
 #include "kmod_client.h"
 #include "output.h"
-#include "pcram.h"
+#include "cli.h"
 #include "stat.h"
 
 #define DEFAULT_MODULE "pcram"

@@ -17,7 +17,7 @@
 #include "clock.h"
 #include "kmod_client.h"
 #include "output.h"
-#include "pcram.h"
+#include "cli.h"
 #include "stat.h"
 
 struct monitor {

@@ -8,7 +8,7 @@
 #include <linux/pcram.h>
 #include <pcram.h>
 
-#include "pcram.h"
+#include "cli.h"
 
 const char *prog = "pcram";
 

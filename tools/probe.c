@@ -9,7 +9,7 @@
 
 #include "kmod_client.h"
 #include "output.h"
-#include "pcram.h"
+#include "cli.h"
 
 static const char *errname(int err)
 {

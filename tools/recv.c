@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "migrate.h"
-#include "pcram.h"
+#include "cli.h"
 
 #define MAX_BLOCKS 16
 

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "migrate.h"
-#include "pcram.h"
+#include "cli.h"
 
 static uint64_t now_ns(void)
 {

@@ -14,7 +14,7 @@
 
 #include "clock.h"
 #include "output.h"
-#include "pcram.h"
+#include "cli.h"
 #include "stat.h"
 
 enum format { TEXT, JSON, PROMETHEUS };

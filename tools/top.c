@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "clock.h"
-#include "pcram.h"
+#include "cli.h"
 #include "term.h"
 #include "top.h"
 

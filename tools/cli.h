@@ -2,8 +2,8 @@
 /*
  * The pcram tool: one entry point per subcommand, each in its own file.
  */
-#ifndef PCRAM_TOOLS_PCRAM_H
-#define PCRAM_TOOLS_PCRAM_H
+#ifndef PCRAM_TOOLS_CLI_H
+#define PCRAM_TOOLS_CLI_H
 
 #include <stdio.h>
 
@@ -39,4 +39,4 @@ int fail_usage(const char *cmd, const char *fmt, ...)
 /* Print the usage of @cmd to @out; returns EXIT_USAGE. */
 int usage(const char *cmd, FILE *out);
 
-#endif /* PCRAM_TOOLS_PCRAM_H */
+#endif /* PCRAM_TOOLS_CLI_H */
