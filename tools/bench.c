@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "bench.h"
+#include "clock.h"
 #include "migrate.h"
 #include "cli.h"
 
@@ -34,10 +35,7 @@ int bench_err(int err, const char *fmt, ...)
 
 uint64_t bench_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	return mono_ns();
 }
 
 uint64_t bench_pattern(uint64_t page)

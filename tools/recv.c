@@ -20,6 +20,7 @@
 
 #include "migrate.h"
 #include "cli.h"
+#include "clock.h"
 
 #define MAX_BLOCKS 16
 
@@ -52,14 +53,6 @@ struct recv_state {
 	uint64_t trace_len;
 	struct vcpu vcpu[RECV_MAX_VCPUS];
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- vCPUs ------------------------------------------------------------------------ */
 
@@ -264,11 +257,11 @@ static void draw(struct recv_state *rs, double secs, uint64_t done, double mbs)
 static void *progress_main(void *arg)
 {
 	struct progress *pg = arg;
-	uint64_t t0 = now_ns(), last_t = t0, last = 0;
+	uint64_t t0 = mono_ns(), last_t = t0, last = 0;
 	double mbs = 0;
 
 	while (!pg->stop) {
-		uint64_t t = now_ns(), done = pg->rs->pages - pcram_dst_pages_missing(pg->rs->dst);
+		uint64_t t = mono_ns(), done = pg->rs->pages - pcram_dst_pages_missing(pg->rs->dst);
 
 		if (t > last_t) {
 			double m = (double)(done - last) * (double)pg->rs->page_size / 1e6 /
@@ -281,7 +274,7 @@ static void *progress_main(void *arg)
 		draw(pg->rs, (double)(t - t0) / 1e9, done, mbs);
 		usleep(200000);
 	}
-	draw(pg->rs, (double)(now_ns() - t0) / 1e9,
+	draw(pg->rs, (double)(mono_ns() - t0) / 1e9,
 	     pg->rs->pages - pcram_dst_pages_missing(pg->rs->dst), mbs);
 	fputc('\n', stderr);
 	return NULL;
@@ -310,14 +303,14 @@ static int connect_pair(const char *addr, unsigned int timeout_ms, int fds[2],
  */
 static int reconnect(struct recv_state *rs, int fds[2], struct recv_report *rep)
 {
-	uint64_t end = now_ns() + rs->c->source_timeout_s * 1000000000ULL;
+	uint64_t end = mono_ns() + rs->c->source_timeout_s * 1000000000ULL;
 	char err[256] = "";
 
 	close(fds[0]);
 	close(fds[1]);
 	fds[0] = fds[1] = -1;
-	while (now_ns() < end) {
-		uint64_t left_ms = (end - now_ns()) / 1000000 + 1;
+	while (mono_ns() < end) {
+		uint64_t left_ms = (end - mono_ns()) / 1000000 + 1;
 		unsigned int wait_ms = rs->c->peer_timeout_s * 1000;
 
 		if (left_ms < wait_ms)
@@ -458,7 +451,7 @@ int recv_run(const struct recv_conf *c, struct recv_report *rep)
 	io.opaque = rs;
 	sigaction(SIGBUS, &sa, NULL);
 
-	rep->start_ns = now_ns();
+	rep->start_ns = mono_ns();
 	if (connect_pair(c->connect, c->peer_timeout_s * 1000, fds, rep->error,
 			 sizeof(rep->error)))
 		goto out;
@@ -525,7 +518,7 @@ int recv_run(const struct recv_conf *c, struct recv_report *rep)
 		if (ret)
 			break;
 	}
-	rep->end_ns = now_ns();
+	rep->end_ns = mono_ns();
 	if (ret && !rep->error[0])
 		snprintf(rep->error, sizeof(rep->error), "%s", pcram_in_strerror(rs->in));
 out:

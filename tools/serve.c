@@ -18,14 +18,7 @@
 
 #include "migrate.h"
 #include "cli.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
+#include "clock.h"
 
 /* The VM: writes pages at a rate until the switchover stops it. */
 struct workload {
@@ -40,8 +33,8 @@ struct workload {
 static void *workload_main(void *arg)
 {
 	struct workload *w = arg;
-	uint64_t pages = w->ram->length / w->ram->page_size, x = now_ns() | 1;
-	uint64_t gap = 1000000000ULL / w->rate, next = now_ns();
+	uint64_t pages = w->ram->length / w->ram->page_size, x = mono_ns() | 1;
+	uint64_t gap = 1000000000ULL / w->rate, next = mono_ns();
 
 	for (;;) {
 		uint64_t t;
@@ -57,7 +50,7 @@ static void *workload_main(void *arg)
 		w->writes++;
 		pthread_mutex_unlock(&w->lock);
 		next += gap;
-		t = now_ns();
+		t = mono_ns();
 		if (next > t) {
 			struct timespec ts = { (time_t)((next - t) / 1000000000ULL),
 					       (long)((next - t) % 1000000000ULL) };
@@ -152,7 +145,7 @@ int serve_run(const struct serve_conf *c, struct serve_report *rep)
 			goto out;
 		w.running = true;
 	}
-	rep->start_ns = now_ns();
+	rep->start_ns = mono_ns();
 	for (;;) {
 		int fds[2];
 
@@ -178,7 +171,7 @@ int serve_run(const struct serve_conf *c, struct serve_report *rep)
 			fprintf(stderr, "pcram serve: %s; waiting for it to come back\n",
 				pcram_src_strerror(src));
 	}
-	rep->end_ns = now_ns();
+	rep->end_ns = mono_ns();
 	if (ret && !rep->error[0])
 		snprintf(rep->error, sizeof(rep->error), "%s", pcram_src_strerror(src));
 out:
