@@ -17,6 +17,7 @@
 #include <linux/netlink.h>
 #include <linux/pcram.h>
 
+#include "compat.h"
 #include "dst.h"
 
 _Static_assert(PCRAM_VM_NAME_MAX == PCRAM_NAME_MAX, "pcram.h and the module agree on names");
@@ -265,9 +266,11 @@ static void vm_attr(const struct nlattr *a, void *arg)
 	}
 }
 
+PCRAM_DEFAULT_VERSION(pcram_dst_kernel_stats, PCRAM_0.3);
 PCRAM_EXPORT
-int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *ks)
+int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *out, size_t size)
 {
+	struct pcram_kernel_stats full, *ks = &full;	/* copied out to @size */
 	struct sockaddr_nl me = { .nl_family = AF_NETLINK };
 	struct nl_req r = {
 		.n = { .nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN), .nlmsg_type = GENL_ID_CTRL,
@@ -279,7 +282,7 @@ int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *ks)
 	char *buf = NULL;
 	int sock, len;
 
-	if (!dst || !ks)
+	if (!dst || !out || size < PCRAM_KERNEL_STATS_SIZE_0_1)
 		return -EINVAL;
 	if (dst->module_fd < 0)
 		return dst_error(dst, -ENODEV, "kernel_stats: pcram.ko is not attached");
@@ -320,5 +323,6 @@ out:
 		close(sock);
 	if (len < 0)
 		return dst_error(dst, len, "kernel_stats: pcram generic netlink: %s", strerror(-len));
+	pcram_copy_out(out, size, ks, sizeof(*ks));
 	return 0;
 }

@@ -231,7 +231,7 @@ int probe_main(int argc, char **argv)
 	if (optind != argc)
 		return usage("probe", stderr);
 
-	ret = pcram_probe(&res);
+	ret = pcram_probe(&res, sizeof(res));
 	mod_ret = pcram_nl_get_info(&mod, mod_err, sizeof(mod_err));
 	if (json)
 		print_json(&res, ret, &mod, mod_ret, mod_err);
