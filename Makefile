@@ -73,6 +73,8 @@ help:
 	@echo '  demo        build and run the loopback migration demo'
 	@echo '  check       check-host + vmcheck, one summary line'
 	@echo '  check-host  library and tool tests on this kernel'
+	@echo '  abi-check   libpcram against the last release ABI (lib/abi/)'
+	@echo '  abi-baseline  at a release: make the built library the new baseline'
 	@echo '  vmcheck     every test inside a VM with pcram.ko loaded'
 	@echo '  vmrun       run CMD=... inside that VM'
 	@echo '  install     PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)'
@@ -213,6 +215,14 @@ check: deps
 vmrun: userspace kmod
 	$(Q)selftests/vm/run -c '$(subst ','\'',$(value CMD))'
 
+# ---- ABI: abidiff against the last release's (scripts/abi; also in check) ----
+
+abi-check: $(LIB_SO)
+	$(Q)scripts/abi check $(LIB_SO)
+
+abi-baseline: $(LIB_SO)
+	$(Q)scripts/abi baseline $(LIB_SO)
+
 # ---- install ----------------------------------------------------------------
 
 install: $(LIB_SO) $(LIB_A) $(TOOL)
@@ -239,4 +249,4 @@ distclean: clean
 	rm -rf $(B)
 
 .PHONY: all userspace help deps linux-src kmod demo run-host run-vm \
-	check-host vmcheck check vmrun install clean distclean
+	check-host vmcheck check vmrun abi-check abi-baseline install clean distclean

@@ -19,7 +19,7 @@
 #error "include the UAPI header before this one"
 #endif
 
-#define PCRAM_MODULE_VERSION "0.1.0"
+#define PCRAM_MODULE_VERSION "0.2.0"
 
 struct file;
 struct genl_family;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "dst.h"
 #include "wire.h"
 
@@ -1185,12 +1186,15 @@ int pcram_in_abandon(struct pcram_in *in, unsigned int flags)
 	return n > INT32_MAX ? INT32_MAX : (int)n;
 }
 
+PCRAM_DEFAULT_VERSION(pcram_in_stats, PCRAM_0.3);
 PCRAM_EXPORT
-int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *st)
+int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *out, size_t size)
 {
-	if (!in || !st)
+	struct pcram_in_stats st;
+
+	if (!in || !out || size < PCRAM_IN_STATS_SIZE_0_1)
 		return -EINVAL;
-	*st = (struct pcram_in_stats) {
+	st = (struct pcram_in_stats) {
 		.pages_bulk = in->st.bulk, .pages_urgent = in->st.urgent,
 		.zero_pages = in->st.zero, .batches = in->st.batches,
 		.discards = in->st.discards, .resumes = in->st.resumes,
@@ -1198,5 +1202,6 @@ int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *st)
 		.verified_equal = in->verified_equal,
 		.switchover_ns = in->switchover_ns, .complete_ns = in->complete_ns,
 	};
+	pcram_copy_out(out, size, &st, sizeof(st));
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <linux/pcram.h>
 
+#include "compat.h"
 #include "dst.h"
 
 _Static_assert(PCRAM_VM_NAME_MAX == PCRAM_NAME_MAX, "pcram.h and the module agree on names");
@@ -115,14 +116,16 @@ static void to_kernel_stats(const struct pcram_kmod_vm *vm, struct pcram_kernel_
 	ks->batch_errors = vm->batch.errors;
 }
 
+PCRAM_DEFAULT_VERSION(pcram_dst_kernel_stats, PCRAM_0.3);
 PCRAM_EXPORT
-int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *ks)
+int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *out, size_t size)
 {
 	struct pcram_kmod_vm *vm = NULL;
 	struct pcram_kmod *k = NULL;
+	struct pcram_kernel_stats ks;	/* copied out to @size */
 	int ret;
 
-	if (!dst || !ks)
+	if (!dst || !out || size < PCRAM_KERNEL_STATS_SIZE_0_1)
 		return -EINVAL;
 	if (dst->module_fd < 0)
 		return dst_error(dst, -ENODEV, "kernel_stats: pcram.ko is not attached");
@@ -132,12 +135,14 @@ int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *ks)
 		ret = pcram_kmod_open(k, 0);
 	if (!ret)
 		ret = pcram_kmod_get_vm(k, dst->module_vm_id, vm, sizeof(*vm));
-	if (!ret)
-		to_kernel_stats(vm, ks);
-	else if (k)
+	if (!ret) {
+		to_kernel_stats(vm, &ks);
+		pcram_copy_out(out, size, &ks, sizeof(ks));
+	} else if (k) {
 		dst_error(dst, ret, "kernel_stats: %s", pcram_kmod_strerror(k));
-	else
+	} else {
 		dst_error(dst, ret, "kernel_stats: out of memory");
+	}
 	pcram_kmod_free(k);
 	free(vm);
 	return ret;

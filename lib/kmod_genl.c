@@ -18,6 +18,7 @@
 #include <netlink/genl/genl.h>
 #include <netlink/netlink.h>
 
+#include "compat.h"
 #include "error.h"
 #include "internal.h"
 #include "kmod_parse.h"
@@ -355,13 +356,13 @@ int pcram_kmod_open(struct pcram_kmod *k, uint32_t min_api)
 	return ret;
 }
 
-/* Up to @size bytes of the library's @len-byte @from: a caller built against an older header. */
+/* The library's @len-byte struct @from to a caller's of @size bytes (->size first). */
 static void copy_out(void *to, size_t size, void *from, size_t len)
 {
 	uint32_t filled = (uint32_t)(size < len ? size : len);
 
-	memcpy(from, &filled, sizeof(filled));	/* ->size is the first member */
-	memcpy(to, from, filled);
+	memcpy(from, &filled, sizeof(filled));
+	pcram_copy_out(to, size, from, len);
 }
 
 PCRAM_EXPORT

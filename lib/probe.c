@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "internal.h"
 
 #ifndef MAP_HUGETLB
@@ -310,15 +311,14 @@ static int open_and_handshake(struct pcram_probe_result *res,
 	return fd;
 }
 
-PCRAM_EXPORT int pcram_probe(struct pcram_probe_result *res)
+/* pcram_probe() into the library's own struct, copied out after. */
+static int probe(struct pcram_probe_result *res)
 {
 	struct pcram_open_report rep;
 	struct uffdio_api api;
 	uint64_t missing;
 	int fd;
 
-	if (!res)
-		return -EINVAL;
 	memset(res, 0, sizeof(*res));
 	res->page_size = sysconf(_SC_PAGESIZE);
 	probe_hugepage_pools(res);
@@ -375,6 +375,20 @@ PCRAM_EXPORT int pcram_probe(struct pcram_probe_result *res)
 		return -EOPNOTSUPP;
 	}
 	return 0;
+}
+
+PCRAM_DEFAULT_VERSION(pcram_probe, PCRAM_0.3);
+PCRAM_EXPORT int pcram_probe(struct pcram_probe_result *res, size_t size)
+{
+	struct pcram_probe_result full;
+	int ret;
+
+	if (!res || size < PCRAM_PROBE_RESULT_SIZE_0_1)
+		return -EINVAL;
+	ret = probe(&full);
+	/* Failures fill it too: .diagnosis says why. */
+	pcram_copy_out(res, size, &full, sizeof(full));
+	return ret;
 }
 
 PCRAM_EXPORT bool pcram_probe_page_size_usable(const struct pcram_probe_result *res,

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "src.h"
 
 int src_error(struct pcram_src *src, int err, const char *fmt, ...)
@@ -921,12 +922,15 @@ int pcram_src_set_peer_timeout(struct pcram_src *src, unsigned int ms)
 	return 0;
 }
 
+PCRAM_DEFAULT_VERSION(pcram_src_stats, PCRAM_0.3);
 PCRAM_EXPORT
-int pcram_src_stats(const struct pcram_src *src, struct pcram_src_stats *st)
+int pcram_src_stats(const struct pcram_src *src, struct pcram_src_stats *out, size_t size)
 {
-	if (!src || !st)
+	struct pcram_src_stats st;
+
+	if (!src || !out || size < PCRAM_SRC_STATS_SIZE_0_1)
 		return -EINVAL;
-	*st = (struct pcram_src_stats) {
+	st = (struct pcram_src_stats) {
 		.pages_pushed = src->st.pushed,
 		.pages_requested = src->st.requested,
 		.zero_pages = src->st.zero,
@@ -943,5 +947,6 @@ int pcram_src_stats(const struct pcram_src *src, struct pcram_src_stats *st)
 		.verified_equal = src->st.equal,
 		.verified_differ = src->st.differ,
 	};
+	pcram_copy_out(out, size, &st, sizeof(st));
 	return 0;
 }

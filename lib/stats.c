@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "compat.h"
 #include "dst.h"
 
 /*
@@ -241,10 +242,13 @@ void dst_track_placed(struct pcram_dst *dst, uint64_t addr,
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
+PCRAM_DEFAULT_VERSION(pcram_dst_stats, PCRAM_0.3);
 PCRAM_EXPORT
-int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *st)
+int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *out, size_t size)
 {
-	if (!dst || !st)
+	struct pcram_dst_stats full, *st = &full;
+
+	if (!dst || !out || size < PCRAM_DST_STATS_SIZE_0_1)
 		return -EINVAL;
 	memset(st, 0, sizeof(*st));
 	st->duplicates = LOAD(dst->st.duplicates);
@@ -281,6 +285,7 @@ int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *st)
 	hist_read(&dst->h_req_arr, &st->request_to_arrival);
 	hist_read(&dst->h_arr_placed, &st->arrival_to_placed);
 	hist_read(&dst->h_fault_placed, &st->fault_to_placed);
+	pcram_copy_out(out, size, st, sizeof(*st));
 	return 0;
 }
 
@@ -300,14 +305,15 @@ int pcram_dst_set_vcpu(struct pcram_dst *dst, uint32_t tid, int vcpu)
 				 DST_THREAD_SLOTS / 2);
 }
 
+PCRAM_DEFAULT_VERSION(pcram_dst_thread_stats, PCRAM_0.3);
 PCRAM_EXPORT
 int pcram_dst_thread_stats(const struct pcram_dst *dst,
-			   struct pcram_thread_stats *out, unsigned int max)
+			   struct pcram_thread_stats *out, unsigned int max, size_t size)
 {
 	struct pcram_dst *d = (struct pcram_dst *)dst;	/* the lock only */
 	unsigned int n = 0;
 
-	if (!dst || (!out && max))
+	if (!dst || (!out && max) || size < PCRAM_THREAD_STATS_SIZE_0_1)
 		return -EINVAL;
 	pthread_mutex_lock(&d->track_lock);
 	for (unsigned int i = 0; i < DST_THREAD_SLOTS; i++) {
@@ -315,30 +321,36 @@ int pcram_dst_thread_stats(const struct pcram_dst *dst,
 
 		if (!s->tid)
 			continue;
-		if (n < max)
-			out[n] = (struct pcram_thread_stats) {
+		if (n < max) {
+			struct pcram_thread_stats t = {
 				.tid = s->tid, .vcpu = s->vcpu,
 				.faults = s->faults, .blocked_ns = s->blocked_ns,
 				.max_ns = s->max_ns,
 			};
+
+			/* The caller's elements are @size apart, not ours. */
+			pcram_copy_out((char *)out + (size_t)n * size, size, &t, sizeof(t));
+		}
 		n++;
 	}
 	pthread_mutex_unlock(&d->track_lock);
 	return (int)n;
 }
 
+PCRAM_DEFAULT_VERSION(pcram_dst_block_stats, PCRAM_0.3);
 PCRAM_EXPORT
 int pcram_dst_block_stats(const struct pcram_dst *dst, unsigned int index,
-			  struct pcram_block_stats *st)
+			  struct pcram_block_stats *out, size_t size)
 {
 	const struct dst_block *b;
+	struct pcram_block_stats st;
 
-	if (!dst || !st)
+	if (!dst || !out || size < PCRAM_BLOCK_STATS_SIZE_0_1)
 		return -EINVAL;
 	if (index >= dst->nr_blocks)
 		return -ENOENT;
 	b = &dst->blocks[index];
-	*st = (struct pcram_block_stats) {
+	st = (struct pcram_block_stats) {
 		.faults = LOAD(b->faults),
 		.requests = LOAD(b->requests),
 		.pages_placed = LOAD(b->pages_placed),
@@ -346,5 +358,6 @@ int pcram_dst_block_stats(const struct pcram_dst *dst, unsigned int index,
 		.zero_pages = LOAD(b->zero_pages),
 		.pages_missing = (uint64_t)atomic_load(&b->missing),
 	};
+	pcram_copy_out(out, size, &st, sizeof(st));
 	return 0;
 }

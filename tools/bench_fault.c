@@ -573,7 +573,7 @@ static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 	if (side == PCRAM) {
 		struct pcram_dst_stats st;
 
-		if (!pcram_dst_stats(dst, &st)) {
+		if (!pcram_dst_stats(dst, &st, sizeof(st))) {
 			res->requests = st.requests;
 			res->duplicates = st.duplicates + st.stale;
 			res->eagain = st.eagain;

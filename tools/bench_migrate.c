@@ -658,9 +658,9 @@ out:
 				bench_pattern(v.bad_page), v.bad);
 	if (!ret) {
 		/* After cleanup, as statistics may be read. */
-		pcram_in_stats(in, &is);
-		pcram_src_stats(s.src, &ss);
-		pcram_dst_stats(dst, &ds);
+		pcram_in_stats(in, &is, sizeof(is));
+		pcram_src_stats(s.src, &ss, sizeof(ss));
+		pcram_dst_stats(dst, &ds, sizeof(ds));
 		res->samples = v.n;
 		res->requests = ds.requests;
 		res->pages_bulk = is.pages_bulk;

@@ -185,7 +185,7 @@ int probe_main(int argc, char **argv)
 	if (optind != argc)
 		return usage("probe", stderr);
 
-	ret = pcram_probe(&res);
+	ret = pcram_probe(&res, sizeof(res));
 	mod_ret = kmod_get_info(&mod, mod_err, sizeof(mod_err));
 	out_init(&o, stdout, json);
 	print(&o, &res, ret, &mod, mod_ret, mod_err);

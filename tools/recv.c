@@ -385,8 +385,8 @@ static void collect(struct recv_state *rs, struct recv_report *rep)
 	struct pcram_thread_stats ts[RECV_MAX_VCPUS * 2];
 	int n;
 
-	pcram_in_stats(rs->in, &rep->in);
-	pcram_dst_stats(rs->dst, &rep->dst);
+	pcram_in_stats(rs->in, &rep->in, sizeof(rep->in));
+	pcram_dst_stats(rs->dst, &rep->dst, sizeof(rep->dst));
 	rep->pages = 0;
 	rep->bytes = 0;
 	for (unsigned int i = 0; i < rs->nr_blocks; i++) {
@@ -399,7 +399,7 @@ static void collect(struct recv_state *rs, struct recv_report *rep)
 		rep->vcpu[v].accesses = rs->vcpu[v].accesses;
 		rep->vcpu[v].sigbus = rs->vcpu[v].sigbus;
 	}
-	n = pcram_dst_thread_stats(rs->dst, ts, RECV_MAX_VCPUS * 2);
+	n = pcram_dst_thread_stats(rs->dst, ts, RECV_MAX_VCPUS * 2, sizeof(*ts));
 	for (int i = 0; i < n && i < RECV_MAX_VCPUS * 2; i++) {
 		if (ts[i].vcpu < 0 || ts[i].vcpu >= (int)rs->c->vcpus)
 			continue;

@@ -181,7 +181,7 @@ out:
 	}
 	rep->writes = w.writes;
 	if (src)
-		pcram_src_stats(src, &rep->st);
+		pcram_src_stats(src, &rep->st, sizeof(rep->st));
 	pcram_src_free(src);
 	ram_close(&ram);
 	return rep->ret = ret;

@@ -165,7 +165,7 @@ static void print_stats(struct pcram_dst *dst)
 	struct pcram_dst_stats st;
 	int n;
 
-	if (pcram_dst_stats(dst, &st))
+	if (pcram_dst_stats(dst, &st, sizeof(st)))
 		return;
 	printf("faults %" PRIu64 ", requests %" PRIu64 ", duplicates %" PRIu64
 	       ", placed %" PRIu64 " (%" PRIu64 " zero), EAGAIN %" PRIu64 "\n",
@@ -176,7 +176,7 @@ static void print_stats(struct pcram_dst *dst)
 	       pcram_hist_quantile(&st.fault_to_placed, 0.99),
 	       st.fault_to_placed.max);
 	/* Needs UFFD_FEATURE_THREAD_ID; without it no thread is known. */
-	n = pcram_dst_thread_stats(dst, threads, 8);
+	n = pcram_dst_thread_stats(dst, threads, 8, sizeof(*threads));
 	for (int i = 0; i < n && i < 8; i++)
 		printf("thread %" PRIu32 " (vCPU %d): %" PRIu64 " faults, blocked %" PRIu64 " ns in all\n",
 		       threads[i].tid, threads[i].vcpu, threads[i].faults,

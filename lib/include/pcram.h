@@ -19,11 +19,23 @@ extern "C" {
 /* ---- Version --------------------------------------------------------- */
 
 #define PCRAM_VERSION_MAJOR 0
-#define PCRAM_VERSION_MINOR 1
+#define PCRAM_VERSION_MINOR 2
 #define PCRAM_VERSION_PATCH 0
 
 /* The library's version as "MAJOR.MINOR.PATCH", of the loaded library. */
 const char *pcram_version(void);
+
+/*
+ * ABI: a call that fills a struct of the caller's takes @size, the
+ * caller's sizeof(*st) (of the header it was built with). A later release
+ * may add fields to such a struct, at its end only: with a smaller @size
+ * (an older caller) the library fills the fields that fit and writes
+ * nothing past @size; with a larger one (a caller newer than the library)
+ * it fills what it knows and zeroes the rest up to @size. A @size smaller
+ * than the struct of pcram 0.1.0, its first release, is -EINVAL.
+ * Programs built against 0.1.0, whose calls took no size, keep working:
+ * they are linked to those calls' PCRAM_0.1 symbol versions.
+ */
 
 /* ---- Probe: what this host's userfaultfd can do ---------------------- */
 
@@ -111,9 +123,10 @@ struct pcram_probe_result {
  * anonymous range offers COPY, ZEROPAGE and WAKE; check .diag for
  * limits), else -errno: -EPERM or -EACCES when access is refused, -ENOSYS
  * without kernel support, -EOPNOTSUPP when ioctls are missing, -EINVAL
- * for a NULL result. In every case .diagnosis says why and names the fix.
+ * for a NULL result or a @size too small (see "ABI" above: @size is
+ * sizeof(*res)). In every case .diagnosis says why and names the fix.
  */
-int pcram_probe(struct pcram_probe_result *res);
+int pcram_probe(struct pcram_probe_result *res, size_t size);
 
 /* Is a huge page of this size usable now (a pool with free pages)? */
 bool pcram_probe_page_size_usable(const struct pcram_probe_result *res,
@@ -504,17 +517,19 @@ struct pcram_kernel_stats {
 /*
  * -ENODEV when pcram.ko is not attached (see PCRAM_DST_F_REQUIRE_MODULE);
  * a netlink error otherwise, with pcram_dst_strerror() saying which.
+ * @size is sizeof(*ks), see "ABI" at the top.
  */
-int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *ks);
+int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *ks, size_t size);
 
 /*
  * A snapshot, from any thread, without locks. Each counter is exact; they
  * are read one after another. A placement wakes its waiters inside the
  * ioctl, before it is counted: a woken thread may read the stats a moment
  * before its own page shows in them. Pages of a range that was unmapped
- * (PCRAM_EVENT_UNMAP) stay in pages_missing.
+ * (PCRAM_EVENT_UNMAP) stay in pages_missing. @size is sizeof(*st), see
+ * "ABI" at the top.
  */
-int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *st);
+int pcram_dst_stats(const struct pcram_dst *dst, struct pcram_dst_stats *st, size_t size);
 
 struct pcram_thread_stats {
 	uint32_t tid;
@@ -526,9 +541,12 @@ struct pcram_thread_stats {
 
 /* Name a faulting thread: @tid is vCPU number @vcpu in per-thread stats. */
 int pcram_dst_set_vcpu(struct pcram_dst *dst, uint32_t tid, int vcpu);
-/* Copy up to @max threads' stats out; returns how many there are. */
+/*
+ * Copy up to @max threads' stats out; returns how many there are. @size
+ * is sizeof(*out), and the stride of the array (see "ABI" at the top).
+ */
 int pcram_dst_thread_stats(const struct pcram_dst *dst,
-			   struct pcram_thread_stats *out, unsigned int max);
+			   struct pcram_thread_stats *out, unsigned int max, size_t size);
 
 struct pcram_block_stats {
 	uint64_t faults;
@@ -539,8 +557,9 @@ struct pcram_block_stats {
 	uint64_t pages_missing;
 };
 
+/* Block @index's counters; @size is sizeof(*st), see "ABI" at the top. */
 int pcram_dst_block_stats(const struct pcram_dst *dst, unsigned int index,
-			  struct pcram_block_stats *st);
+			  struct pcram_block_stats *st, size_t size);
 
 /* ==== Migration over TCP: source ======================================= */
 
@@ -665,7 +684,8 @@ int pcram_src_serve(struct pcram_src *src, int fd_a, int fd_b);
  * send KEEPALIVE when idle, so only a dead or stuck peer is this quiet.
  */
 int pcram_src_set_peer_timeout(struct pcram_src *src, unsigned int ms);
-int pcram_src_stats(const struct pcram_src *src, struct pcram_src_stats *st);
+/* @size is sizeof(*st), see "ABI" at the top. */
+int pcram_src_stats(const struct pcram_src *src, struct pcram_src_stats *st, size_t size);
 
 /* ==== Migration over TCP: destination ================================== */
 
@@ -781,7 +801,8 @@ struct pcram_in_stats {
 	uint64_t complete_ns;		/* ... of the last page in */
 };
 
-int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *st);
+/* @size is sizeof(*st), see "ABI" at the top. */
+int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *st, size_t size);
 
 /* ==== pcram.ko: the kernel's own measurements ============================ */
 
@@ -900,9 +921,9 @@ int pcram_kmod_open(struct pcram_kmod *kmod, uint32_t min_api);
 
 /*
  * The module's description, read again, into @info: @size is the
- * caller's sizeof(*info); up to that many bytes are filled, the rest of
- * a newer library's struct is left out. -EINVAL when @size is smaller
- * than the first released layout.
+ * caller's sizeof(*info), as for the stats calls (see "ABI" above):
+ * never a byte past it, zeros where this library's struct ends first.
+ * -EINVAL when @size is smaller than the first released layout.
  */
 int pcram_kmod_info(struct pcram_kmod *kmod, struct pcram_kmod_info *info, size_t size);
 

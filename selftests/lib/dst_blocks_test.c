@@ -794,10 +794,10 @@ TEST(null_dst_refused_everywhere)
 	EXPECT_EQ(-EINVAL, pcram_dst_tmp_page(NULL, base_page(), &p));
 	EXPECT_EQ(-EINVAL, pcram_dst_page_received(NULL, page));
 	EXPECT_EQ(0, pcram_dst_pages_missing(NULL));
-	EXPECT_EQ(-EINVAL, pcram_dst_stats(NULL, &st));
+	EXPECT_EQ(-EINVAL, pcram_dst_stats(NULL, &st, sizeof(st)));
 	EXPECT_EQ(-EINVAL, pcram_dst_set_vcpu(NULL, (uint32_t)syscall(SYS_gettid), 0));
-	EXPECT_EQ(-EINVAL, pcram_dst_thread_stats(NULL, &ts, 1));
-	EXPECT_EQ(-EINVAL, pcram_dst_block_stats(NULL, 0, &bs));
+	EXPECT_EQ(-EINVAL, pcram_dst_thread_stats(NULL, &ts, 1, sizeof(ts)));
+	EXPECT_EQ(-EINVAL, pcram_dst_block_stats(NULL, 0, &bs, sizeof(bs)));
 	EXPECT_EQ(0, pcram_hist_quantile(NULL, 0.5));
 }
 
@@ -908,9 +908,11 @@ TEST_F(calls, null_pointers_refused)
 	EXPECT_EQ(-EINVAL, pcram_dst_place_page(self->dst, self->anon, NULL));
 	EXPECT_EQ(-EINVAL, pcram_dst_place_batch(self->dst, NULL, 1));
 	EXPECT_EQ(-EINVAL, pcram_dst_tmp_page(self->dst, self->ps, NULL));
-	EXPECT_EQ(-EINVAL, pcram_dst_stats(self->dst, NULL));
-	EXPECT_EQ(-EINVAL, pcram_dst_thread_stats(self->dst, NULL, 1));
-	EXPECT_EQ(-EINVAL, pcram_dst_block_stats(self->dst, 0, NULL));
+	EXPECT_EQ(-EINVAL, pcram_dst_stats(self->dst, NULL, sizeof(struct pcram_dst_stats)));
+	EXPECT_EQ(-EINVAL, pcram_dst_thread_stats(self->dst, NULL, 1,
+						   sizeof(struct pcram_thread_stats)));
+	EXPECT_EQ(-EINVAL, pcram_dst_block_stats(self->dst, 0, NULL,
+						  sizeof(struct pcram_block_stats)));
 	/* Not NULL, but empty: refused only for the stage (new). */
 	EXPECT_EQ(-EBUSY, pcram_dst_place_batch(self->dst, &op, 0));
 
@@ -929,7 +931,7 @@ TEST_F(calls, index_out_of_range_refused)
 	EXPECT_EQ(-ENOENT, pcram_dst_block(self->dst, 2, &blk));
 	EXPECT_EQ(-ENOENT, pcram_dst_block(self->dst, ~0u, &blk));
 	EXPECT_EQ(-ENOENT, pcram_dst_block_alias(self->dst, 2, &alias));
-	EXPECT_EQ(-ENOENT, pcram_dst_block_stats(self->dst, 2, &bs));
+	EXPECT_EQ(-ENOENT, pcram_dst_block_stats(self->dst, 2, &bs, sizeof(bs)));
 	EXPECT_EQ(-ENOENT, pcram_dst_page_received(self->dst, &blk));
 }
 
@@ -1164,12 +1166,12 @@ TEST_F(calls, set_vcpu_checks)
 
 	EXPECT_EQ(-EINVAL, pcram_dst_set_vcpu(self->dst, 0, 0));
 	EXPECT_EQ(-EINVAL, pcram_dst_set_vcpu(self->dst, tid, -1));
-	EXPECT_EQ(0, pcram_dst_thread_stats(self->dst, NULL, 0));
+	EXPECT_EQ(0, pcram_dst_thread_stats(self->dst, NULL, 0, sizeof(struct pcram_thread_stats)));
 	ASSERT_EQ(0, pcram_dst_set_vcpu(self->dst, tid, 3));
 	/* Naming it again replaces the number. */
 	ASSERT_EQ(0, pcram_dst_set_vcpu(self->dst, tid, 5));
-	EXPECT_EQ(1, pcram_dst_thread_stats(self->dst, NULL, 0));
-	n = pcram_dst_thread_stats(self->dst, ts, 4);
+	EXPECT_EQ(1, pcram_dst_thread_stats(self->dst, NULL, 0, sizeof(struct pcram_thread_stats)));
+	n = pcram_dst_thread_stats(self->dst, ts, 4, sizeof(*ts));
 	ASSERT_EQ(1, n);
 	EXPECT_EQ(tid, ts[0].tid);
 	EXPECT_EQ(5, ts[0].vcpu);

@@ -697,9 +697,10 @@ TEST_F_TIMEOUT(crowd, per_thread_stats, 60)
 	ASSERT_EQ(0, crowd_wait(c, DEADLINE_MS)) TH_LOG("threads still blocked: lost wakeup");
 	SETTLE(feed_settled(self->feed));
 
-	n = pcram_dst_thread_stats(self->dst, ts, ARRAY_SIZE(ts));
+	n = pcram_dst_thread_stats(self->dst, ts, ARRAY_SIZE(ts), sizeof(*ts));
 	ASSERT_EQ(NR, n);
-	EXPECT_EQ(NR, pcram_dst_thread_stats(self->dst, NULL, 0));
+	EXPECT_EQ(NR, pcram_dst_thread_stats(self->dst, NULL, 0,
+					     sizeof(struct pcram_thread_stats)));
 	for (unsigned int i = 0; i < NR; i++) {
 		const struct toucher *t = &c->t[i];
 		const struct pcram_thread_stats *s = NULL;

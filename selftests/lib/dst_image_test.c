@@ -205,7 +205,7 @@ static void restore_and_check(struct __test_metadata *_metadata,
 
 		for (size_t p = 0; p < self->pages; p++)
 			bz += zero_page(b, p, self->pages);
-		ASSERT_EQ(0, pcram_dst_block_stats(self->dst, b, &bs));
+		ASSERT_EQ(0, pcram_dst_block_stats(self->dst, b, &bs, sizeof(bs)));
 		EXPECT_EQ(self->pages, bs.pages_placed);
 		EXPECT_EQ(self->pages, bs.requests);
 		EXPECT_EQ(bz, bs.zero_pages);

@@ -628,7 +628,7 @@ TEST_F_TIMEOUT(life, touch_is_served_by_the_provider, 120)
 	 * has returned, which may be just after this thread ran again.
 	 */
 	for (int i = 0; i < 2000; i++) {
-		ASSERT_EQ(0, pcram_dst_stats(self->dst, &st));
+		ASSERT_EQ(0, pcram_dst_stats(self->dst, &st, sizeof(st)));
 		if (st.fault_to_placed.count)
 			break;
 		usleep(1000);
@@ -649,7 +649,7 @@ TEST_F_TIMEOUT(life, touch_is_served_by_the_provider, 120)
 	EXPECT_EQ(1, st.fault_to_placed.count);
 	EXPECT_EQ(1, st.read_to_request.count);
 	EXPECT_EQ(st.fault_to_placed.max, pcram_hist_quantile(&st.fault_to_placed, 1));
-	ASSERT_EQ(0, pcram_dst_block_stats(self->dst, 0, &bs));
+	ASSERT_EQ(0, pcram_dst_block_stats(self->dst, 0, &bs, sizeof(bs)));
 	EXPECT_EQ(st.faults, bs.faults);
 	EXPECT_EQ(1, bs.requests);
 	EXPECT_EQ(1, bs.pages_placed);
@@ -909,7 +909,7 @@ TEST_F(life, after_cleanup_missing_pages_read_empty)
 	EXPECT_TRUE(same_content(r->host, self->src, placed * ps, ps));
 	EXPECT_EQ(0, nonzero_bytes(r->host + placed * ps, (pages - placed) * ps));
 	EXPECT_EQ(0, atomic_load(&self->pp.requests));
-	ASSERT_EQ(0, pcram_dst_stats(self->dst, &st));
+	ASSERT_EQ(0, pcram_dst_stats(self->dst, &st, sizeof(st)));
 	EXPECT_EQ(0, st.faults);
 	EXPECT_EQ(placed, st.pages_placed);
 }
@@ -1015,7 +1015,7 @@ static int kernel_faults_child(int out)
 	}
 	memset(&st, 0, sizeof(st));
 	value = touch(mem + ps + 1);
-	ret = pcram_dst_stats(dst, &st);
+	ret = pcram_dst_stats(dst, &st, sizeof(st));
 	if (value != 0x3c || ret || st.opener != PCRAM_OPENER_SYSCALL_USER_ONLY ||
 	    st.requests != 1) {
 		dprintf(out, "user-mode-only dst: read %#x (want 0x3c), stats %d, opener %d (want %d), %llu requests, %llu faults",

@@ -238,7 +238,7 @@ TEST_F_TIMEOUT(place, place_page_and_zero, 100)
 	EXPECT_EQ(two ? 3 : 2, st.eexist);
 	EXPECT_EQ(placed, st.pages_placed);
 	EXPECT_EQ(self->pages - placed, st.pages_missing);
-	ASSERT_EQ(0, pcram_dst_block_stats(self->dst, 0, &bs));
+	ASSERT_EQ(0, pcram_dst_block_stats(self->dst, 0, &bs, sizeof(bs)));
 	EXPECT_EQ(placed, bs.pages_placed);
 	EXPECT_EQ(two ? 1 : 0, bs.zero_pages);
 	EXPECT_EQ(self->pages - placed, bs.pages_missing);
@@ -427,7 +427,7 @@ TEST_F_TIMEOUT(place, batch_mixed_ops, 60)
 		bool huge = self->ps != (size_t)sysconf(_SC_PAGESIZE);
 		struct pcram_kernel_stats ks;
 
-		ASSERT_EQ(0, pcram_dst_kernel_stats(self->dst, &ks));
+		ASSERT_EQ(0, pcram_dst_kernel_stats(self->dst, &ks, sizeof(ks)));
 		EXPECT_EQ(4 + huge, ks.batch_wakes + st.wakes - before.wakes);
 	} else {
 		EXPECT_EQ(4, st.wakes - before.wakes);
@@ -764,7 +764,8 @@ TEST_F_TIMEOUT(place, batch_through_module, 100)
 		return;
 	}
 	EXPECT_GE(st.module_batches, 1);
-	ASSERT_EQ(0, pcram_dst_kernel_stats(self->dst, &ks)) TH_LOG("%s", pcram_dst_strerror(self->dst));
+	ASSERT_EQ(0, pcram_dst_kernel_stats(self->dst, &ks, sizeof(ks)))
+		TH_LOG("%s", pcram_dst_strerror(self->dst));
 	EXPECT_EQ(st.module_vm_id, ks.vm_id);
 	snprintf(name, sizeof(name), "pcram-%d", (int)getpid());
 	EXPECT_STREQ(name, ks.name);	/* no vm_name given */
@@ -795,7 +796,8 @@ TEST_F_TIMEOUT(place, kernel_measures_faults, 100)
 	SETTLE(source_feed_settled(&self->feed));
 	EXPECT_CROWD_READ_RIGHT(c);
 	st = stats_of(self->dst);
-	ASSERT_EQ(0, pcram_dst_kernel_stats(self->dst, &ks)) TH_LOG("%s", pcram_dst_strerror(self->dst));
+	ASSERT_EQ(0, pcram_dst_kernel_stats(self->dst, &ks, sizeof(ks)))
+		TH_LOG("%s", pcram_dst_strerror(self->dst));
 	if (!ks.blocked.count && !ks.nmissed)
 		SKIP(return, "pcram.ko measured no fault: its probe is off (probe=0) or unavailable");
 	EXPECT_EQ(st.faults, ks.blocked.count + ks.nmissed);
@@ -840,19 +842,19 @@ TEST(module_options)
 			/* NO_MODULE: never attached, loaded or not. */
 			ASSERT_EQ(0, ret) TH_LOG("%s", pcram_dst_strerror(dst));
 			EXPECT_EQ(0, stats_of(dst).module_vm_id);
-			EXPECT_EQ(-ENODEV, pcram_dst_kernel_stats(dst, &ks));
+			EXPECT_EQ(-ENODEV, pcram_dst_kernel_stats(dst, &ks, sizeof(ks)));
 			EXPECT_NE(NULL, strstr(pcram_dst_strerror(dst), "not attached"));
 		} else if (loaded) {
 			ASSERT_EQ(0, ret) TH_LOG("%s", pcram_dst_strerror(dst));
 			EXPECT_LT(0, stats_of(dst).module_vm_id);
-			ASSERT_EQ(0, pcram_dst_kernel_stats(dst, &ks))
+			ASSERT_EQ(0, pcram_dst_kernel_stats(dst, &ks, sizeof(ks)))
 				TH_LOG("%s", pcram_dst_strerror(dst));
 			EXPECT_EQ(stats_of(dst).module_vm_id, ks.vm_id);
 			EXPECT_STREQ("req", ks.name);
 			/* cleanup detaches: the module's figures go with it */
 			EXPECT_EQ(0, pcram_dst_cleanup(dst));
 			EXPECT_EQ(0, stats_of(dst).module_vm_id);
-			EXPECT_EQ(-ENODEV, pcram_dst_kernel_stats(dst, &ks));
+			EXPECT_EQ(-ENODEV, pcram_dst_kernel_stats(dst, &ks, sizeof(ks)));
 		} else {
 			EXPECT_EQ(-ENODEV, ret);
 			EXPECT_NE(NULL, strstr(pcram_dst_strerror(dst), "pcram module load"))

@@ -85,7 +85,7 @@ static inline struct pcram_dst_stats stats_of(const struct pcram_dst *dst)
 {
 	struct pcram_dst_stats st;
 
-	pcram_dst_stats(dst, &st);
+	pcram_dst_stats(dst, &st, sizeof(st));
 	return st;
 }
 

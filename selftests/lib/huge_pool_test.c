@@ -111,7 +111,7 @@ TEST_F(pool, empty_pool_placement_is_an_error)
 		TH_LOG("%s", pcram_dst_strerror(self->dst));
 	EXPECT_EQ(0, pcram_dst_page_received(self->dst, self->host));
 	EXPECT_EQ(2, pcram_dst_pages_missing(self->dst));
-	ASSERT_EQ(0, pcram_dst_stats(self->dst, &st));
+	ASSERT_EQ(0, pcram_dst_stats(self->dst, &st, sizeof(st)));
 	EXPECT_EQ(0, st.pages_placed);
 	EXPECT_EQ(0, st.eexist);
 

@@ -188,8 +188,8 @@ TEST_F_TIMEOUT(mig, loopback_byte_for_byte, 120)
 	ASSERT_EQ(0, crowd_start(self->crowd, false));
 	wait_complete(_metadata, self);
 	EXPECT_TRUE(self->s.switched);
-	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss));
-	ASSERT_EQ(0, pcram_in_stats(self->in, &is));
+	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss, sizeof(ss)));
+	ASSERT_EQ(0, pcram_in_stats(self->in, &is, sizeof(is)));
 	EXPECT_EQ(self->pages, ss.verified_equal);
 	EXPECT_EQ(0, ss.verified_differ);
 	EXPECT_EQ(self->pages, is.verified_equal);
@@ -242,8 +242,8 @@ TEST_F_TIMEOUT(mig, cut_and_resume, 120)
 	pthread_join(self->s.thread, NULL);
 	EXPECT_EQ(0, self->s.ret) TH_LOG("%s", pcram_src_strerror(self->s.src));
 	EXPECT_EQ(-1, first_diff(self->r.host, self->src, self->r.length));
-	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss));
-	ASSERT_EQ(0, pcram_in_stats(self->in, &is));
+	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss, sizeof(ss)));
+	ASSERT_EQ(0, pcram_in_stats(self->in, &is, sizeof(is)));
 	EXPECT_EQ(1, ss.resumes);
 	EXPECT_EQ(1, is.resumes);
 	EXPECT_EQ(self->pages, ss.verified_equal);
@@ -357,8 +357,8 @@ static void precopy_with_writer(struct __test_metadata *_metadata, FIXTURE_DATA(
 
 	diff = first_diff(self->r.host, sr.host, sr.length);
 	EXPECT_EQ(-1, diff) TH_LOG("differs at %ld", diff);
-	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss));
-	ASSERT_EQ(0, pcram_in_stats(self->in, &is));
+	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss, sizeof(ss)));
+	ASSERT_EQ(0, pcram_in_stats(self->in, &is, sizeof(is)));
 	TH_LOG("tracking %d, %llu rounds, %llu precopy pages, %llu dirtied, %llu writes, "
 	       "%llu ranges in %llu discards", ss.dirty_tracking,
 	       (unsigned long long)ss.precopy_rounds, (unsigned long long)ss.pages_precopy,
@@ -425,8 +425,8 @@ TEST_F_TIMEOUT(mig, no_push_serves_requests_only, 120)
 	crowd_add_interleaved(self->crowd, &self->r, self->src, 2, self->pages, true);
 	ASSERT_EQ(0, crowd_start(self->crowd, false));
 	wait_complete(_metadata, self);
-	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss));
-	ASSERT_EQ(0, pcram_in_stats(self->in, &is));
+	ASSERT_EQ(0, pcram_src_stats(self->s.src, &ss, sizeof(ss)));
+	ASSERT_EQ(0, pcram_in_stats(self->in, &is, sizeof(is)));
 	EXPECT_EQ(0, ss.pages_pushed);
 	EXPECT_EQ(self->pages, ss.pages_requested);
 	EXPECT_EQ(0, is.pages_bulk);

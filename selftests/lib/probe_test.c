@@ -36,7 +36,7 @@ static int raw_uffd(struct uffdio_api *api)
 
 TEST(null_result_is_refused)
 {
-	ASSERT_EQ(-EINVAL, pcram_probe(NULL));
+	ASSERT_EQ(-EINVAL, pcram_probe(NULL, sizeof(struct pcram_probe_result)));
 }
 
 TEST(answer_matches_kernel)
@@ -52,7 +52,7 @@ TEST(answer_matches_kernel)
 		SKIP(return, "userfaultfd(2) unavailable here: %s", strerror(-fd));
 	close(fd);
 
-	ASSERT_EQ(0, pcram_probe(&res)) TH_LOG("%s", res.diagnosis);
+	ASSERT_EQ(0, pcram_probe(&res, sizeof(res))) TH_LOG("%s", res.diagnosis);
 	EXPECT_EQ(UFFD_API, res.api);
 	EXPECT_EQ(api.features, res.features);
 	EXPECT_EQ(api.ioctls, res.ioctls);
@@ -72,7 +72,7 @@ TEST(leaves_no_fd_or_mapping)
 
 	fds = count_dir("/proc/self/fd");
 	maps = count_lines("/proc/self/maps");
-	pcram_probe(&res);
+	pcram_probe(&res, sizeof(res));
 	EXPECT_EQ(fds, count_dir("/proc/self/fd"));
 	EXPECT_EQ(maps, count_lines("/proc/self/maps"));
 }
@@ -83,7 +83,7 @@ TEST(hugepage_pools_match_sysfs)
 	char path[256], buf[64];
 	unsigned int i;
 
-	pcram_probe(&res);
+	pcram_probe(&res, sizeof(res));
 	EXPECT_EQ(count_dir("/sys/kernel/mm/hugepages"), (int)res.nr_hugepage_pools);
 	for (i = 0; i < res.nr_hugepage_pools; i++) {
 		const struct pcram_hugepage_pool *p = &res.hugepage_pools[i];
@@ -109,7 +109,7 @@ TEST(thp_mode_matches_sysfs)
 	if (!buf[0])
 		SKIP(return, "no transparent huge pages in this kernel");
 	ASSERT_EQ(1, sscanf(strchr(buf, '['), "[%31[^]]", want));
-	pcram_probe(&res);
+	pcram_probe(&res, sizeof(res));
 	EXPECT_STREQ(want, res.thp_enabled);
 }
 
@@ -170,7 +170,7 @@ FIXTURE_VARIANT_ADD(registration, hugetlb_minor) {
 
 FIXTURE_SETUP(registration)
 {
-	pcram_probe(&self->res);
+	pcram_probe(&self->res, sizeof(self->res));
 }
 
 FIXTURE_TEARDOWN(registration)
@@ -295,7 +295,7 @@ TEST_F(unprivileged, diagnosis_names_the_fix)
 		if (drop_to_nobody())
 			_exit(90);
 		device_ok = access("/dev/userfaultfd", R_OK | W_OK) == 0;
-		ret = pcram_probe(&res);
+		ret = pcram_probe(&res, sizeof(res));
 		if (ret)
 			_exit(91);
 		if (device_ok != (res.opener == PCRAM_OPENER_DEVICE))

@@ -118,7 +118,7 @@ TEST_F_TIMEOUT(woken, counts_are_settled_when_the_thread_runs, 60)
 		ASSERT_EQ(want, got) TH_LOG("page %zu", p);
 		late_received += pcram_dst_page_received(self->c.dst, (void *)at) != 1;
 		late_missing += pcram_dst_pages_missing(self->c.dst) != PAGES - p - 1;
-		ASSERT_EQ(0, pcram_dst_stats(self->c.dst, &st));
+		ASSERT_EQ(0, pcram_dst_stats(self->c.dst, &st, sizeof(st)));
 		late_placed += st.pages_placed != p + 1;
 	}
 	EXPECT_EQ(0, late_received);

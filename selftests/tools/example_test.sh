@@ -21,8 +21,11 @@ if ! make -s -C "$src" install DESTDIR="$tmp/root" PREFIX=/usr >"$tmp/install.lo
 	echo "ok 3 example.queue_report_is_exact # SKIP not installed"
 	exit 1
 fi
+# The installed libpcram.pc first; the system's own .pc files after it,
+# for the libraries it requires (libnl-genl-3.0).
+system_pc=$(pkg-config --variable pc_path pkg-config)
 export PKG_CONFIG_SYSROOT_DIR="$tmp/root"
-export PKG_CONFIG_LIBDIR="$tmp/root/usr/lib/pkgconfig"
+export PKG_CONFIG_LIBDIR="$tmp/root/usr/lib/pkgconfig:$system_pc"
 # shellcheck disable=SC2046 # pkg-config's words are separate arguments
 if cc -o "$tmp/lazy_restore" "$src/Documentation/examples/lazy_restore.c" \
 	$(pkg-config --cflags --libs libpcram) -lpthread 2>"$tmp/cc.log"; then

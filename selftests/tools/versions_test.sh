@@ -22,7 +22,7 @@ check() {
 	fi
 }
 check tool "$(pcram --version | sed -n 's/^pcram \([^ ]*\) .*/\1/p')"
-check module "$(sed -n 's/^#define PCRAM_MODULE_VERSION "\(.*\)"/\1/p' "$src/kmod/pcram.h")"
+check module "$(sed -n 's/^#define PCRAM_MODULE_VERSION "\(.*\)"/\1/p' "$src/kmod/pcram_internal.h")"
 check dkms "$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$src/kmod/dkms.conf")"
 check man_page "$(sed -n 's/^\.TH .*"pcram \([^"]*\)".*/\1/p' "$src/Documentation/pcram.8")"
 exit $rc
