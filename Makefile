@@ -144,7 +144,7 @@ $(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h selftests/*/*.h) $(HARN
 		-lpcram $(NL_LIBS) -lpthread $(LDFLAGS)
 
 # The unit test of the library's pcram.ko client compiles its sources in.
-$(B)/selftests/lib/kmod_parse_test: lib/kmod_genl.c lib/kmod_parse.c lib/kmod_parse.h lib/error.c
+$(B)/selftests/lib/kmod_parse_test: lib/kmod_genl.c lib/kmod_genl.h lib/kmod_parse.c lib/kmod_parse.h lib/error.c
 
 # The fault-injecting proxy and the fake peer: libc alone (they speak the
 # protocol from its document, apart from lib/wire.c).

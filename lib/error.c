@@ -42,14 +42,32 @@ void lib_error_copy(const struct lib_error *e, char *buf, size_t len)
 	pthread_mutex_unlock(&w->lock);
 }
 
+/*
+ * Copies kept per thread, one per object for the last few objects read:
+ * no lock is held once we return, another thread's failure cannot change
+ * a string this thread reads, and one printf may quote several objects'
+ * messages, as it could when each object handed out its own buffer.
+ */
+#define LIB_ERROR_COPIES 4
+
+struct error_copy {
+	const struct lib_error *owner;
+	char text[LIB_ERROR_LEN];
+};
+
 const char *lib_error_get(const struct lib_error *e)
 {
-	/*
-	 * Per thread, not per object: the caller may read it after the
-	 * object is freed, and no lock is held once we return.
-	 */
-	static __thread char copy[LIB_ERROR_LEN];
+	static __thread struct error_copy copies[LIB_ERROR_COPIES];
+	static __thread unsigned int next;
+	struct error_copy *c = NULL;
 
-	lib_error_copy(e, copy, sizeof(copy));
-	return copy;
+	for (unsigned int i = 0; i < LIB_ERROR_COPIES && !c; i++)
+		if (copies[i].owner == e)
+			c = &copies[i];
+	if (!c) {
+		c = &copies[next++ % LIB_ERROR_COPIES];
+		c->owner = e;
+	}
+	lib_error_copy(e, c->text, sizeof(c->text));
+	return c->text;
 }

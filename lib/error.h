@@ -30,8 +30,9 @@ int lib_error_vset(struct lib_error *e, int err, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
 /*
- * The text as it is now, copied into this thread's buffer: valid until
- * this thread reads another libpcram error. "" when none was set.
+ * The text as it is now, copied into a buffer of this thread's for @e:
+ * valid until this thread reads @e's message again, or the messages of
+ * four other objects. "" when none was set.
  */
 const char *lib_error_get(const struct lib_error *e);
 

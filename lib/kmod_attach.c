@@ -16,6 +16,8 @@
 
 #include "compat.h"
 #include "dst.h"
+#include "error.h"
+#include "kmod_genl.h"
 
 _Static_assert(PCRAM_VM_NAME_MAX == PCRAM_NAME_MAX, "pcram.h and the module agree on names");
 
@@ -139,7 +141,11 @@ int pcram_dst_kernel_stats(struct pcram_dst *dst, struct pcram_kernel_stats *out
 		to_kernel_stats(vm, &ks);
 		pcram_copy_out(out, size, &ks, sizeof(ks));
 	} else if (k) {
-		dst_error(dst, ret, "kernel_stats: %s", pcram_kmod_strerror(k));
+		char why[LIB_ERROR_LEN];
+
+		/* not pcram_kmod_strerror(): the caller's copies stay as they are */
+		kmod_error_copy(k, why, sizeof(why));
+		dst_error(dst, ret, "kernel_stats: %s", why);
 	} else {
 		dst_error(dst, ret, "kernel_stats: out of memory");
 	}

@@ -21,6 +21,7 @@
 #include "compat.h"
 #include "error.h"
 #include "internal.h"
+#include "kmod_genl.h"
 #include "kmod_parse.h"
 
 #ifndef SOL_NETLINK
@@ -40,7 +41,8 @@ struct pcram_kmod {
 	int family;
 	uint32_t genl_version;
 	struct pcram_kmod_info info;	/* as GET_INFO said */
-	char *event_buf;		/* once subscribed */
+	char *event_buf;		/* for events */
+	bool subscribed;		/* in the events group: no requests now */
 	struct lib_error error;
 };
 
@@ -106,6 +108,11 @@ void pcram_kmod_free(struct pcram_kmod *k)
 	free(k);
 }
 
+void kmod_error_copy(const struct pcram_kmod *k, char *buf, size_t len)
+{
+	lib_error_copy(&k->error, buf, len);
+}
+
 PCRAM_EXPORT
 const char *pcram_kmod_strerror(const struct pcram_kmod *k)
 {
@@ -125,9 +132,18 @@ int pcram_kmod_fd(const struct pcram_kmod *k)
 struct request {
 	int (*valid)(struct nlmsghdr *hdr, void *arg);
 	void *arg;
+	uint32_t seq;		/* of the request: its answers carry it */
 	int ret;		/* first error: the kernel's -errno, or ours */
 	char extack[256];	/* the kernel's extended ACK message */
 };
+
+/* An answer to another request (one abandoned part way) is not ours. */
+static int on_seq_check(struct nl_msg *msg, void *arg)
+{
+	struct request *r = arg;
+
+	return nlmsg_hdr(msg)->nlmsg_seq == r->seq ? NL_OK : NL_SKIP;
+}
 
 static int on_valid(struct nl_msg *msg, void *arg)
 {
@@ -156,7 +172,7 @@ static int on_error(struct sockaddr_nl *who, struct nlmsgerr *e, void *arg)
 	if (!(hdr->nlmsg_flags & NLM_F_ACK_TLVS))
 		return NL_STOP;
 	if (!(hdr->nlmsg_flags & NLM_F_CAPPED))
-		off += e->msg.nlmsg_len - NLMSG_HDRLEN;
+		off += NLMSG_ALIGN(e->msg.nlmsg_len) - NLMSG_HDRLEN;
 	if (off + NLMSG_HDRLEN > hdr->nlmsg_len)
 		return NL_STOP;
 	nla_for_each_attr(a, (struct nlattr *)((char *)e + off),
@@ -189,29 +205,35 @@ static int on_ack(struct nl_msg *msg, void *arg)
 
 /*
  * Send @cmd with NLM_F_* @flags (NLM_F_DUMP, or NLM_F_ACK for a command
- * that has no reply), with PCRAM_VM_A_ID when @id != 0. The socket's
- * auto-ACK stays off: libnl checks sequence numbers only in that mode,
- * and a plain reply does not move its expected number on.
+ * that has no reply), with PCRAM_VM_A_ID when @id != 0, and read its
+ * answers. The callbacks are this request's own, never the socket's:
+ * libnl's controller lookups copy the socket's set, and would call ours
+ * with @r long gone. The socket's auto-ACK stays off (a reply is the
+ * answer), so libnl checks no sequence numbers: on_seq_check does.
  */
 static int request(struct pcram_kmod *k, int cmd, int flags, uint32_t id,
 		   struct request *r)
 {
 	struct nl_msg *msg = nlmsg_alloc();
+	struct nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
 	int ret = -ENOMEM;
 
 	r->ret = 0;
 	r->extack[0] = '\0';
-	if (!msg || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, k->family, 0,
-				 flags, cmd, PCRAM_GENL_VERSION) ||
+	if (!msg || !cb || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, k->family, 0,
+					flags, cmd, PCRAM_GENL_VERSION) ||
 	    (id && nla_put_u32(msg, PCRAM_VM_A_ID, id)))
 		goto out;
-	nl_socket_modify_cb(k->sock, NL_CB_VALID, NL_CB_CUSTOM, on_valid, r);
-	nl_socket_modify_cb(k->sock, NL_CB_FINISH, NL_CB_CUSTOM, on_finish, r);
-	nl_socket_modify_cb(k->sock, NL_CB_ACK, NL_CB_CUSTOM, on_ack, r);
-	nl_socket_modify_err_cb(k->sock, NL_CB_CUSTOM, on_error, r);
+	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, r);
+	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_finish, r);
+	nl_cb_set(cb, NL_CB_ACK, NL_CB_CUSTOM, on_ack, r);
+	nl_cb_set(cb, NL_CB_SEQ_CHECK, NL_CB_CUSTOM, on_seq_check, r);
+	nl_cb_err(cb, NL_CB_CUSTOM, on_error, r);
 	ret = nl_send_auto(k->sock, msg);
-	if (ret >= 0)
-		ret = nl_recvmsgs_default(k->sock);
+	if (ret >= 0) {
+		r->seq = nlmsg_hdr(msg)->nlmsg_seq;
+		ret = nl_recvmsgs(k->sock, cb);
+	}
 	/* the kernel's own errno beats libnl's translation of it */
 	if (r->ret)
 		ret = r->ret;
@@ -220,6 +242,7 @@ static int request(struct pcram_kmod *k, int cmd, int flags, uint32_t id,
 	else
 		ret = 0;
 out:
+	nl_cb_put(cb);
 	nlmsg_free(msg);
 	return ret;
 }
@@ -234,9 +257,16 @@ static int request_error(struct pcram_kmod *k, const char *what, int ret,
 			  r->extack[0] ? ": " : "", r->extack);
 }
 
-static int not_open(struct pcram_kmod *k, const char *call)
+/* Requests need an open handle that is not in the events group. */
+static int not_ready(struct pcram_kmod *k, const char *call)
 {
-	return kmod_error(k, -ENOTCONN, "%s: not connected to pcram.ko (pcram_kmod_open)", call);
+	if (!k->sock)
+		return kmod_error(k, -ENOTCONN, "%s: not connected to pcram.ko "
+				  "(pcram_kmod_open)", call);
+	if (k->subscribed)
+		return kmod_error(k, -EBUSY, "%s: this handle reads events: use another "
+				  "for requests", call);
+	return 0;
 }
 
 /* ---- connecting -------------------------------------------------------------- */
@@ -376,8 +406,9 @@ int pcram_kmod_info(struct pcram_kmod *k, struct pcram_kmod_info *info, size_t s
 		return kmod_error(k, -EINVAL, "pcram_kmod_info: size %zu is below the "
 				  "smallest struct pcram_kmod_info (%zu)", size,
 				  (size_t)INFO_SIZE_0_2);
-	if (!k->sock)
-		return not_open(k, "pcram_kmod_info");
+	ret = not_ready(k, "pcram_kmod_info");
+	if (ret)
+		return ret;
 	ret = read_info(k);
 	if (!ret)
 		copy_out(info, size, &k->info, sizeof(k->info));
@@ -407,8 +438,9 @@ int pcram_kmod_get_vm(struct pcram_kmod *k, uint32_t id, struct pcram_kmod_vm *v
 				  "smallest struct pcram_kmod_vm (%zu)", size, (size_t)VM_SIZE_0_2);
 	if (!id)
 		return kmod_error(k, -EINVAL, "pcram_kmod_get_vm: VM ids start at 1");
-	if (!k->sock)
-		return not_open(k, "pcram_kmod_get_vm");
+	ret = not_ready(k, "pcram_kmod_get_vm");
+	if (ret)
+		return ret;
 	mine = calloc(1, sizeof(*mine));
 	if (!mine)
 		return kmod_error(k, -ENOMEM, "GET_VM: out of memory");
@@ -457,8 +489,9 @@ int pcram_kmod_dump(struct pcram_kmod *k, pcram_kmod_vm_fn fn, void *arg)
 
 	if (!k || !fn)
 		return -EINVAL;
-	if (!k->sock)
-		return not_open(k, "pcram_kmod_dump");
+	ret = not_ready(k, "pcram_kmod_dump");
+	if (ret)
+		return ret;
 	d = calloc(1, sizeof(*d));
 	if (!d)
 		return kmod_error(k, -ENOMEM, "GET_VM dump: out of memory");
@@ -485,8 +518,9 @@ int pcram_kmod_reset(struct pcram_kmod *k, uint32_t id)
 
 	if (!k)
 		return -EINVAL;
-	if (!k->sock)
-		return not_open(k, "pcram_kmod_reset");
+	ret = not_ready(k, "pcram_kmod_reset");
+	if (ret)
+		return ret;
 	/* RESET_STATS has no reply: ask for the ACK that says it was done. */
 	ret = request(k, PCRAM_CMD_RESET_STATS, NLM_F_ACK, id, &r);
 	if (ret == -ENOENT && id)
@@ -507,17 +541,24 @@ int pcram_kmod_subscribe(struct pcram_kmod *k)
 
 	if (!k)
 		return -EINVAL;
-	if (!k->sock)
-		return not_open(k, "pcram_kmod_subscribe");
+	if (k->subscribed)
+		return 0;
+	ret = not_ready(k, "pcram_kmod_subscribe");
+	if (ret)
+		return ret;
 	if (!k->event_buf) {
 		k->event_buf = malloc(EVENT_BUF);
 		if (!k->event_buf)
 			return kmod_error(k, -ENOMEM, "events: out of memory");
 	}
 	grp = genl_ctrl_resolve_grp(k->sock, PCRAM_GENL_NAME, PCRAM_GENL_MCGRP_EVENTS);
-	if (grp < 0)
+	if (grp == -NLE_OBJ_NOTFOUND)
 		return kmod_error(k, -ENOENT, "pcram.ko has no multicast group \"%s\": "
-				  "it is older than API 2", PCRAM_GENL_MCGRP_EVENTS);
+				  "it is older than API 2, or was unloaded",
+				  PCRAM_GENL_MCGRP_EVENTS);
+	if (grp < 0)
+		return kmod_error(k, nlerr_to_errno(grp), "cannot look up pcram.ko's events "
+				  "group: %s", nl_geterror(grp));
 	ret = nl_socket_add_membership(k->sock, grp);
 	if (ret) {
 		ret = nlerr_to_errno(ret);
@@ -529,6 +570,7 @@ int pcram_kmod_subscribe(struct pcram_kmod *k)
 	}
 	setsockopt(nl_socket_get_fd(k->sock), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	nl_socket_set_nonblocking(k->sock);
+	k->subscribed = true;
 	return 0;
 }
 
@@ -578,7 +620,7 @@ int pcram_kmod_read_events(struct pcram_kmod *k, pcram_kmod_event_fn fn, void *a
 
 	if (!k || !fn)
 		return -EINVAL;
-	if (!k->event_buf)
+	if (!k->subscribed)
 		return kmod_error(k, -EINVAL, "pcram_kmod_read_events: not subscribed "
 				  "(pcram_kmod_subscribe)");
 	for (;;) {

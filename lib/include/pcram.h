@@ -235,7 +235,8 @@ void pcram_dst_free(struct pcram_dst *dst);
  * What the last failed call on @dst was refused for, on any thread; "" if
  * none. Calls refused for a NULL argument, and the const queries, leave it
  * as it was. Any thread may call it: the string is this thread's copy,
- * valid until this thread's next libpcram strerror call.
+ * valid until this thread asks for this object's message again (or for
+ * those of four other objects).
  */
 const char *pcram_dst_strerror(const struct pcram_dst *dst);
 
@@ -660,8 +661,8 @@ int pcram_src_new(struct pcram_src **src, const struct pcram_src_options *opts);
 void pcram_src_free(struct pcram_src *src);
 /*
  * Why the last failed call on @src failed; "" if none. Any thread may call
- * it: the string is this thread's copy, valid until this thread's next
- * libpcram strerror call.
+ * it: the string is this thread's copy, valid until this thread asks for
+ * this object's message again (or for those of four other objects).
  */
 const char *pcram_src_strerror(const struct pcram_src *src);
 int pcram_src_add_block(struct pcram_src *src, const struct pcram_src_block *blk);
@@ -723,8 +724,8 @@ int pcram_in_new(struct pcram_in **in, const struct pcram_in_options *opts);
 void pcram_in_free(struct pcram_in *in);
 /*
  * Why the last failed call on @in failed; "" if none. Any thread may call
- * it: the string is this thread's copy, valid until this thread's next
- * libpcram strerror call.
+ * it: the string is this thread's copy, valid until this thread asks for
+ * this object's message again (or for those of four other objects).
  */
 const char *pcram_in_strerror(const struct pcram_in *in);
 

@@ -253,6 +253,7 @@ static void on_event(enum pcram_kmod_event ev, const struct pcram_kmod_vm *vm, v
 TEST_F(kmod_api, events_attach_then_detach)
 {
 	struct pollfd p = { .events = POLLIN };
+	struct pcram_kmod_info info;
 	struct seen s = { 0 };
 	int ctx, i;
 
@@ -260,6 +261,9 @@ TEST_F(kmod_api, events_attach_then_detach)
 	ASSERT_EQ(0, pcram_kmod_subscribe(self->k)) TH_LOG("%s", pcram_kmod_strerror(self->k));
 	p.fd = pcram_kmod_fd(self->k);
 	ASSERT_LE(0, p.fd);
+	/* again: nothing changes; and the handle is for events only now */
+	EXPECT_EQ(0, pcram_kmod_subscribe(self->k));
+	EXPECT_EQ(-EBUSY, pcram_kmod_info(self->k, &info, sizeof(info)));
 	ctx = pcram_kmod_attach_uffd(self->uffd, "events", 0, &s.id);
 	ASSERT_LE(0, ctx);
 	close(ctx);

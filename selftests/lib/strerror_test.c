@@ -257,4 +257,33 @@ TEST(strerror_of_null)
 	EXPECT_STREQ("no incoming migration", pcram_in_strerror(NULL));
 }
 
+/* Two objects' messages quoted at once, as one printf would: both hold. */
+TEST(two_objects_at_once)
+{
+	struct pcram_dst *dst1, *dst2;
+	struct pcram_src *src;
+	const char *a, *b, *c;
+
+	ASSERT_EQ(0, pcram_dst_new(&dst1, NULL));
+	ASSERT_EQ(0, pcram_dst_new(&dst2, NULL));
+	ASSERT_EQ(0, pcram_src_new(&src, NULL));
+	EXPECT_GT(0, dst_fail(dst1, "first-dst"));
+	EXPECT_GT(0, dst_fail(dst2, "second-dst"));
+	EXPECT_GT(0, src_fail(src, "the-src"));
+	a = pcram_dst_strerror(dst1);
+	b = pcram_dst_strerror(dst2);
+	c = pcram_src_strerror(src);
+	EXPECT_NE(NULL, strstr(a, "first-dst")) TH_LOG("%s", a);
+	EXPECT_NE(NULL, strstr(b, "second-dst")) TH_LOG("%s", b);
+	EXPECT_NE(NULL, strstr(c, "the-src")) TH_LOG("%s", c);
+	/* asking again for one object's message renews its copy only */
+	EXPECT_GT(0, dst_fail(dst1, "first-again"));
+	EXPECT_EQ(a, pcram_dst_strerror(dst1));
+	EXPECT_NE(NULL, strstr(a, "first-again"));
+	EXPECT_NE(NULL, strstr(b, "second-dst"));
+	pcram_src_free(src);
+	pcram_dst_free(dst2);
+	pcram_dst_free(dst1);
+}
+
 TEST_HARNESS_MAIN
