@@ -53,6 +53,8 @@ TESTS := $(TEST_SRCS:%.c=$(B)/%)
 # build/selftests, which the VM runner copies whole) and found there by
 # the tests themselves.
 TEST_HELPERS := $(B)/selftests/tools/wire_proxy $(B)/selftests/tools/wire_peer
+# The guest qemu_postcopy_test boots in QEMU (and the VM runner carries).
+TEST_GUEST := $(B)/selftests/kmod/guest_touch.elf
 # Tests that only make sense on the build host (they need kernel headers).
 HOST_TESTS := $(patsubst %.sh,$(B)/%,$(wildcard selftests/*/*_test.sh))
 HARNESS := $(B)/linux-src/tools/testing/selftests/kselftest_harness.h
@@ -64,7 +66,8 @@ PCRAM_KO := kmod/pcram.ko
 
 all: userspace kmod
 
-userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS) $(TEST_HELPERS) $(HOST_TESTS) $(EXAMPLES)
+userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS) $(TEST_HELPERS) $(TEST_GUEST) \
+	$(HOST_TESTS) $(EXAMPLES)
 
 help:
 	@echo 'pcram targets:'
@@ -154,6 +157,15 @@ $(TEST_HELPERS): $(B)/selftests/%: selftests/%.c
 	$(Q)$(CC) $(PCRAM_CFLAGS) $< -o $@ $(LDFLAGS)
 
 $(B)/selftests/tools/migrate_faults_test $(B)/selftests/tools/migrate_peer_test: | $(TEST_HELPERS)
+
+# The guest of qemu_postcopy_test: 32-bit code QEMU boots as multiboot.
+$(TEST_GUEST): selftests/kmod/guest_touch.S
+	$(quiet) AS $@
+	$(Q)mkdir -p $(@D)
+	$(Q)as --32 $< -o $@.o && ld -m elf_i386 -Ttext=0x100000 -e _start $@.o -o $@
+	$(Q)rm -f $@.o
+
+$(B)/selftests/kmod/qemu_postcopy_test: | $(TEST_GUEST)
 
 $(B)/selftests/%: selftests/%.sh
 	$(quiet) INSTALL $@
