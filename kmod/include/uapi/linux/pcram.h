@@ -119,6 +119,15 @@
  *
  * Ops after the one that stopped the batch are not run and not written.
  *
+ * Waking can fail too (EFAULT: the module writes each wake's range into
+ * an op of the caller's, which failed because the caller unmapped its ops
+ * or made them read-only while the batch ran). Then the batch stops: the
+ * return value is the index of the first op whose placed pages were not
+ * woken, and every op from it to the last op that ran holds the wake's
+ * error in result, unless it failed on its own (then its own error), and
+ * the bytes it placed in its output field: those pages are in place, but
+ * threads blocked on them are still waiting (wake them with UFFDIO_WAKE).
+ *
  *    ops:   user address of the first op
  *    count: number of ops, 0 to PCRAM_BATCH_MAX
  *    flags: PCRAM_BATCH_F_*, others refused:
@@ -128,19 +137,28 @@
  *             PCRAM_BATCH_F_NO_COALESCE: one userfaultfd call per op (the
  *                 wakes are still coalesced)
  *
- * Returns the number of ops completed, which is count unless an op
- * failed: then ops[return value] is the op that failed. When the first op
- * fails the ioctl fails with that op's error, and ops[0].result holds it.
- * The whole batch is refused, with no op run or written, for the errors
- * marked (batch) below; a caller that must tell those from a failing
- * first op zeroes ops[0].result beforehand.
+ * Returns the number of ops completed (placed and woken), which is
+ * count unless an op failed: then ops[return value] is the op that
+ * failed. When the first op fails the ioctl fails with that op's error,
+ * and ops[0].result holds it. The whole batch is refused, with no op run
+ * or written, for the errors marked (batch) below; a caller that must
+ * tell those from a failing first op zeroes ops[0].result beforehand.
+ *
+ * Once an op has completed, the count is returned even if the results
+ * cannot be written back into the ops (EFAULT, as above): an error never
+ * hides placed pages. The results may then be missing: a caller that
+ * zeroed the result of each op beforehand finds ops[return value].result
+ * still 0 (an op that failed never has result 0). The ioctl fails with
+ * EFAULT when no op completed and the results could not be written back;
+ * ops[0] may then have placed pages, not woken.
  *
  * Errors (besides the userfaultfd's own, per op):
  *    ENOTCONN: the context is not attached (batch).
  *    E2BIG:    count > PCRAM_BATCH_MAX (batch).
  *    EINVAL:   unknown flags; an op of unknown type; an op whose bytes
  *              after its uffdio struct are not zero (batch).
- *    EFAULT:   the ops could not be read (batch) or written back.
+ *    EFAULT:   the ops could not be read (batch); no op completed and
+ *              the results could not be written back (see above).
  *    ENOMEM:   no memory for a copy of the ops (batch).
  *
  * ------------------------------------------------------------------------
