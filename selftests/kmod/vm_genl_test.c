@@ -434,9 +434,54 @@ TEST_F(vm_genl, no_fault_event_after_detach)
 	EXPECT_EQ(PCRAM_CMD_EVENT_ATTACH, e.cmds[0]);
 	EXPECT_EQ(PCRAM_CMD_EVENT_FAULT, e.cmds[1]);
 	EXPECT_EQ((uintptr_t)area + PAGE, ev[1].s_address);
+	EXPECT_EQ(1, ev[1].s_skipped) TH_LOG("the late fault was not sent: it is skipped");
 	EXPECT_EQ(PCRAM_CMD_EVENT_DETACH, e.cmds[2]);
 	nl_socket_free(sock);
 	close(uffd);
+}
+
+/*
+ * Every fault that ends while someone listens is sent or counted in the
+ * SKIPPED of the VM's next sample, whatever kept it back: the rate limit,
+ * or a full queue (the events dropped are logged). 40 faults as fast as
+ * they can be served, then one after the interval: the samples account
+ * for all 41.
+ */
+TEST_F(vm_genl, skipped_accounts_for_every_fault)
+{
+	struct info_query q = { 0 };
+	struct toucher t = { .stride = PAGE };
+	unsigned long long sum = 0, dropped;
+	struct vm_answer ev[64];
+	struct info_answer a;
+	struct event_list e;
+	struct nl_sock *sock;
+	int err, i, n;
+
+	ASSERT_EQ(0, info_request(&q, &a));
+	if (a.probe != PCRAM_LATENCY_PROBE_ON)
+		SKIP(return, "the fault-latency probe is not on");
+	dropped = a.events_dropped;
+	ASSERT_EQ(0, set_param("event_interval_ms", "2"));
+	sock = events_join(&err);
+	ASSERT_NE(NULL, sock) TH_LOG("join: %d", err);
+	ASSERT_EQ(0, toucher_start(&t, self->area, 40));
+	EXPECT_EQ(40, serve_n(self->fd, self->uffd, 40));
+	ASSERT_EQ(0, pthread_join(t.thread, NULL));
+	usleep(20000);
+	ASSERT_EQ(0, toucher_start(&t, self->area + 40 * PAGE, 1));
+	EXPECT_EQ(1, serve_n(self->fd, self->uffd, 1));
+	ASSERT_EQ(0, pthread_join(t.thread, NULL));
+	n = events_read(sock, &e, ev, 64, 1000);
+	ASSERT_LE(1, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(PCRAM_CMD_EVENT_FAULT, e.cmds[i]);
+		sum += 1 + ev[i].s_skipped;
+	}
+	ASSERT_EQ(0, info_request(&q, &a));
+	TH_LOG("%d samples, %llu dropped", n, a.events_dropped - dropped);
+	EXPECT_EQ(41, sum);
+	nl_socket_free(sock);
 }
 
 TEST_HARNESS_MAIN

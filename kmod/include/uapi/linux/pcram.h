@@ -326,12 +326,17 @@
  *                                  uffd_msg of this fault carries them
  *       PCRAM_SAMPLE_A_SKIPPED:    NLA_U64, faults of this VM that ended
  *                                  since the previous sample and were not
- *                                  sent (while someone listened)
+ *                                  sent, while someone listened: held
+ *                                  back by event_interval_ms, dropped
+ *                                  (queue full, no memory), or ended
+ *                                  between a detach and the next attach
  *
  * These commands are only ever sent by the module; a request naming one
  * fails with EOPNOTSUPP. Samples are queued by the probe and sent by a
- * worker; when the queue is full a sample is dropped and counted in
- * PCRAM_INFO_A_EVENTS_DROPPED. A VM's samples come after its
+ * worker; when the queue is full (or there is no memory to send it) a
+ * sample is dropped, counted in PCRAM_INFO_A_EVENTS_DROPPED, and it and
+ * the faults it stood for are counted in the VM's next sample's
+ * PCRAM_SAMPLE_A_SKIPPED. A VM's samples come after its
  * PCRAM_CMD_EVENT_ATTACH and before its PCRAM_CMD_EVENT_DETACH: the
  * detach waits for the worker to send what is queued, and faults that end
  * after it (they were blocked when it came) are counted, not sampled.
