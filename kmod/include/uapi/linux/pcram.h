@@ -18,10 +18,22 @@
  *
  * 2. The generic netlink family PCRAM_GENL_NAME, version
  *    PCRAM_GENL_VERSION, with the multicast group PCRAM_GENL_MCGRP_EVENTS.
+ *    The family exists in the initial network namespace only: from any
+ *    other, the controller does not know it (resolving it fails with
+ *    ENOENT) and a request sent to its id fails with ENOENT, so nothing
+ *    of the VMs, not even their number, is seen across namespaces.
  *    Requests are validated strictly: an attribute a command does not
  *    take, or a reserved header field that is not zero, is refused with
  *    EINVAL and an extended ACK message naming it. Every refusal made by
  *    the module itself carries an extended ACK message too.
+ *
+ *    Who sees what: a caller with CAP_NET_ADMIN in the initial user
+ *    namespace sees every VM, may reset statistics and may join the
+ *    events group. Any other caller sees only the VMs it owns, in full
+ *    (GET_VM): those whose owner, the process that attached the VM or
+ *    opened it before an attach, had the effective uid that both opened
+ *    the caller's netlink socket and makes the request. To it, the
+ *    others do not exist (ENOENT, left out of dumps).
  *
  * Limits: PCRAM_NAME_MAX, PCRAM_BATCH_MAX, PCRAM_HIST_BUCKETS,
  * PCRAM_BATCH_HIST_BUCKETS and PCRAM_THREADS_MAX below.
@@ -166,9 +178,10 @@
  * PCRAM_CMD_GET_INFO
  * ------------------
  *
- * Describes the loaded module. May be called by any user; it reveals no
- * per-VM data. Must be called as a do (not a dump) request and takes no
- * attributes. The reply carries:
+ * Describes the loaded module. May be called by any user (in the initial
+ * network namespace, as every command); it reveals no per-VM data. Must
+ * be called as a do (not a dump) request and takes no attributes. The
+ * reply carries:
  *
  *    PCRAM_INFO_A_MODULE_VERSION:    NLA_NUL_STRING, the module's version
  *                                    (the same string as
@@ -208,10 +221,13 @@
  * PCRAM_CMD_GET_VM
  * ----------------
  *
- * Describes VM contexts. May be called by any user. As a do request it
- * takes PCRAM_VM_A_ID (NLA_U32) and describes that VM; as a dump request
- * it takes no attributes and describes every open VM, one message each,
- * in increasing id order (a dump may span several reads). A message:
+ * Describes VM contexts. May be called by any user, and describes the
+ * VMs the caller may see (see "Who sees what" above): every VM with
+ * CAP_NET_ADMIN in the initial user namespace, else the caller's own. As
+ * a do request it takes PCRAM_VM_A_ID (NLA_U32) and describes that VM; as
+ * a dump request it takes no attributes and describes every open VM the
+ * caller may see, one message each, in increasing id order (a dump may
+ * span several reads). A message:
  *
  *    PCRAM_VM_A_ID:           NLA_U32, the VM id (> 0)
  *    PCRAM_VM_A_NAME:         NLA_NUL_STRING, the name given at attach
@@ -282,12 +298,20 @@
  *
  * Errors:
  *    EINVAL: a do request without PCRAM_VM_A_ID, a dump request with
- *            attributes, or an attribute GET_VM does not take. A dump's
- *            refusal comes as the error of its NLMSG_DONE message, with
- *            the extended ACK message there.
+ *            attributes, or an attribute GET_VM does not take. Every
+ *            refusal comes as an NLMSG_ERROR with its extended ACK
+ *            message, but one: a dump request whose only attribute is a
+ *            well-formed PCRAM_VM_A_ID (of any value) is refused by the
+ *            module when the dump starts, so its EINVAL comes as the
+ *            error of the dump's NLMSG_DONE message, with the extended
+ *            ACK message there. (An attribute the policy refuses, such
+ *            as one GET_VM does not take, is refused before the dump
+ *            starts, as an NLMSG_ERROR.)
  *    ERANGE: PCRAM_VM_A_ID is 0 (ids start at 1).
- *    ENOENT: no VM has this id.
- *    EMSGSIZE, ENOMEM: the reply could not be built.
+ *    ENOENT: no VM has this id, or none the caller may see: the two are
+ *            the same error with the same message.
+ *    EMSGSIZE, ENOMEM: the reply could not be built; in a dump, as the
+ *            error of its NLMSG_DONE.
  *
  * PCRAM_CMD_RESET_STATS
  * ---------------------
@@ -298,17 +322,26 @@
  * be counted on either side of the reset. PCRAM_INFO_A_LATENCY_PROBE_NMISSED is
  * never reset.
  *
+ * The form of the request (which attributes, their sizes) is checked
+ * first, then the permission, then the id's value.
+ *
  * Errors:
- *    EPERM:  the caller lacks CAP_NET_ADMIN.
  *    EINVAL: an attribute RESET_STATS does not take.
+ *    EPERM:  the caller lacks CAP_NET_ADMIN in the initial user
+ *            namespace (whatever the id).
  *    ERANGE: PCRAM_VM_A_ID is 0.
  *    ENOENT: no VM has this id.
  *
  * Multicast group PCRAM_GENL_MCGRP_EVENTS
  * ---------------------------------------
  *
- * Joining needs CAP_NET_ADMIN. Events are sent in the initial network
- * namespace only, as these commands:
+ * Joining needs CAP_NET_ADMIN: the kernel refuses the membership with
+ * EPERM (the group is declared GENL_MCAST_CAP_NET_ADMIN, and the module
+ * does not build against a kernel without that flag, where any user could
+ * join). Events are sent in the initial network namespace only, where
+ * that means CAP_NET_ADMIN in the initial user namespace; the group id
+ * cannot be resolved from another namespace, and a socket there that
+ * joins it by number is never sent anything. The events, as commands:
  *
  *    PCRAM_CMD_EVENT_ATTACH: a context attached; PCRAM_VM_A_ID, _NAME,
  *                            _OWNER_PID, _ATTACH_TIME, _ATTACH_FLAGS
