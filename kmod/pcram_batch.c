@@ -11,7 +11,10 @@
  * DONTWAKE mode, the rest of a partly placed op, a coalesced wake), the
  * module writes it into the op it is about to use; at the end every op
  * that ran is written back from the kernel's copy with its results,
- * which puts the caller's input fields back.
+ * which puts the caller's input fields back. Those writes into the
+ * caller's ops are also what can fail once pages are placed (EFAULT: the
+ * caller unmapped them or made them read-only meanwhile); the count of
+ * ops completed is returned all the same.
  *
  * Why coalesce: what a per-page UFFDIO_COPY costs besides the copy itself
  * is the system call, taking the mm and mmap lock and finding the vma; a
@@ -51,9 +54,8 @@ struct pcram_batch_run {
 	/* the contiguous range placed and not yet woken */
 	u64 wake_start;
 	u64 wake_len;
-	u32 wake_op;		/* an op that ran, to carry the wake's range */
+	u32 wake_op;		/* the op that began the run; carries its range */
 	u32 ran;		/* ops used so far: to be written back */
-	int fatal;		/* a wake or the caller's ops failed */
 	struct pcram_batch_counts tally;
 };
 
@@ -232,24 +234,39 @@ static int pcram_flush_wake(struct pcram_batch_run *r)
 /*
  * Bytes [@start, +@len) of op @i are placed: add them to the wake run,
  * unless the caller wakes them itself. pcram_run() wakes a run before a
- * call that does not continue it, so the flush here is a safety net.
+ * call that does not continue it, so a pending run is continued here.
  */
-static int pcram_note_wake(struct pcram_batch_run *r, u32 i, u64 start,
-			   u64 len, bool dontwake)
+static void pcram_note_wake(struct pcram_batch_run *r, u32 i, u64 start,
+			    u64 len, bool dontwake)
 {
-	int ret;
-
 	if (dontwake || !len)
-		return 0;
-	if (r->wake_len && r->wake_start + r->wake_len == start) {
+		return;
+	if (r->wake_len) {
+		WARN_ON_ONCE(r->wake_start + r->wake_len != start);
 		r->wake_len += len;
-		return 0;
+		return;
 	}
-	ret = pcram_flush_wake(r);
 	r->wake_start = start;
 	r->wake_len = len;
 	r->wake_op = i;
-	return ret;
+}
+
+/*
+ * Waking the run failed with @ret: the ops from the one that began it to
+ * the last that ran placed pages that no thread was woken for. Each gets
+ * @ret as its result, unless it failed on its own, and the batch stops at
+ * the first of them. Returns its index, with its error in *err.
+ */
+static u32 pcram_wake_failed(struct pcram_batch_run *r, int ret, int *err)
+{
+	u32 k;
+
+	for (k = r->wake_op; k < r->ran; k++)
+		if (!r->ops[k].result)
+			r->ops[k].result = ret;
+	r->tally.errors++;
+	*err = r->ops[r->wake_op].result;
+	return r->wake_op;
 }
 
 /* Can op @b be placed by the same call as op @a, which it follows? */
@@ -298,15 +315,17 @@ static u64 pcram_op_len(const struct pcram_batch_op *op)
 }
 
 /*
- * Run the ops in order until one fails. Returns how many completed, which
- * is also the index of the op that failed, if one did (its error in
- * *err). A failure to wake or to reach the caller's ops is r->fatal.
+ * Run the ops in order until one fails, and wake what they placed.
+ * Returns how many completed, which is also the index of the op that
+ * failed, if one did (its error in *err); a failed wake fails the ops
+ * whose pages it was for (pcram_wake_failed()).
  */
 static u32 pcram_run(struct pcram_batch_run *r, int *err)
 {
 	bool coalesce = !(r->flags & PCRAM_BATCH_F_NO_COALESCE);
 	u32 i = 0, single_until = 0;
 	u64 skip = 0;	/* bytes of op i placed by an earlier call */
+	int ret;
 
 	*err = 0;
 	while (i < r->count) {
@@ -315,12 +334,11 @@ static u32 pcram_run(struct pcram_batch_run *r, int *err)
 		u64 placed, off;
 		bool dontwake;
 		u32 j, k;
-		int ret;
 
 		if (op->op == PCRAM_BATCH_OP_WAKE) {
-			r->fatal = pcram_flush_wake(r);
-			if (r->fatal)
-				return i;
+			ret = pcram_flush_wake(r);
+			if (ret)
+				return pcram_wake_failed(r, ret, err);
 			ret = pcram_uffd_ioctl(r, UFFDIO_WAKE, i);
 			r->tally.wakes++;
 			pcram_op_done(r, i, 0, ret);
@@ -347,15 +365,13 @@ static u32 pcram_run(struct pcram_batch_run *r, int *err)
 		/* A run this call does not continue is complete: wake it now. */
 		if (r->wake_len &&
 		    (dontwake || r->wake_start + r->wake_len != seg.dst)) {
-			r->fatal = pcram_flush_wake(r);
-			if (r->fatal)
-				return i;
+			ret = pcram_flush_wake(r);
+			if (ret)
+				return pcram_wake_failed(r, ret, err);
 		}
 		placed = pcram_place(r, i, op->op, &seg, &ret);
 		r->ran = max(r->ran, i + 1);	/* its argument was used */
-		r->fatal = pcram_note_wake(r, i, seg.dst, placed, dontwake);
-		if (r->fatal)
-			return i;
+		pcram_note_wake(r, i, seg.dst, placed, dontwake);
 
 		/* Settle the ops this call placed in full. */
 		for (k = i, off = 0; k < j; k++) {
@@ -390,20 +406,30 @@ static u32 pcram_run(struct pcram_batch_run *r, int *err)
 			continue;
 		}
 		*err = ret;
-		return k;
+		i = k;
+		break;
 	}
+	/* Last, or before returning on an error. */
+	ret = pcram_flush_wake(r);
+	if (ret)
+		return pcram_wake_failed(r, ret, err);
 	return i;
 }
 
-/* Refuse the whole batch before running any op that could not run. */
-static int pcram_check_ops(const struct pcram_batch_op *ops, u32 count,
+/*
+ * Refuse the whole batch before running any op that could not run. The
+ * results are the module's to set (pcram_wake_failed() looks at them).
+ */
+static int pcram_check_ops(struct pcram_batch_op *ops, u32 count,
 			   unsigned long *types)
 {
 	u32 i;
 
 	*types = 0;
 	for (i = 0; i < count; i++) {
-		const struct pcram_batch_op *op = &ops[i];
+		struct pcram_batch_op *op = &ops[i];
+
+		op->result = 0;
 
 		switch (op->op) {
 		case PCRAM_BATCH_OP_COPY:
@@ -446,9 +472,10 @@ long pcram_batch(struct pcram_vm *vm, const struct pcram_batch __user *uarg)
 	struct pcram_batch_run r = { };
 	struct pcram_batch arg;
 	unsigned long types;
-	int err;
+	size_t len;
 	u32 done;
 	long ret;
+	int err;
 
 	if (copy_from_user(&arg, uarg, sizeof(arg)))
 		return -EFAULT;
@@ -477,15 +504,16 @@ long pcram_batch(struct pcram_vm *vm, const struct pcram_batch __user *uarg)
 		goto out_free;
 
 	done = pcram_run(&r, &err);
-	if (!r.fatal)
-		r.fatal = pcram_flush_wake(&r);
-	if (r.ran && copy_to_user(r.uops, r.ops, r.ran * sizeof(*r.ops)))
-		r.fatal = -EFAULT;
 	pcram_stats_batch(&vm->stats, r.count, &r.tally);
-	if (r.fatal)
-		ret = r.fatal;
-	else
-		ret = done ? done : err;
+	/*
+	 * Placed pages are never hidden behind an error: once an op
+	 * completed, its count is returned even if the results cannot be
+	 * written back, and the caller learns that from a result it zeroed.
+	 */
+	len = r.ran * sizeof(*r.ops);
+	if (len && copy_to_user(r.uops, r.ops, len) && !done)
+		err = -EFAULT;
+	ret = done ? done : err;
 out_free:
 	kvfree(r.ops);
 out_fput:

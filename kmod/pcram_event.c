@@ -13,6 +13,11 @@
  * sampling starts once the attach is sent, and the detach stops it and
  * drains the queue before it is sent. Faults still blocked at the detach
  * end later; they are counted but not sampled.
+ *
+ * Every measured fault that ends while someone listens is either sent or
+ * counted in its VM's unsampled, which the next sample sent reports as
+ * PCRAM_SAMPLE_A_SKIPPED: held back by the rate limit, outside the
+ * attach and detach events, or dropped (queue full, no memory).
  */
 #include <linux/moduleparam.h>
 #include <linux/sched.h>
@@ -131,13 +136,11 @@ void pcram_event_fault(struct pcram_vm *vm, u64 now, u64 ns,
 	}
 
 	spin_lock_irqsave(&pcram_event_lock, irqflags);
-	if (!vm->sampled) {
+	if (!vm->sampled || pcram_event_len == PCRAM_EVENT_QUEUE) {
+		if (vm->sampled)
+			atomic64_inc(&pcram_event_drops);
 		spin_unlock_irqrestore(&pcram_event_lock, irqflags);
-		return;
-	}
-	if (pcram_event_len == PCRAM_EVENT_QUEUE) {
-		spin_unlock_irqrestore(&pcram_event_lock, irqflags);
-		atomic64_inc(&pcram_event_drops);
+		atomic64_inc(&vm->unsampled);
 		return;
 	}
 	s = &pcram_event_queue[(pcram_event_head + pcram_event_len++) %
@@ -177,6 +180,18 @@ static int pcram_event_put_sample(struct sk_buff *skb,
 	return 0;
 }
 
+/* Sample @s could not be sent: its VM's next one counts it and its own. */
+static void pcram_event_drop(const struct pcram_fault_sample *s)
+{
+	struct pcram_vm *vm = pcram_vm_get_by_id(s->vm_id);
+
+	atomic64_inc(&pcram_event_drops);
+	if (!vm)
+		return;
+	atomic64_add(s->skipped + 1, &vm->unsampled);
+	pcram_vm_put(vm);
+}
+
 static void pcram_event_work_fn(struct work_struct *work)
 {
 	struct pcram_fault_sample s;
@@ -196,13 +211,14 @@ static void pcram_event_work_fn(struct work_struct *work)
 
 		skb = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 		if (!skb) {
-			atomic64_inc(&pcram_event_drops);
+			pcram_event_drop(&s);
 			continue;
 		}
 		hdr = genlmsg_put(skb, 0, 0, &pcram_genl_family, 0,
 				  PCRAM_CMD_EVENT_FAULT);
 		if (!hdr || pcram_event_put_sample(skb, &s)) {
 			nlmsg_free(skb);
+			pcram_event_drop(&s);
 			continue;
 		}
 		pcram_event_send(skb, hdr);

@@ -3,19 +3,26 @@
  * The "pcram" generic netlink family.
  */
 #include <linux/capability.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
 #include <linux/module.h>
+#include <linux/net.h>
 #include <linux/slab.h>
 #include <net/genetlink.h>
+#include <net/sock.h>
 #include <uapi/linux/pcram.h>
 
 #include "pcram_internal.h"
 
 /*
- * Debian's 6.1 has the fix that lets a family require CAP_NET_ADMIN to
- * join a group; a 6.1 without it has groups anyone may join.
+ * The events group carries fault addresses and thread ids: only
+ * CAP_NET_ADMIN may join it. GENL_MCAST_CAP_NET_ADMIN (mainline 6.7,
+ * backported to 6.1.y, so in Debian's 6.1) is the only way a family has
+ * to say so: genetlink lets anyone join a group without it, and 6.1 has
+ * no bind hook through which the module could refuse a join itself.
  */
 #ifndef GENL_MCAST_CAP_NET_ADMIN
-#define GENL_MCAST_CAP_NET_ADMIN 0
+#error "pcram.ko needs GENL_MCAST_CAP_NET_ADMIN: without it anyone may join its events group"
 #endif
 
 static int pcram_genl_get_info(struct sk_buff *skb, struct genl_info *info)
@@ -175,7 +182,27 @@ static int pcram_genl_put_batch(struct sk_buff *skb,
 	return 0;
 }
 
+/*
+ * Does request @req come from the VM's owner: was its socket opened by,
+ * and is it being used by, the owner's effective uid? Both, as
+ * netlink_capable() asks both for a capability.
+ */
+static bool pcram_genl_is_owner(const struct sk_buff *req, kuid_t owner)
+{
+	const struct socket *sock = NETLINK_CB(req).sk->sk_socket;
+
+	return sock && sock->file &&
+	       uid_eq(sock->file->f_cred->euid, owner) &&
+	       uid_eq(current_euid(), owner);
+}
+
+/*
+ * Fill a GET_VM message of @vm for request @req: -ENOENT, and nothing
+ * written, when the requester may not see @vm. @admin: the requester has
+ * CAP_NET_ADMIN in the initial user namespace, and sees every VM.
+ */
 static int pcram_genl_fill_vm(struct sk_buff *skb, struct pcram_vm *vm,
+			      const struct sk_buff *req, bool admin,
 			      u32 portid, u32 seq, int flags,
 			      struct pcram_stats_snapshot *snap)
 {
@@ -183,6 +210,8 @@ static int pcram_genl_fill_vm(struct sk_buff *skb, struct pcram_vm *vm,
 	void *hdr;
 
 	pcram_vm_get_info(vm, &info);
+	if (!admin && !pcram_genl_is_owner(req, info.owner_uid))
+		return -ENOENT;
 	pcram_stats_read(&vm->stats, snap);
 	hdr = genlmsg_put(skb, portid, seq, &pcram_genl_family, flags,
 			  PCRAM_CMD_GET_VM);
@@ -201,6 +230,31 @@ static int pcram_genl_fill_vm(struct sk_buff *skb, struct pcram_vm *vm,
 	return 0;
 }
 
+/*
+ * The VM a request names: a reference, or NULL with the refusal set.
+ * The id's range is checked here, not by the policy, so that
+ * RESET_STATS can check its permission first.
+ */
+static struct pcram_vm *pcram_genl_vm(struct genl_info *info, int *err)
+{
+	struct nlattr *attr = info->attrs[PCRAM_VM_A_ID];
+	struct pcram_vm *vm;
+
+	if (!nla_get_u32(attr)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "pcram: VM ids start at 1");
+		*err = -ERANGE;
+		return NULL;
+	}
+	vm = pcram_vm_get_by_id(nla_get_u32(attr));
+	if (!vm) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attr,
+				    "pcram: no VM has this id");
+		*err = -ENOENT;
+	}
+	return vm;
+}
+
 static int pcram_genl_get_vm(struct sk_buff *skb, struct genl_info *info)
 {
 	struct pcram_stats_snapshot *snap;
@@ -213,12 +267,9 @@ static int pcram_genl_get_vm(struct sk_buff *skb, struct genl_info *info)
 				   "PCRAM_VM_A_ID is required (dump for every VM)");
 		return -EINVAL;
 	}
-	vm = pcram_vm_get_by_id(nla_get_u32(info->attrs[PCRAM_VM_A_ID]));
-	if (!vm) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCRAM_VM_A_ID],
-				    "pcram: no VM has this id");
-		return -ENOENT;
-	}
+	vm = pcram_genl_vm(info, &ret);
+	if (!vm)
+		return ret;
 
 	ret = -ENOMEM;
 	snap = kmalloc(sizeof(*snap), GFP_KERNEL);
@@ -227,8 +278,15 @@ static int pcram_genl_get_vm(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
 		goto err;
 	}
-	ret = pcram_genl_fill_vm(msg, vm, info->snd_portid, info->snd_seq, 0,
-				 snap);
+	ret = pcram_genl_fill_vm(msg, vm, skb,
+				 netlink_capable(skb, CAP_NET_ADMIN),
+				 info->snd_portid, info->snd_seq, 0, snap);
+	if (ret == -ENOENT) {
+		/* As if it did not exist: ids are not for others to probe. */
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCRAM_VM_A_ID],
+				    "pcram: no VM has this id");
+		goto err;
+	}
 	if (ret) {
 		NL_SET_ERR_MSG_MOD(info->extack, "reply does not fit");
 		goto err;
@@ -245,14 +303,16 @@ err:
 }
 
 /*
- * One message per VM, from the id in cb->args[0] on: a VM that does not
- * fit in this part starts the next one. Ids only grow, so VMs opened or
- * closed during the dump are listed or not, never twice.
+ * One message per VM the requester may see, from the id in cb->args[0]
+ * on: a VM that does not fit in this part starts the next one. Ids only
+ * grow, so VMs opened or closed during the dump are listed or not, never
+ * twice.
  */
 static int pcram_genl_get_vm_dump(struct sk_buff *skb,
 				  struct netlink_callback *cb)
 {
 	const struct genl_dumpit_info *info = genl_dumpit_info(cb);
+	bool admin = netlink_capable(cb->skb, CAP_NET_ADMIN);
 	struct pcram_stats_snapshot *snap;
 	u32 id = cb->args[0];
 	struct pcram_vm *vm;
@@ -261,7 +321,8 @@ static int pcram_genl_get_vm_dump(struct sk_buff *skb,
 	/*
 	 * A dump lists every VM: refuse a filter it would silently ignore.
 	 * Here, not in .start, which has no extack to say why before 6.2;
-	 * the error and its message come in the dump's NLMSG_DONE.
+	 * the error and its message come in the dump's NLMSG_DONE. (An
+	 * attribute the policy refuses is refused before, by the core.)
 	 */
 	if (info->attrs[PCRAM_VM_A_ID]) {
 		NL_SET_ERR_MSG_MOD(cb->extack,
@@ -269,21 +330,27 @@ static int pcram_genl_get_vm_dump(struct sk_buff *skb,
 		return -EINVAL;
 	}
 	snap = kmalloc(sizeof(*snap), GFP_KERNEL);
-	if (!snap)
+	if (!snap) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "no memory for the dump");
 		return -ENOMEM;
+	}
 	while ((vm = pcram_vm_get_next(&id))) {
-		ret = pcram_genl_fill_vm(skb, vm, NETLINK_CB(cb->skb).portid,
+		ret = pcram_genl_fill_vm(skb, vm, cb->skb, admin,
+					 NETLINK_CB(cb->skb).portid,
 					 cb->nlh->nlmsg_seq, NLM_F_MULTI, snap);
 		pcram_vm_put(vm);
-		if (ret)
+		if (ret == -EMSGSIZE)
 			break;
+		ret = 0;	/* listed, or not the requester's to see */
 		id++;
 	}
 	kfree(snap);
 	cb->args[0] = id;
 	/* A VM too big for an empty part would otherwise end the dump. */
-	if (ret && !skb->len)
+	if (ret && !skb->len) {
+		NL_SET_ERR_MSG_MOD(cb->extack, "a VM does not fit in a dump part");
 		return ret;
+	}
 	return skb->len;
 }
 
@@ -291,21 +358,21 @@ static int pcram_genl_reset_stats(struct sk_buff *skb, struct genl_info *info)
 {
 	struct pcram_vm *vm;
 	u32 id = 0;
+	int ret;
 
-	/* Checked here, not by GENL_ADMIN_PERM, to say why. */
+	/*
+	 * Checked here, not by GENL_ADMIN_PERM, to say why; and before the
+	 * id, so that only the form of a request is checked before it.
+	 */
 	if (!netlink_capable(skb, CAP_NET_ADMIN)) {
 		NL_SET_ERR_MSG_MOD(info->extack,
 				   "resetting statistics needs CAP_NET_ADMIN");
 		return -EPERM;
 	}
 	if (info->attrs[PCRAM_VM_A_ID]) {
-		vm = pcram_vm_get_by_id(nla_get_u32(info->attrs[PCRAM_VM_A_ID]));
-		if (!vm) {
-			NL_SET_ERR_MSG_ATTR(info->extack,
-					    info->attrs[PCRAM_VM_A_ID],
-					    "pcram: no VM has this id");
-			return -ENOENT;
-		}
+		vm = pcram_genl_vm(info, &ret);
+		if (!vm)
+			return ret;
 		pcram_stats_reset(&vm->stats);
 		pcram_vm_put(vm);
 		return 0;
@@ -318,8 +385,9 @@ static int pcram_genl_reset_stats(struct sk_buff *skb, struct genl_info *info)
 	return 0;
 }
 
+/* Ids start at 1; pcram_genl_vm() says so, after RESET_STATS' check. */
 static const struct nla_policy pcram_vm_policy[PCRAM_VM_A_MAX + 1] = {
-	[PCRAM_VM_A_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[PCRAM_VM_A_ID] = { .type = NLA_U32 },
 };
 
 /*
@@ -364,7 +432,10 @@ struct genl_family pcram_genl_family __ro_after_init = {
 	.n_ops = ARRAY_SIZE(pcram_genl_ops),
 	.mcgrps = pcram_genl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(pcram_genl_mcgrps),
-	.netnsok = true,
+	/*
+	 * Not netnsok: the family is only in the initial network namespace,
+	 * so nothing of the VMs, not even their number, crosses into another.
+	 */
 };
 
 int __init pcram_genl_init(void)

@@ -13,6 +13,7 @@
 #include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/uidgid.h>
 
 /* Its sizes are used here; checkpatch frowns on naming it in this file. */
 #ifndef _UAPI_LINUX_PCRAM_H
@@ -96,6 +97,7 @@ struct pcram_vm {
 	struct file *uffd;	/* attached userfaultfd, or NULL */
 	u32 attach_flags;
 	pid_t owner;
+	kuid_t owner_uid;	/* its effective uid: who may read the VM */
 	u64 attach_time_ns;	/* CLOCK_REALTIME; 0: never attached */
 	char name[PCRAM_NAME_MAX];
 
@@ -116,6 +118,7 @@ struct pcram_vm_info {
 	bool measured;
 	u32 attach_flags;
 	pid_t owner;
+	kuid_t owner_uid;
 	u64 attach_time_ns;
 	char name[PCRAM_NAME_MAX];
 };

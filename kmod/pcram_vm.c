@@ -23,6 +23,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/hashtable.h>
@@ -65,6 +66,7 @@ struct pcram_vm *pcram_vm_create(void)
 	spin_lock_init(&vm->lock);
 	INIT_HLIST_NODE(&vm->hnode);
 	vm->owner = task_tgid_nr(current);
+	vm->owner_uid = current_euid();
 
 	spin_lock_irq(&pcram_vm_all_lock);
 	list_add_tail(&vm->node, &pcram_vm_all);
@@ -181,6 +183,7 @@ int pcram_vm_attach(struct pcram_vm *vm, const struct pcram_attach *arg)
 	vm->uffd_ctx = file->private_data;
 	WRITE_ONCE(vm->attach_flags, arg->flags);
 	vm->owner = task_tgid_nr(current);
+	vm->owner_uid = current_euid();
 	vm->attach_time_ns = ktime_get_real_ns();
 	strscpy(vm->name, arg->name, sizeof(vm->name));
 	spin_unlock(&vm->lock);
@@ -287,6 +290,7 @@ void pcram_vm_get_info(struct pcram_vm *vm, struct pcram_vm_info *info)
 	info->attached = !!vm->uffd;
 	info->attach_flags = vm->attach_flags;
 	info->owner = vm->owner;
+	info->owner_uid = vm->owner_uid;
 	info->attach_time_ns = vm->attach_time_ns;
 	memcpy(info->name, vm->name, sizeof(info->name));
 	spin_unlock(&vm->lock);

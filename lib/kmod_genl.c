@@ -301,6 +301,11 @@ static int resolve_family(struct nl_sock *sock, int *id, uint32_t *version)
 
 static int not_loaded(struct pcram_kmod *k)
 {
+	/* Loaded, but its family is only in the initial network namespace. */
+	if (!access("/sys/module/pcram", F_OK))
+		return kmod_error(k, -ENOENT, "pcram.ko is loaded, but its generic netlink family "
+				  "\"%s\" is only in the initial network namespace: run this there",
+				  PCRAM_GENL_NAME);
 	return kmod_error(k, -ENOENT, "pcram.ko is not loaded (no generic netlink family "
 			  "\"%s\"): load it with 'pcram module load' as root%s",
 			  PCRAM_GENL_NAME, access("/proc/modules", F_OK) ?
@@ -447,7 +452,8 @@ int pcram_kmod_get_vm(struct pcram_kmod *k, uint32_t id, struct pcram_kmod_vm *v
 	r = (struct request){ .valid = one_vm_valid, .arg = mine };
 	ret = request(k, PCRAM_CMD_GET_VM, 0, id, &r);
 	if (ret == -ENOENT || ret == -ERANGE)
-		ret = kmod_error(k, -ESRCH, "no VM has id %u ('pcram stat' lists them)", id);
+		ret = kmod_error(k, -ESRCH, "no VM has id %u that you may see "
+				 "('pcram stat' lists them)", id);
 	else if (!ret && mine->id != id)
 		ret = request_error(k, "GET_VM", -EPROTO, &r);
 	else if (ret)

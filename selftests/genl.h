@@ -25,6 +25,7 @@ struct info_query {
 	int extra_attr;		/* add this u32 attribute when non-zero */
 	unsigned int extra_value; /* its value (default 1) */
 	unsigned int vm_id;	/* add PCRAM_VM_A_ID when non-zero */
+	bool zero_id;		/* add PCRAM_VM_A_ID 0 */
 };
 
 struct info_answer {
@@ -133,7 +134,7 @@ static inline int nl_request(const struct info_query *q, int default_cmd,
 	if (!genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, family, 0, q->flags,
 			 q->set_cmd ? q->cmd : default_cmd, PCRAM_GENL_VERSION))
 		goto out;
-	if (q->vm_id && nla_put_u32(msg, PCRAM_VM_A_ID, q->vm_id))
+	if ((q->vm_id || q->zero_id) && nla_put_u32(msg, PCRAM_VM_A_ID, q->vm_id))
 		goto out;
 	if (q->extra_attr &&
 	    nla_put_u32(msg, q->extra_attr, q->extra_value ? q->extra_value : 1))

@@ -305,6 +305,57 @@ TEST_F(batch, stops_at_first_error_and_says_where)
 	EXPECT_EQ(3, v.pages);
 }
 
+/*
+ * The results cannot all be written back: the ops end on a page made
+ * read-only. The count of ops completed comes back all the same, never
+ * an EFAULT that hides placed pages, and a result the caller zeroed and
+ * finds still 0 says the results are missing.
+ */
+TEST_F(batch, count_survives_failed_write_back)
+{
+	enum { K = 4 };	/* ops on the writable page; op K on the other */
+	struct pcram_batch_op *ops;
+	uint8_t *mem;
+	int i, first;
+
+	mem = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ops = (struct pcram_batch_op *)(mem + PAGE) - K;
+
+	/* one call places all, through op 0: only op K's results are lost */
+	for (i = 0; i <= K; i++)
+		ops[i] = op_copy(self->area + i * PAGE, self->src + i * PAGE, PAGE, 0);
+	ASSERT_EQ(0, mprotect(mem + PAGE, PAGE, PROT_READ));
+	EXPECT_EQ(K + 1, pcram_batch(self->fd, ops, K + 1, 0));
+	for (i = 0; i <= K; i++)
+		EXPECT_TRUE(placed_right(self->area, i)) TH_LOG("page %d", i);
+	for (i = 0; i < K; i++) {
+		EXPECT_EQ(0, ops[i].result);
+		EXPECT_EQ(PAGE, ops[i].copy.copy);
+	}
+	EXPECT_EQ(0, ops[K].copy.copy);	/* as the caller left it */
+
+	/* op by op: op K cannot be used, and its result cannot be written */
+	first = 8;
+	ASSERT_EQ(0, mprotect(mem + PAGE, PAGE, PROT_READ | PROT_WRITE));
+	for (i = 0; i <= K; i++)
+		ops[i] = op_copy(self->area + (first + i) * PAGE,
+				 self->src + (first + i) * PAGE, PAGE, 0);
+	ASSERT_EQ(0, mprotect(mem + PAGE, PAGE, PROT_READ));
+	EXPECT_EQ(K, pcram_batch(self->fd, ops, K + 1, PCRAM_BATCH_F_NO_COALESCE));
+	for (i = 0; i < K; i++) {
+		EXPECT_TRUE(placed_right(self->area, first + i)) TH_LOG("page %d", first + i);
+		EXPECT_EQ(0, ops[i].result);
+	}
+	EXPECT_EQ(0, ops[K].result);	/* zeroed by the caller: missing */
+	EXPECT_FALSE(is_present(self->area, first + K));
+
+	/* nothing completed and nothing written: only then EFAULT */
+	EXPECT_EQ(-EFAULT, pcram_batch(self->fd, ops + K, 1, 0));
+	EXPECT_FALSE(is_present(self->area, first + K));
+	munmap(mem, 2 * PAGE);
+}
+
 TEST_F(batch, out_of_range_addresses)
 {
 	uint8_t *unregistered = self->src;
@@ -434,6 +485,76 @@ TEST_F(batch, caller_dontwake_and_wake_op)
 	EXPECT_EQ(0, self->ops[0].result);
 	ASSERT_EQ(0, pthread_join(t, &ret));
 	EXPECT_EQ(pattern(0), (uintptr_t)ret);
+}
+
+/* Serves the source page of a COPY, after making @ro read-only. */
+struct src_server {
+	pthread_t thread;
+	int uffd;
+	void *ro;
+	const uint8_t *content;
+};
+
+static void *src_server_fn(void *arg)
+{
+	struct src_server *sv = arg;
+	uint64_t addr = uffd_wait_fault(sv->uffd, 10000);
+
+	if (!addr || mprotect(sv->ro, PAGE, PROT_READ))
+		return (void *)1;
+	return (void *)(uintptr_t)uffd_copy(sv->uffd, (void *)(uintptr_t)(addr & ~(PAGE - 1)),
+					    sv->content, PAGE);
+}
+
+/*
+ * The wake of a run fails: the op that carries its range (ops[1], the
+ * run's first) became read-only while ops[2], whose source faults, was
+ * being placed. The batch stops at ops[1]: 1 is returned, not an error;
+ * ops[0] was placed and woken, and a thread blocked on page 0 is still
+ * asleep. ops[1] and ops[2] cannot say so (read-only): their results are
+ * still the 0 the caller left.
+ */
+TEST_F(batch, failed_wake_stops_where_it_began)
+{
+	struct src_server sv = { .content = self->src + PAGE };
+	struct uffdio_range wake = { (uintptr_t)self->area, PAGE };
+	struct pcram_batch_op *ops;
+	pthread_t t;
+	uint8_t *mem, *src2;
+	void *ret;
+
+	sv.uffd = uffd_open(0);
+	ASSERT_LE(0, sv.uffd);
+	src2 = uffd_area(sv.uffd, 1);
+	ASSERT_NE(NULL, src2);
+	mem = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	ops = (struct pcram_batch_op *)(mem + PAGE) - 1;	/* ops[1], [2] on page 1 */
+	ops[0] = op_copy(self->area + 20 * PAGE, self->src + 20 * PAGE, PAGE, 0);
+	ops[1] = op_copy(self->area, self->src, PAGE, 0);
+	ops[2] = op_copy(self->area + PAGE, src2, PAGE, 0);
+	sv.ro = mem + PAGE;
+	ASSERT_EQ(0, pthread_create(&sv.thread, NULL, src_server_fn, &sv));
+	ASSERT_EQ(0, pthread_create(&t, NULL, touch_one, self->area));
+	ASSERT_TRUE(uffd_wait_blocked(self->uffd, 1));
+
+	EXPECT_EQ(1, pcram_batch(self->fd, ops, 3, 0));
+	ASSERT_EQ(0, pthread_join(sv.thread, &ret));
+	EXPECT_EQ(NULL, ret);
+	EXPECT_EQ(0, ops[0].result);
+	EXPECT_EQ(PAGE, ops[0].copy.copy);
+	EXPECT_TRUE(placed_right(self->area, 20));
+	EXPECT_TRUE(is_present(self->area, 0));
+	EXPECT_TRUE(placed_right(self->area, 1));
+	EXPECT_EQ(0, ops[1].result);
+	EXPECT_EQ(0, ops[2].result);
+	usleep(100 * 1000);
+	EXPECT_EQ(1, uffd_blocked(self->uffd));	/* placed, not woken */
+	ASSERT_EQ(0, ioctl(self->uffd, UFFDIO_WAKE, &wake));
+	ASSERT_EQ(0, pthread_join(t, &ret));
+	EXPECT_EQ(pattern(0), (uintptr_t)ret);
+	munmap(mem, 2 * PAGE);
+	close(sv.uffd);
 }
 
 /*

@@ -2,8 +2,10 @@
 /*
  * The pcram family's VM commands: GET_VM (do, and a dump of many VMs in
  * several parts), RESET_STATS and its permission, the refusals with their
- * extended ACK messages, and the events group.
+ * extended ACK messages, and the events group; who sees what, from an
+ * unprivileged user and from another user and network namespace.
  */
+#include <sched.h>
 #include "kselftest_harness.h"
 #include "common.h"
 #include "genl.h"
@@ -106,8 +108,8 @@ TEST_F(vm_genl, get_vm_id_zero_out_of_range)
 	nl_socket_modify_err_cb(sock, NL_CB_CUSTOM, nl_status_error, &st);
 	ASSERT_LE(0, nl_send_auto(sock, msg));
 	nl_recvmsgs_default(sock);
-	EXPECT_EQ(-ERANGE, st.error);	/* the policy's minimum of 1 */
-	EXPECT_NE(0, st.extack[0]);
+	EXPECT_EQ(-ERANGE, st.error);
+	EXPECT_NE(NULL, strstr(st.extack, "VM ids start at 1")) TH_LOG("%s", st.extack);
 	nlmsg_free(msg);
 	nl_socket_free(sock);
 }
@@ -125,16 +127,28 @@ TEST_F(vm_genl, event_commands_are_not_requests)
 	}
 }
 
-/* The refusal comes in the dump's NLMSG_DONE, with its message. */
+/*
+ * A well-formed PCRAM_VM_A_ID, whatever its value, is refused by the
+ * module in the dump's NLMSG_DONE, with its message; an attribute the
+ * policy refuses is refused before the dump, as an NLMSG_ERROR.
+ */
 TEST_F(vm_genl, dump_refuses_attributes)
 {
+	struct info_query extra = { .flags = NLM_F_DUMP, .extra_attr = PCRAM_VM_A_ATTACHED };
 	struct vm_answer v[4];
+	struct nl_status st;
 	char extack[256];
-	int parts;
+	int parts, replies;
 
 	EXPECT_EQ(-EINVAL, dump_vms_ex(v, 4, &parts, self->id, extack));
 	EXPECT_EQ(0, parts);
 	EXPECT_NE(NULL, strstr(extack, "a dump takes no attributes")) TH_LOG("%s", extack);
+	EXPECT_EQ(-EINVAL, dump_vms_ex(v, 4, &parts, 0x7fffffff, extack));
+	EXPECT_NE(NULL, strstr(extack, "a dump takes no attributes")) TH_LOG("%s", extack);
+	/* libnl reads the NLMSG_ERROR, with the core's message */
+	EXPECT_EQ(-EINVAL, request(&extra, PCRAM_CMD_GET_VM, &st, &replies));
+	EXPECT_NE(0, st.extack[0]);
+	EXPECT_EQ(0, replies);
 }
 
 /* 200 contexts: far more than one part holds, each listed once, in order. */
@@ -183,6 +197,8 @@ TEST_F_TIMEOUT(vm_genl, dump_of_many_vms_in_parts, 120)
 
 TEST_F(vm_genl, reset_needs_cap_net_admin)
 {
+	struct info_query zero = { .zero_id = true };
+	struct nl_status ns;
 	char extack[256];
 	int st;
 	pid_t pid;
@@ -192,35 +208,207 @@ TEST_F(vm_genl, reset_needs_cap_net_admin)
 	if (pid == 0) {
 		int err;
 
+		int fails = 0;
+
 		if (drop_to_nobody())
 			_exit(2);
 		err = reset_stats(self->id, extack);
-		_exit(err == -EPERM && strstr(extack, "needs CAP_NET_ADMIN") ? 0 : 1);
+		if (err != -EPERM || !strstr(extack, "needs CAP_NET_ADMIN"))
+			fails |= 4;
+		/* the permission before the id: not ENOENT, not ERANGE */
+		if (reset_stats(0x7fffffff, extack) != -EPERM)
+			fails |= 8;
+		if (request(&zero, PCRAM_CMD_RESET_STATS, &ns, NULL) != -EPERM ||
+		    !strstr(ns.extack, "needs CAP_NET_ADMIN"))
+			fails |= 16;
+		_exit(fails);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_EQ(0, WEXITSTATUS(st));
 	EXPECT_EQ(-ENOENT, reset_stats(0x7fffffff, extack));
 	EXPECT_NE(NULL, strstr(extack, "no VM has this id"));
+	EXPECT_EQ(-ERANGE, request(&zero, PCRAM_CMD_RESET_STATS, &ns, NULL));
+	EXPECT_NE(NULL, strstr(ns.extack, "VM ids start at 1")) TH_LOG("%s", ns.extack);
 	EXPECT_EQ(0, reset_stats(self->id, extack));
 	EXPECT_EQ(0, reset_stats(0, extack));	/* every VM */
 }
 
-TEST_F(vm_genl, get_vm_open_to_unprivileged)
+/* Is VM @id among the @n of @vms? */
+static bool listed(const struct vm_answer *vms, int n, int id)
 {
-	int st;
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (vms[i].id == (unsigned int)id)
+			return true;
+	return false;
+}
+
+/*
+ * An unprivileged user sees its own VMs, in full, and no other: root's
+ * VM (the fixture's) does not exist for it, by do or dump. Its own is
+ * one root opened and handed over, which it attached.
+ */
+TEST_F(vm_genl, unprivileged_sees_only_its_own)
+{
+	int st, fd = pcram_open(), uffd = uffd_open(0);
 	pid_t pid;
 
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, uffd);
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		struct vm_answer v;
+		struct info_query q = { .vm_id = self->id };
+		struct vm_answer v, vms[64];
+		struct nl_status ns;
+		int id, n, parts, fails = 0;
 
 		if (drop_to_nobody())
 			_exit(2);
-		_exit(get_vm(self->id, &v) == 0 && !strcmp(v.name, "genl") ? 0 : 1);
+		id = pcram_attach(fd, uffd, "mine", 0);
+		if (id <= 0)
+			_exit(3);
+		if (request(&q, PCRAM_CMD_GET_VM, &ns, NULL) != -ENOENT ||
+		    !strstr(ns.extack, "no VM has this id"))
+			fails |= 4;
+		if (get_vm(id, &v) || strcmp(v.name, "mine") || v.owner != (unsigned int)getpid() ||
+		    v.attached != 1 || !v.has_attach_time)
+			fails |= 8;
+		n = dump_vms(vms, 64, &parts);
+		if (n < 1 || listed(vms, n, self->id) || !listed(vms, n, id))
+			fails |= 16;
+		_exit(fails);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	EXPECT_EQ(0, WEXITSTATUS(st));
+	close(fd);
+	close(uffd);
+}
+
+/*
+ * GET_VM, GET_VM's dump, RESET_STATS and the events group's join, sent
+ * to the family's id and the group's number got beforehand: what comes
+ * back in the first message (0: data, else its error).
+ */
+static int raw_request(int family, int cmd, int flags)
+{
+	struct {
+		struct nlmsghdr n;
+		struct genlmsghdr g;
+	} req = {
+		.n = { .nlmsg_len = sizeof(req), .nlmsg_type = family,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | flags, .nlmsg_seq = 1 },
+		.g = { .cmd = cmd, .version = PCRAM_GENL_VERSION },
+	};
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	static char buf[1 << 16];
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+	int ret = -EIO;
+
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel,
+		   sizeof(kernel)) == sizeof(req) &&
+	    recv(fd, buf, sizeof(buf), 0) >= (ssize_t)NLMSG_HDRLEN) {
+		if (h->nlmsg_type == NLMSG_ERROR)
+			ret = ((struct nlmsgerr *)NLMSG_DATA(h))->error;
+		else if (h->nlmsg_type == NLMSG_DONE)
+			ret = *(int *)NLMSG_DATA(h);
+		else
+			ret = 0;
+	}
+	close(fd);
+	return ret;
+}
+
+/*
+ * From an unprivileged user and network namespace the family does not
+ * exist: not by name, not by number; and a socket there that joins the
+ * events group by number is sent nothing while events are sent.
+ */
+TEST_F(vm_genl, other_netns_sees_nothing)
+{
+	struct nl_sock *res = nl_socket_alloc(), *admin;
+	int family, grp, err, st, joined[2], go[2], fd, uffd;
+	struct vm_answer ev[8];
+	struct event_list e;
+	char c = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, genl_connect(res));
+	family = genl_ctrl_resolve(res, PCRAM_GENL_NAME);
+	grp = genl_ctrl_resolve_grp(res, PCRAM_GENL_NAME, PCRAM_GENL_MCGRP_EVENTS);
+	nl_socket_free(res);
+	ASSERT_LT(0, family);
+	ASSERT_LT(0, grp);
+	ASSERT_EQ(0, pipe(joined));
+	ASSERT_EQ(0, pipe(go));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct pollfd p = { .events = POLLIN };
+		struct info_query q = { 0 };
+		struct info_answer a;
+		struct vm_answer v[4];
+		int parts, fails = 0;
+
+		if (drop_to_nobody())
+			_exit(2);
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET))
+			_exit(3);	/* no unprivileged user namespaces */
+		if (info_request(&q, &a) || a.error != -ENOENT)
+			fails |= 1 << 2;
+		if (get_vm(self->id, v) != -ENOENT)
+			fails |= 1 << 3;
+		if (dump_vms(v, 4, &parts) != -ENOENT)
+			fails |= 1 << 4;
+		if (reset_stats(0, NULL) != -ENOENT)
+			fails |= 1 << 5;
+		if (events_join(&err) || err != -ENOENT)
+			fails |= 1 << 6;
+		if (raw_request(family, PCRAM_CMD_GET_VM, NLM_F_DUMP) != -ENOENT)
+			fails |= 1 << 7;
+		if (raw_request(family, PCRAM_CMD_GET_INFO, 0) != -ENOENT)
+			fails |= 1 << 8;
+		if (raw_request(family, PCRAM_CMD_RESET_STATS, 0) != -ENOENT)
+			fails |= 1 << 9;
+		/* joining by number may be allowed here, but brings nothing */
+		p.fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+		if (p.fd < 0)
+			fails |= 1 << 10;
+		else
+			setsockopt(p.fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp));
+		if (write(joined[1], &c, 1) != 1 || read(go[0], &c, 1) != 1)
+			fails |= 1 << 11;
+		if (p.fd >= 0 && poll(&p, 1, 300) != 0)
+			fails |= 1 << 12;
+		_exit(fails);
+	}
+	close(joined[1]);
+	close(go[0]);
+	admin = events_join(&err);
+	ASSERT_NE(NULL, admin) TH_LOG("join: %d", err);
+	if (read(joined[0], &c, 1) == 1) {
+		/* events while the other namespace listens */
+		fd = pcram_open();
+		uffd = uffd_open(0);
+		ASSERT_LE(0, fd);
+		ASSERT_LE(0, uffd);
+		ASSERT_LT(0, pcram_attach(fd, uffd, "seen-here", 0));
+		close(fd);
+		close(uffd);
+		EXPECT_EQ(2, events_read(admin, &e, ev, 8, 1000));
+		EXPECT_EQ(1, write(go[1], &c, 1));
+	}
+	close(go[1]);
+	close(joined[0]);
+	nl_socket_free(admin);
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	if (WEXITSTATUS(st) == 3)
+		SKIP(return, "no unprivileged user namespaces");
+	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("failed checks: %#x", WEXITSTATUS(st));
 }
 
 TEST_F(vm_genl, events_need_cap_net_admin)
@@ -434,9 +622,54 @@ TEST_F(vm_genl, no_fault_event_after_detach)
 	EXPECT_EQ(PCRAM_CMD_EVENT_ATTACH, e.cmds[0]);
 	EXPECT_EQ(PCRAM_CMD_EVENT_FAULT, e.cmds[1]);
 	EXPECT_EQ((uintptr_t)area + PAGE, ev[1].s_address);
+	EXPECT_EQ(1, ev[1].s_skipped) TH_LOG("the late fault was not sent: it is skipped");
 	EXPECT_EQ(PCRAM_CMD_EVENT_DETACH, e.cmds[2]);
 	nl_socket_free(sock);
 	close(uffd);
+}
+
+/*
+ * Every fault that ends while someone listens is sent or counted in the
+ * SKIPPED of the VM's next sample, whatever kept it back: the rate limit,
+ * or a full queue (the events dropped are logged). 40 faults as fast as
+ * they can be served, then one after the interval: the samples account
+ * for all 41.
+ */
+TEST_F(vm_genl, skipped_accounts_for_every_fault)
+{
+	struct info_query q = { 0 };
+	struct toucher t = { .stride = PAGE };
+	unsigned long long sum = 0, dropped;
+	struct vm_answer ev[64];
+	struct info_answer a;
+	struct event_list e;
+	struct nl_sock *sock;
+	int err, i, n;
+
+	ASSERT_EQ(0, info_request(&q, &a));
+	if (a.probe != PCRAM_LATENCY_PROBE_ON)
+		SKIP(return, "the fault-latency probe is not on");
+	dropped = a.events_dropped;
+	ASSERT_EQ(0, set_param("event_interval_ms", "2"));
+	sock = events_join(&err);
+	ASSERT_NE(NULL, sock) TH_LOG("join: %d", err);
+	ASSERT_EQ(0, toucher_start(&t, self->area, 40));
+	EXPECT_EQ(40, serve_n(self->fd, self->uffd, 40));
+	ASSERT_EQ(0, pthread_join(t.thread, NULL));
+	usleep(20000);
+	ASSERT_EQ(0, toucher_start(&t, self->area + 40 * PAGE, 1));
+	EXPECT_EQ(1, serve_n(self->fd, self->uffd, 1));
+	ASSERT_EQ(0, pthread_join(t.thread, NULL));
+	n = events_read(sock, &e, ev, 64, 1000);
+	ASSERT_LE(1, n);
+	for (i = 0; i < n; i++) {
+		EXPECT_EQ(PCRAM_CMD_EVENT_FAULT, e.cmds[i]);
+		sum += 1 + ev[i].s_skipped;
+	}
+	ASSERT_EQ(0, info_request(&q, &a));
+	TH_LOG("%d samples, %llu dropped", n, a.events_dropped - dropped);
+	EXPECT_EQ(41, sum);
+	nl_socket_free(sock);
 }
 
 TEST_HARNESS_MAIN

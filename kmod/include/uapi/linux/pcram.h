@@ -18,10 +18,22 @@
  *
  * 2. The generic netlink family PCRAM_GENL_NAME, version
  *    PCRAM_GENL_VERSION, with the multicast group PCRAM_GENL_MCGRP_EVENTS.
+ *    The family exists in the initial network namespace only: from any
+ *    other, the controller does not know it (resolving it fails with
+ *    ENOENT) and a request sent to its id fails with ENOENT, so nothing
+ *    of the VMs, not even their number, is seen across namespaces.
  *    Requests are validated strictly: an attribute a command does not
  *    take, or a reserved header field that is not zero, is refused with
  *    EINVAL and an extended ACK message naming it. Every refusal made by
  *    the module itself carries an extended ACK message too.
+ *
+ *    Who sees what: a caller with CAP_NET_ADMIN in the initial user
+ *    namespace sees every VM, may reset statistics and may join the
+ *    events group. Any other caller sees only the VMs it owns, in full
+ *    (GET_VM): those whose owner, the process that attached the VM or
+ *    opened it before an attach, had the effective uid that both opened
+ *    the caller's netlink socket and makes the request. To it, the
+ *    others do not exist (ENOENT, left out of dumps).
  *
  * Limits: PCRAM_NAME_MAX, PCRAM_BATCH_MAX, PCRAM_HIST_BUCKETS,
  * PCRAM_BATCH_HIST_BUCKETS and PCRAM_THREADS_MAX below.
@@ -119,6 +131,15 @@
  *
  * Ops after the one that stopped the batch are not run and not written.
  *
+ * Waking can fail too (EFAULT: the module writes each wake's range into
+ * an op of the caller's, which failed because the caller unmapped its ops
+ * or made them read-only while the batch ran). Then the batch stops: the
+ * return value is the index of the first op whose placed pages were not
+ * woken, and every op from it to the last op that ran holds the wake's
+ * error in result, unless it failed on its own (then its own error), and
+ * the bytes it placed in its output field: those pages are in place, but
+ * threads blocked on them are still waiting (wake them with UFFDIO_WAKE).
+ *
  *    ops:   user address of the first op
  *    count: number of ops, 0 to PCRAM_BATCH_MAX
  *    flags: PCRAM_BATCH_F_*, others refused:
@@ -128,19 +149,28 @@
  *             PCRAM_BATCH_F_NO_COALESCE: one userfaultfd call per op (the
  *                 wakes are still coalesced)
  *
- * Returns the number of ops completed, which is count unless an op
- * failed: then ops[return value] is the op that failed. When the first op
- * fails the ioctl fails with that op's error, and ops[0].result holds it.
- * The whole batch is refused, with no op run or written, for the errors
- * marked (batch) below; a caller that must tell those from a failing
- * first op zeroes ops[0].result beforehand.
+ * Returns the number of ops completed (placed and woken), which is
+ * count unless an op failed: then ops[return value] is the op that
+ * failed. When the first op fails the ioctl fails with that op's error,
+ * and ops[0].result holds it. The whole batch is refused, with no op run
+ * or written, for the errors marked (batch) below; a caller that must
+ * tell those from a failing first op zeroes ops[0].result beforehand.
+ *
+ * Once an op has completed, the count is returned even if the results
+ * cannot be written back into the ops (EFAULT, as above): an error never
+ * hides placed pages. The results may then be missing: a caller that
+ * zeroed the result of each op beforehand finds ops[return value].result
+ * still 0 (an op that failed never has result 0). The ioctl fails with
+ * EFAULT when no op completed and the results could not be written back;
+ * ops[0] may then have placed pages, not woken.
  *
  * Errors (besides the userfaultfd's own, per op):
  *    ENOTCONN: the context is not attached (batch).
  *    E2BIG:    count > PCRAM_BATCH_MAX (batch).
  *    EINVAL:   unknown flags; an op of unknown type; an op whose bytes
  *              after its uffdio struct are not zero (batch).
- *    EFAULT:   the ops could not be read (batch) or written back.
+ *    EFAULT:   the ops could not be read (batch); no op completed and
+ *              the results could not be written back (see above).
  *    ENOMEM:   no memory for a copy of the ops (batch).
  *
  * ------------------------------------------------------------------------
@@ -148,9 +178,10 @@
  * PCRAM_CMD_GET_INFO
  * ------------------
  *
- * Describes the loaded module. May be called by any user; it reveals no
- * per-VM data. Must be called as a do (not a dump) request and takes no
- * attributes. The reply carries:
+ * Describes the loaded module. May be called by any user (in the initial
+ * network namespace, as every command); it reveals no per-VM data. Must
+ * be called as a do (not a dump) request and takes no attributes. The
+ * reply carries:
  *
  *    PCRAM_INFO_A_MODULE_VERSION:    NLA_NUL_STRING, the module's version
  *                                    (the same string as
@@ -190,10 +221,13 @@
  * PCRAM_CMD_GET_VM
  * ----------------
  *
- * Describes VM contexts. May be called by any user. As a do request it
- * takes PCRAM_VM_A_ID (NLA_U32) and describes that VM; as a dump request
- * it takes no attributes and describes every open VM, one message each,
- * in increasing id order (a dump may span several reads). A message:
+ * Describes VM contexts. May be called by any user, and describes the
+ * VMs the caller may see (see "Who sees what" above): every VM with
+ * CAP_NET_ADMIN in the initial user namespace, else the caller's own. As
+ * a do request it takes PCRAM_VM_A_ID (NLA_U32) and describes that VM; as
+ * a dump request it takes no attributes and describes every open VM the
+ * caller may see, one message each, in increasing id order (a dump may
+ * span several reads). A message:
  *
  *    PCRAM_VM_A_ID:           NLA_U32, the VM id (> 0)
  *    PCRAM_VM_A_NAME:         NLA_NUL_STRING, the name given at attach
@@ -264,12 +298,20 @@
  *
  * Errors:
  *    EINVAL: a do request without PCRAM_VM_A_ID, a dump request with
- *            attributes, or an attribute GET_VM does not take. A dump's
- *            refusal comes as the error of its NLMSG_DONE message, with
- *            the extended ACK message there.
+ *            attributes, or an attribute GET_VM does not take. Every
+ *            refusal comes as an NLMSG_ERROR with its extended ACK
+ *            message, but one: a dump request whose only attribute is a
+ *            well-formed PCRAM_VM_A_ID (of any value) is refused by the
+ *            module when the dump starts, so its EINVAL comes as the
+ *            error of the dump's NLMSG_DONE message, with the extended
+ *            ACK message there. (An attribute the policy refuses, such
+ *            as one GET_VM does not take, is refused before the dump
+ *            starts, as an NLMSG_ERROR.)
  *    ERANGE: PCRAM_VM_A_ID is 0 (ids start at 1).
- *    ENOENT: no VM has this id.
- *    EMSGSIZE, ENOMEM: the reply could not be built.
+ *    ENOENT: no VM has this id, or none the caller may see: the two are
+ *            the same error with the same message.
+ *    EMSGSIZE, ENOMEM: the reply could not be built; in a dump, as the
+ *            error of its NLMSG_DONE.
  *
  * PCRAM_CMD_RESET_STATS
  * ---------------------
@@ -280,17 +322,26 @@
  * be counted on either side of the reset. PCRAM_INFO_A_LATENCY_PROBE_NMISSED is
  * never reset.
  *
+ * The form of the request (which attributes, their sizes) is checked
+ * first, then the permission, then the id's value.
+ *
  * Errors:
- *    EPERM:  the caller lacks CAP_NET_ADMIN.
  *    EINVAL: an attribute RESET_STATS does not take.
+ *    EPERM:  the caller lacks CAP_NET_ADMIN in the initial user
+ *            namespace (whatever the id).
  *    ERANGE: PCRAM_VM_A_ID is 0.
  *    ENOENT: no VM has this id.
  *
  * Multicast group PCRAM_GENL_MCGRP_EVENTS
  * ---------------------------------------
  *
- * Joining needs CAP_NET_ADMIN. Events are sent in the initial network
- * namespace only, as these commands:
+ * Joining needs CAP_NET_ADMIN: the kernel refuses the membership with
+ * EPERM (the group is declared GENL_MCAST_CAP_NET_ADMIN, and the module
+ * does not build against a kernel without that flag, where any user could
+ * join). Events are sent in the initial network namespace only, where
+ * that means CAP_NET_ADMIN in the initial user namespace; the group id
+ * cannot be resolved from another namespace, and a socket there that
+ * joins it by number is never sent anything. The events, as commands:
  *
  *    PCRAM_CMD_EVENT_ATTACH: a context attached; PCRAM_VM_A_ID, _NAME,
  *                            _OWNER_PID, _ATTACH_TIME, _ATTACH_FLAGS
@@ -308,12 +359,17 @@
  *                                  uffd_msg of this fault carries them
  *       PCRAM_SAMPLE_A_SKIPPED:    NLA_U64, faults of this VM that ended
  *                                  since the previous sample and were not
- *                                  sent (while someone listened)
+ *                                  sent, while someone listened: held
+ *                                  back by event_interval_ms, dropped
+ *                                  (queue full, no memory), or ended
+ *                                  between a detach and the next attach
  *
  * These commands are only ever sent by the module; a request naming one
  * fails with EOPNOTSUPP. Samples are queued by the probe and sent by a
- * worker; when the queue is full a sample is dropped and counted in
- * PCRAM_INFO_A_EVENTS_DROPPED. A VM's samples come after its
+ * worker; when the queue is full (or there is no memory to send it) a
+ * sample is dropped, counted in PCRAM_INFO_A_EVENTS_DROPPED, and it and
+ * the faults it stood for are counted in the VM's next sample's
+ * PCRAM_SAMPLE_A_SKIPPED. A VM's samples come after its
  * PCRAM_CMD_EVENT_ATTACH and before its PCRAM_CMD_EVENT_DETACH: the
  * detach waits for the worker to send what is queued, and faults that end
  * after it (they were blocked when it came) are counted, not sampled.
