@@ -55,6 +55,11 @@ TESTS := $(TEST_SRCS:%.c=$(B)/%)
 TEST_HELPERS := $(B)/selftests/tools/wire_proxy $(B)/selftests/tools/wire_peer
 # The guest qemu_postcopy_test boots in QEMU (and the VM runner carries).
 TEST_GUEST := $(B)/selftests/kmod/guest_touch.elf
+# The kernel's own userfaultfd stress test, built from the linux-source
+# tarball (never committed), for uffd_stress_test to run with pcram.ko
+# watching it.
+UFFD_STRESS := $(B)/selftests/kmod/uffd_stress
+UFFD_STRESS_SRC := $(B)/linux-src/tools/testing/selftests/vm
 # Tests that only make sense on the build host (they need kernel headers).
 HOST_TESTS := $(patsubst %.sh,$(B)/%,$(wildcard selftests/*/*_test.sh))
 HARNESS := $(B)/linux-src/tools/testing/selftests/kselftest_harness.h
@@ -66,7 +71,7 @@ PCRAM_KO := kmod/pcram.ko
 
 all: userspace kmod
 
-userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS) $(TEST_HELPERS) $(TEST_GUEST) \
+userspace: $(LIB_SO) $(LIB_A) $(LIB_PC) $(TOOL) $(TESTS) $(TEST_HELPERS) $(TEST_GUEST) $(UFFD_STRESS) \
 	$(HOST_TESTS) $(EXAMPLES)
 
 help:
@@ -135,7 +140,7 @@ $(TOOL): $(TOOL_OBJS) $(LIB_A)
 # ---- tests (kselftest harness, linked to the shared library) ----------------
 
 linux-src: $(HARNESS)
-$(HARNESS):
+$(HARNESS) $(UFFD_STRESS_SRC)/userfaultfd.c &:
 	$(Q)scripts/linux-src $(B)/linux-src
 
 $(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h selftests/*/*.h) $(HARNESS) $(LIB_SO) kmod/include/uapi/linux/pcram.h
@@ -166,6 +171,14 @@ $(TEST_GUEST): selftests/kmod/guest_touch.S
 	$(Q)rm -f $@.o
 
 $(B)/selftests/kmod/qemu_postcopy_test: | $(TEST_GUEST)
+
+$(UFFD_STRESS): $(UFFD_STRESS_SRC)/userfaultfd.c
+	$(quiet) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -w $(UFFD_STRESS_SRC)/userfaultfd.c $(UFFD_STRESS_SRC)/vm_util.c \
+		-o $@ -lpthread
+
+$(B)/selftests/kmod/uffd_stress_test: | $(UFFD_STRESS)
 
 $(B)/selftests/%: selftests/%.sh
 	$(quiet) INSTALL $@
