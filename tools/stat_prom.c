@@ -228,6 +228,42 @@ static void latency(FILE *out, const struct vm_list *vms)
 	}
 }
 
+/*
+ * The module's own quantiles of each VM, as a summary: from its
+ * log-linear histogram, within 3.125% of the exact ones (histogram_quantile
+ * over the log2 buckets above can be off by half a power of two). Since
+ * attach, as stat shows them; a VM of a module older than API 3 has none.
+ */
+static const double prom_quantiles[] = { 0.5, 0.9, 0.99, 0.999 };
+
+static void quantiles(FILE *out, const struct vm_list *vms)
+{
+	const char *name = "pcram_fault_latency_quantile_seconds";
+	char s[32];
+
+	family(out, name, "summary",
+	       "Quantiles of how long the VM's threads blocked in userfaultfd faults, "
+	       "from the kernel's log-linear histogram (within 3.125%).");
+	for (size_t i = 0; i < vms->n; i++) {
+		const struct pcram_kmod_vm *vm = &vms->vms[i];
+
+		if (!vm->has_lhist)
+			continue;
+		for (size_t q = 0; q < sizeof(prom_quantiles) / sizeof(prom_quantiles[0]); q++) {
+			/* Without faults a quantile is not a number. */
+			vm_series(out, name, vm);
+			fprintf(out, ",quantile=\"%g\"} %s\n", prom_quantiles[q],
+				vm->lhist.count ? seconds(s, sizeof(s),
+					pcram_kmod_lhist_quantile(&vm->lhist, prom_quantiles[q])) :
+				"NaN");
+		}
+		vm_series(out, "pcram_fault_latency_quantile_seconds_sum", vm);
+		fprintf(out, "} %s\n", seconds(s, sizeof(s), vm->lhist.sum));
+		vm_series(out, "pcram_fault_latency_quantile_seconds_count", vm);
+		fprintf(out, "} %" PRIu64 "\n", vm->lhist.count);
+	}
+}
+
 /* A thread's series: its VM's labels, and its tid and comm. */
 static void thread_series(FILE *out, const char *name, const struct pcram_kmod_vm *vm,
 			  const struct pcram_kmod_thread *t)
@@ -279,6 +315,7 @@ void stat_prom(FILE *out, const struct stat_sample *s)
 	if (s->vms.n) {
 		vm_info(out, &s->vms);
 		latency(out, &s->vms);
+		quantiles(out, &s->vms);
 		for (size_t m = 0; m < sizeof(vm_metrics) / sizeof(vm_metrics[0]); m++)
 			vm_metric(out, &vm_metrics[m], &s->vms);
 		threads(out, &s->vms);
