@@ -66,8 +66,14 @@ FIXTURE_SETUP(latency)
 	ASSERT_LT(0, self->id);
 }
 
+static bool ftrace_on;			/* ftrace_start() changed tracefs */
+static char trace_clock_was[32];	/* the clock before it */
+static void ftrace_stop(void);
+
 FIXTURE_TEARDOWN(latency)
 {
+	if (ftrace_on)
+		ftrace_stop();
 	set_param("probe", "1");
 	if (self->fd >= 0)
 		close(self->fd);
@@ -217,21 +223,34 @@ static bool tracefs_write(const char *file, const char *val)
 	return ok;
 }
 
-/* function_graph on handle_userfault alone, on the mono clock: true if set. */
+/*
+ * function_graph on handle_userfault alone, on the mono clock: true if
+ * set. set_ftrace_filter keeps ftrace from patching every function's
+ * call site (under TCG that alone takes long enough to trip the soft
+ * lockup watchdog); set_graph_function and depth 1 keep its children out.
+ */
 static bool ftrace_start(void)
 {
-	char tracers[512];
+	char tracers[512], clocks[256], *open_br, *close_br;
 
 	if (access(TRACEFS "/available_tracers", R_OK))
 		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
 	read_whole(TRACEFS "/available_tracers", tracers, sizeof(tracers));
 	if (!strstr(tracers, "function_graph"))
 		return false;
+	/* "local [global] counter ...": the one in brackets is in use */
+	read_whole(TRACEFS "/trace_clock", clocks, sizeof(clocks));
+	open_br = strchr(clocks, '[');
+	close_br = open_br ? strchr(open_br, ']') : NULL;
+	snprintf(trace_clock_was, sizeof(trace_clock_was), "%.*s",
+		 close_br ? (int)(close_br - open_br - 1) : 0, close_br ? open_br + 1 : "");
+	ftrace_on = true;
 	return tracefs_write("tracing_on", "0") &&
 	       tracefs_write("current_tracer", "nop") &&
 	       tracefs_write("trace", "") &&
 	       tracefs_write("trace_clock", "mono") &&
 	       tracefs_write("buffer_size_kb", "2048") &&
+	       tracefs_write("set_ftrace_filter", "handle_userfault") &&
 	       tracefs_write("set_graph_function", "handle_userfault") &&
 	       tracefs_write("max_graph_depth", "1") &&
 	       tracefs_write("options/funcgraph-irqs", "0") &&
@@ -244,9 +263,12 @@ static void ftrace_stop(void)
 	tracefs_write("tracing_on", "0");
 	tracefs_write("current_tracer", "nop");
 	tracefs_write("set_graph_function", "");
+	tracefs_write("set_ftrace_filter", "");
 	tracefs_write("max_graph_depth", "0");
 	tracefs_write("options/funcgraph-irqs", "1");
-	tracefs_write("trace_clock", "local");
+	if (trace_clock_was[0])
+		tracefs_write("trace_clock", trace_clock_was);
+	ftrace_on = false;
 }
 
 /*
