@@ -103,6 +103,58 @@ static int pcram_genl_put_hist(struct sk_buff *skb, int type, const u64 *hist,
 	return 0;
 }
 
+/*
+ * One run of the log-linear histogram: buckets [@first, @first + @n) as
+ * an array of u64, 8-byte aligned (type 0 pads) where that matters.
+ */
+static int pcram_genl_put_run(struct sk_buff *skb, unsigned int first,
+			      const u64 *counts, unsigned int n)
+{
+	return nla_put_64bit(skb, first + 1, n * sizeof(u64), counts, 0);
+}
+
+/*
+ * PCRAM_FAULT_A_LHIST: each stretch of non-zero buckets as one run. Its
+ * size is at most 8 bytes a bucket and 8 a run (header and padding), and
+ * a run takes a zero bucket after it, so never past
+ * PCRAM_GENL_LHIST_SIZE.
+ */
+#define PCRAM_GENL_LHIST_SIZE (8 * (PCRAM_LHIST_BUCKETS + 2))
+
+static int pcram_genl_put_lhist(struct sk_buff *skb,
+				const struct pcram_stats_snapshot *s)
+{
+	struct nlattr *nest = nla_nest_start(skb, PCRAM_FAULT_A_LHIST);
+	const u64 *b = s->sum.fault_lhist;
+	unsigned int i = 0, first;
+
+	if (!nest)
+		return -EMSGSIZE;
+	while (i < PCRAM_LHIST_IN_RANGE) {
+		if (!b[i]) {
+			i++;
+			continue;
+		}
+		first = i;
+		while (i < PCRAM_LHIST_IN_RANGE && b[i])
+			i++;
+		if (pcram_genl_put_run(skb, first, b + first, i - first))
+			return -EMSGSIZE;
+	}
+	if (s->fault_lhist_over &&
+	    pcram_genl_put_run(skb, PCRAM_LHIST_IN_RANGE, &s->fault_lhist_over, 1))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/*
+ * A GET_VM message fitted NLMSG_GOODSIZE before the log-linear
+ * histogram; with it, it needs this much, in a do reply and in each part
+ * of a dump.
+ */
+#define PCRAM_GENL_VM_SIZE (NLMSG_GOODSIZE + PCRAM_GENL_LHIST_SIZE)
+
 static int pcram_genl_put_faults(struct sk_buff *skb,
 				 const struct pcram_stats_snapshot *s)
 {
@@ -115,10 +167,11 @@ static int pcram_genl_put_faults(struct sk_buff *skb,
 			      PCRAM_FAULT_A_PAD) ||
 	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_MAX_NS, s->max_ns,
 			      PCRAM_FAULT_A_PAD) ||
-	    pcram_genl_put_hist(skb, PCRAM_FAULT_A_HIST, s->sum.fault_hist,
+	    pcram_genl_put_hist(skb, PCRAM_FAULT_A_HIST, s->fault_hist,
 				PCRAM_HIST_BUCKETS) ||
 	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_LATENCY_PROBE_NMISSED,
-			      pcram_latency_nmissed(), PCRAM_FAULT_A_PAD))
+			      pcram_latency_nmissed(), PCRAM_FAULT_A_PAD) ||
+	    pcram_genl_put_lhist(skb, s))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -273,7 +326,7 @@ static int pcram_genl_get_vm(struct sk_buff *skb, struct genl_info *info)
 
 	ret = -ENOMEM;
 	snap = kmalloc(sizeof(*snap), GFP_KERNEL);
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(PCRAM_GENL_VM_SIZE, GFP_KERNEL);
 	if (!snap || !msg) {
 		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
 		goto err;
@@ -300,6 +353,13 @@ err:
 	kfree(snap);
 	pcram_vm_put(vm);
 	return ret;
+}
+
+/* Each part of the dump must have room for one whole VM. */
+static int pcram_genl_get_vm_start(struct netlink_callback *cb)
+{
+	cb->min_dump_alloc = PCRAM_GENL_VM_SIZE;
+	return 0;
 }
 
 /*
@@ -405,6 +465,7 @@ static const struct genl_ops pcram_genl_ops[] = {
 	{
 		.cmd = PCRAM_CMD_GET_VM,
 		.doit = pcram_genl_get_vm,
+		.start = pcram_genl_get_vm_start,
 		.dumpit = pcram_genl_get_vm_dump,
 		.policy = pcram_vm_policy,
 		.maxattr = PCRAM_VM_A_MAX,

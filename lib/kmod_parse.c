@@ -21,6 +21,9 @@ _Static_assert(PCRAM_KMOD_THREADS_MAX == PCRAM_THREADS_MAX, "thread table");
 _Static_assert(PCRAM_KMOD_BATCH_HIST_BUCKETS == PCRAM_BATCH_HIST_BUCKETS, "batch histogram");
 _Static_assert(sizeof(((struct pcram_hist *)0)->bucket) ==
 	       PCRAM_HIST_BUCKETS * sizeof(uint64_t), "fault histogram");
+_Static_assert(PCRAM_KMOD_LHIST_SUB_BITS == PCRAM_LHIST_SUB_BITS &&
+	       PCRAM_KMOD_LHIST_MAX_SHIFT == PCRAM_LHIST_MAX_SHIFT &&
+	       PCRAM_KMOD_LHIST_BUCKETS == PCRAM_LHIST_BUCKETS, "log-linear histogram");
 _Static_assert(PCRAM_KMOD_ATTACH_F_NO_LATENCY == PCRAM_ATTACH_F_NO_LATENCY &&
 	       PCRAM_KMOD_ATTACH_F_NO_EVENTS == PCRAM_ATTACH_F_NO_EVENTS &&
 	       PCRAM_KMOD_ATTACH_F_ALL == PCRAM_ATTACH_F_ALL, "attach flags");
@@ -65,6 +68,7 @@ static struct nla_policy fault_policy[PCRAM_FAULT_A_MAX + 1] = {
 	[PCRAM_FAULT_A_MAX_NS] = { .type = NLA_U64 },
 	[PCRAM_FAULT_A_HIST] = { .type = NLA_NESTED },
 	[PCRAM_FAULT_A_LATENCY_PROBE_NMISSED] = { .type = NLA_U64 },
+	[PCRAM_FAULT_A_LHIST] = { .type = NLA_NESTED },
 };
 
 static struct nla_policy thread_policy[PCRAM_THREAD_A_MAX + 1] = {
@@ -164,6 +168,32 @@ static int parse_hist(const struct nlattr *nest, uint64_t *bucket, int n)
 	return 0;
 }
 
+/*
+ * The log-linear histogram as runs: attribute i + 1 holds buckets i, i +
+ * 1, ... as u64s, at least one; runs in increasing order, apart, ending
+ * by the last bucket. Type 0 is padding, as above.
+ */
+static int parse_lhist(const struct nlattr *nest, uint64_t *bucket)
+{
+	unsigned int next = 0;
+	struct nlattr *a;
+	int rem;
+
+	nla_for_each_nested(a, (struct nlattr *)nest, rem) {
+		unsigned int first = (unsigned int)nla_type(a) - 1, n;
+
+		if (nla_type(a) == 0)
+			continue;
+		n = (unsigned int)nla_len(a) / sizeof(uint64_t);
+		if (!n || nla_len(a) % sizeof(uint64_t) || first < next ||
+		    first > PCRAM_KMOD_LHIST_BUCKETS || n > PCRAM_KMOD_LHIST_BUCKETS - first)
+			return -EPROTO;
+		memcpy(bucket + first, nla_data(a), n * sizeof(uint64_t));
+		next = first + n;
+	}
+	return rem ? -EPROTO : 0;
+}
+
 static int parse_faults(const struct nlattr *nest, struct pcram_kmod_vm *vm)
 {
 	struct nlattr *f[PCRAM_FAULT_A_MAX + 1];
@@ -176,6 +206,14 @@ static int parse_faults(const struct nlattr *nest, struct pcram_kmod_vm *vm)
 	vm->faults.sum = u64_or0(f[PCRAM_FAULT_A_BLOCKED_NS]);
 	vm->faults.max = u64_or0(f[PCRAM_FAULT_A_MAX_NS]);
 	vm->nmissed = u64_or0(f[PCRAM_FAULT_A_LATENCY_PROBE_NMISSED]);
+	if (f[PCRAM_FAULT_A_LHIST]) {
+		vm->has_lhist = true;
+		vm->lhist.count = vm->faults.count;
+		vm->lhist.sum = vm->faults.sum;
+		vm->lhist.max = vm->faults.max;
+		if (parse_lhist(f[PCRAM_FAULT_A_LHIST], vm->lhist.bucket))
+			return -EPROTO;
+	}
 	return parse_hist(f[PCRAM_FAULT_A_HIST], vm->faults.bucket, PCRAM_HIST_BUCKETS);
 }
 

@@ -194,6 +194,8 @@ struct vm_answer {
 	/* faults */
 	unsigned long long faults, blocked_ns, max_ns, nmissed;
 	unsigned long long hist[PCRAM_HIST_BUCKETS];
+	bool has_lhist;			/* PCRAM_FAULT_A_LHIST was there */
+	unsigned long long lhist[PCRAM_LHIST_BUCKETS];
 	int nr_threads;
 	struct vm_thread threads[PCRAM_THREADS_MAX + 1];
 	/* batches */
@@ -233,6 +235,28 @@ static inline bool parse_hist(struct nlattr *nest, unsigned long long *h, int n)
 	return true;
 }
 
+/*
+ * The log-linear histogram's runs: attribute i + 1 holds buckets i, ...
+ * as u64s; runs ascending, apart, within PCRAM_LHIST_BUCKETS.
+ */
+static inline bool parse_lhist(struct nlattr *nest, unsigned long long *h)
+{
+	int next = 0, rem;
+	struct nlattr *a;
+
+	nla_for_each_nested(a, nest, rem) {
+		int first = nla_type(a) - 1, n = nla_len(a) / 8;
+
+		if (first < 0)
+			continue;
+		if (nla_len(a) % 8 || !n || first < next || first + n > PCRAM_LHIST_BUCKETS)
+			return false;
+		memcpy(h + first, nla_data(a), n * 8);
+		next = first + n;
+	}
+	return rem == 0;
+}
+
 static inline void parse_vm(struct nlattr **tb, struct vm_answer *v)
 {
 	struct nlattr *f[PCRAM_FAULT_A_MAX + 1], *b[PCRAM_BATCH_A_MAX + 1];
@@ -264,6 +288,9 @@ static inline void parse_vm(struct nlattr **tb, struct vm_answer *v)
 		v->max_ns = nla_u64_or0(f[PCRAM_FAULT_A_MAX_NS]);
 		v->nmissed = nla_u64_or0(f[PCRAM_FAULT_A_LATENCY_PROBE_NMISSED]);
 		if (!parse_hist(f[PCRAM_FAULT_A_HIST], v->hist, PCRAM_HIST_BUCKETS))
+			v->bad = true;
+		v->has_lhist = f[PCRAM_FAULT_A_LHIST];
+		if (v->has_lhist && !parse_lhist(f[PCRAM_FAULT_A_LHIST], v->lhist))
 			v->bad = true;
 	}
 	if (tb[PCRAM_VM_A_THREADS]) {

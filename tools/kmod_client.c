@@ -101,3 +101,14 @@ const char *latency_probe_name(uint32_t state)
 		return "unknown";
 	}
 }
+
+uint64_t kmod_fault_quantile(const struct pcram_hist *h, const struct pcram_kmod_lhist *lh,
+			     double q)
+{
+	return lh ? pcram_kmod_lhist_quantile(lh, q) : pcram_hist_quantile(h, q);
+}
+
+uint64_t vm_fault_quantile(const struct pcram_kmod_vm *vm, double q)
+{
+	return kmod_fault_quantile(&vm->faults, vm->has_lhist ? &vm->lhist : NULL, q);
+}

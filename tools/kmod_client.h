@@ -37,6 +37,16 @@ int vm_list_dump(struct pcram_kmod *k, struct vm_list *list);
 int vm_list_get(struct pcram_kmod *k, uint32_t id, struct vm_list *list);
 void vm_list_free(struct vm_list *list);
 
+/*
+ * The @q-quantile of fault latency, ns: from the module's log-linear
+ * histogram @lh (within 3.125% of the exact one) or, when @lh is NULL (a
+ * module older than API 3), from its log2 one @h.
+ */
+uint64_t kmod_fault_quantile(const struct pcram_hist *h, const struct pcram_kmod_lhist *lh,
+			     double q);
+/* Of a VM's faults since attach (or the last reset), either way. */
+uint64_t vm_fault_quantile(const struct pcram_kmod_vm *vm, double q);
+
 /* "unavailable", "off", "on": enum pcram_kmod_latency_probe. */
 const char *latency_probe_name(uint32_t state);
 

@@ -98,7 +98,7 @@ static void faults(struct output *o, const struct pcram_kmod_vm *vm)
 	out_text(o, "%s", h->count ? "  latency    " : "");
 	for (int i = 0; i < STAT_QUANTILES; i++)
 		out_ns(o, some, quantile_keys[i], quantile_formats[i],
-		       pcram_hist_quantile(h, stat_quantiles[i]));
+		       vm_fault_quantile(vm, stat_quantiles[i]));
 	out_ns(o, some, "max_ns", " max %s ", h->max);
 	out_ns(o, some, "mean_ns", " mean %s\n", stat_mean_ns(h));
 	out_hist_ns(o, "histogram", "le_ns", true, h->bucket, PCRAM_HIST_BUCKETS, "    ");

@@ -876,6 +876,39 @@ struct pcram_kmod_sample {
 	uint64_t skipped;		/* faults since the previous sample, unsent */
 };
 
+/*
+ * The module's log-linear fault latency histogram (API 3 and later):
+ * each power of two of ns is split into 2^PCRAM_KMOD_LHIST_SUB_BITS (32)
+ * equal buckets, values below 32 ns get one bucket each, and the last
+ * bucket counts every value of 2^PCRAM_KMOD_LHIST_MAX_SHIFT ns (68.7 s)
+ * or more. A bucket is never wider than 1/32 of the values it holds, so
+ * a quantile is within 3.125% of the exact one (below the last bucket).
+ * pcram_kmod_lhist_bounds() gives a bucket's values.
+ */
+#define PCRAM_KMOD_LHIST_SUB_BITS	5
+#define PCRAM_KMOD_LHIST_MAX_SHIFT	36
+#define PCRAM_KMOD_LHIST_BUCKETS	1025
+
+struct pcram_kmod_lhist {
+	uint64_t count;
+	uint64_t sum;
+	uint64_t max;
+	uint64_t bucket[PCRAM_KMOD_LHIST_BUCKETS];
+};
+
+/*
+ * The values bucket @i of a struct pcram_kmod_lhist holds: *@lo to *@hi,
+ * both included (*@hi is UINT64_MAX for the last bucket). Either pointer
+ * may be NULL. 0; -EINVAL when @i is not a bucket.
+ */
+int pcram_kmod_lhist_bounds(unsigned int i, uint64_t *lo, uint64_t *hi);
+/*
+ * The @q-quantile (0..1) of @h: the value of rank max(1, round(@q *
+ * total)) in increasing order, interpolated inside its bucket and never
+ * above ->max; 0 if empty.
+ */
+uint64_t pcram_kmod_lhist_quantile(const struct pcram_kmod_lhist *h, double q);
+
 /* Of struct pcram_kmod_vm.attach_flags, as given to the attach. */
 #define PCRAM_KMOD_ATTACH_F_NO_LATENCY	(1U << 0) /* do not measure its faults */
 #define PCRAM_KMOD_ATTACH_F_NO_EVENTS	(1U << 1) /* send no samples of it */
@@ -901,6 +934,10 @@ struct pcram_kmod_vm {
 	struct pcram_kmod_thread threads[PCRAM_KMOD_THREADS_MAX];
 	struct pcram_kmod_batch batch;
 	struct pcram_kmod_sample sample;
+	bool has_lhist;			/* .lhist is set: a module of API 3 or
+					 * later; else use .faults */
+	struct pcram_kmod_lhist lhist;	/* the same faults, log-linear: for
+					 * quantiles within 3.125% */
 	uint64_t reserved[8];
 };
 

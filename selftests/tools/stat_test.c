@@ -242,6 +242,16 @@ TEST_F(stat, prometheus_format_is_valid)
 		 self->w.id, self->name, FAULTS);
 	EXPECT_NE(NULL, strstr(r->out, want)) TH_LOG("%s", r->out);
 	EXPECT_NE(NULL, strstr(r->out, "\n# TYPE pcram_fault_latency_seconds histogram\n"));
+	/* the module's own quantiles, from its log-linear histogram */
+	EXPECT_NE(NULL, strstr(r->out, "\n# TYPE pcram_fault_latency_quantile_seconds summary\n"));
+	snprintf(want, sizeof(want),
+		 "\npcram_fault_latency_quantile_seconds{vm=\"%d\",name=\"%s\",quantile=\"0.999\"} ",
+		 self->w.id, self->name);
+	EXPECT_NE(NULL, strstr(r->out, want)) TH_LOG("%s", r->out);
+	snprintf(want, sizeof(want),
+		 "\npcram_fault_latency_quantile_seconds_count{vm=\"%d\",name=\"%s\"} %d\n",
+		 self->w.id, self->name, FAULTS);
+	EXPECT_NE(NULL, strstr(r->out, want)) TH_LOG("%s", r->out);
 
 	if (run(r, "command -v promtool"))
 		SKIP(return, "promtool is not installed ('make deps' installs Debian's prometheus)");

@@ -252,10 +252,24 @@
  *                                    [2^i, 2^(i+1)) ns (i = 0 also counts
  *                                    0 ns), for i below
  *                                    PCRAM_HIST_BUCKETS; buckets at 0 are
- *                                    left out
+ *                                    left out. Coarse: for quantiles use
+ *                                    PCRAM_FAULT_A_LHIST.
  *       PCRAM_FAULT_A_LATENCY_PROBE_NMISSED: NLA_U64, as PCRAM_INFO_A_LATENCY_PROBE_NMISSED
  *                                    (module-wide: a missed fault cannot
  *                                    be told apart by VM)
+ *       PCRAM_FAULT_A_LHIST:         NLA_NESTED, API 3: the log-linear
+ *                                    histogram of the same faults (see
+ *                                    "Log-linear histogram" below), as
+ *                                    runs of buckets: an NLA_BINARY
+ *                                    attribute of type i + 1 holds the
+ *                                    counts of buckets i, i + 1, ..., as
+ *                                    many as its length / 8, each a __u64
+ *                                    in host byte order. Runs come in
+ *                                    increasing order, do not overlap and
+ *                                    end at PCRAM_LHIST_BUCKETS at the
+ *                                    latest; a bucket in no run is 0.
+ *                                    Type 0 is padding (the payloads are
+ *                                    8-byte aligned where that matters).
  *    PCRAM_VM_A_THREADS:      NLA_NESTED, the threads that blocked the
  *                             longest in total, at most PCRAM_THREADS_MAX,
  *                             longest first, each a NLA_NESTED of type
@@ -291,6 +305,28 @@
  *                                 counts batches of [2^i, 2^(i+1)) ops
  *                                 (i = 0 also counts empty ones), i below
  *                                 PCRAM_BATCH_HIST_BUCKETS; zeros left out
+ *
+ * Log-linear histogram (PCRAM_FAULT_A_LHIST). Its buckets split each
+ * power of two of ns into PCRAM_LHIST_SUB (2^PCRAM_LHIST_SUB_BITS) equal
+ * parts, so that a bucket's width is at most 1/PCRAM_LHIST_SUB of the
+ * values it holds, and values below PCRAM_LHIST_SUB ns get a bucket each.
+ * With S = PCRAM_LHIST_SUB_BITS, a value v < 2^PCRAM_LHIST_MAX_SHIFT ns
+ * is counted in bucket
+ *
+ *    shift = max(fls64(v) - (S + 1), 0)     (fls64: 1-based highest set
+ *    i     = (shift << S) + (v >> shift)     bit, 0 for v = 0)
+ *
+ * and bucket i holds the values [lo, lo + 2^shift), where
+ *
+ *    shift = i < 2^S ? 0 : (i >> S) - 1
+ *    lo    = (i - (shift << S)) << shift
+ *
+ * (buckets 0 .. 2^S - 1 hold the one value i each). The last bucket,
+ * PCRAM_LHIST_BUCKETS - 1, counts every value of 2^PCRAM_LHIST_MAX_SHIFT
+ * ns (68.7 s) or more. A quantile taken anywhere inside the bucket that
+ * holds it is therefore within 1/PCRAM_LHIST_SUB (3.125%) of the exact
+ * one, below the overflow bucket. The log2 PCRAM_FAULT_A_HIST is the
+ * same counts summed per power of two.
  *
  * Statistics are summed over CPUs without stopping the faults and batches
  * that update them, so the figures of one message may be a few faults
@@ -388,8 +424,10 @@
  * 1: the misc device and PCRAM_CMD_GET_INFO.
  * 2: PCRAM_IOC_ATTACH, _DETACH, _BATCH; PCRAM_CMD_GET_VM, _RESET_STATS,
  *    the events group; probe, batch and event attributes of GET_INFO.
+ * 3: PCRAM_FAULT_A_LHIST, the log-linear fault latency histogram, and
+ *    PCRAM_LHIST_*.
  */
-#define PCRAM_API_VERSION 2
+#define PCRAM_API_VERSION 3
 
 /* Path of the misc device, relative to /dev. */
 #define PCRAM_DEVICE_NAME "pcram"
@@ -404,6 +442,18 @@
 #define PCRAM_BATCH_MAX 1024
 /* Buckets of the fault latency histogram: [2^i, 2^(i+1)) ns. */
 #define PCRAM_HIST_BUCKETS 64
+/*
+ * The log-linear fault latency histogram (PCRAM_FAULT_A_LHIST): 2^SUB_BITS
+ * buckets per power of two of ns, exact below 2^SUB_BITS ns, up to
+ * 2^MAX_SHIFT ns, then one overflow bucket; 1025 buckets. The formula of
+ * bucket i's bounds is in "Log-linear histogram" above.
+ */
+#define PCRAM_LHIST_SUB_BITS 5
+#define PCRAM_LHIST_SUB (1 << PCRAM_LHIST_SUB_BITS)
+#define PCRAM_LHIST_MAX_SHIFT 36
+#define PCRAM_LHIST_BUCKETS \
+	(((PCRAM_LHIST_MAX_SHIFT - PCRAM_LHIST_SUB_BITS + 1) << \
+	  PCRAM_LHIST_SUB_BITS) + 1)
 /* Buckets of the batch size histogram: [2^i, 2^(i+1)) ops. */
 #define PCRAM_BATCH_HIST_BUCKETS 11
 /* Threads in a VM's table of the longest blocked. */
@@ -607,6 +657,7 @@ enum pcram_vm_attr {
  * @PCRAM_FAULT_A_HIST: NLA_NESTED, log2 histogram (type i + 1: bucket i)
  * @PCRAM_FAULT_A_LATENCY_PROBE_NMISSED: NLA_U64, module-wide missed faults
  * @PCRAM_FAULT_A_PAD: padding of 64-bit attributes
+ * @PCRAM_FAULT_A_LHIST: NLA_NESTED, log-linear histogram as runs (API 3)
  */
 enum pcram_fault_attr {
 	PCRAM_FAULT_A_UNSPEC,
@@ -616,6 +667,7 @@ enum pcram_fault_attr {
 	PCRAM_FAULT_A_HIST,
 	PCRAM_FAULT_A_LATENCY_PROBE_NMISSED,
 	PCRAM_FAULT_A_PAD,
+	PCRAM_FAULT_A_LHIST,
 	__PCRAM_FAULT_A_MAX
 };
 
