@@ -168,7 +168,7 @@ TEST_F(monitor, text_lines)
 	ASSERT_LT(0, id = pcram_attach(fd, uffd, "text-vm", PCRAM_ATTACH_F_NO_EVENTS));
 	close(fd);
 	close(uffd);
-	snprintf(want, sizeof(want), "] detach vm %d \"text-vm\" pid %d\n", id, getpid());
+	snprintf(want, sizeof(want), "] detach vm %d \"text-vm\" pid %d reason closed\n", id, getpid());
 	EXPECT_TRUE(wait_output(self, want));
 	kill(self->pid, SIGTERM);
 	EXPECT_TRUE(ends(self->pid)) TH_LOG("SIGTERM did not end it");
