@@ -451,7 +451,7 @@ struct pcram_vm *pcram_vm_attach_pid(struct pcram_vm_pid_args *args)
 	}
 	ret = -EPERM;
 	if (!pcram_may_read(task)) {
-		args->err = "pcram: not permitted to read this process: it takes the ptrace read rule of /proc/PID/mem (same user, or CAP_SYS_PTRACE)";
+		args->err = "pcram: not permitted to ptrace-read it (same user or CAP_SYS_PTRACE)";
 		goto err_task;
 	}
 	ret = -EINVAL;
@@ -536,7 +536,7 @@ int pcram_vm_detach_pid(struct pcram_vm *vm, bool capable, const char **err)
 	bool ok = capable;
 
 	if (vm->kind != PCRAM_VM_KIND_PROCESS) {
-		*err = "pcram: this VM is a userfaultfd's: detach it with PCRAM_IOC_DETACH on its /dev/pcram file, or close that file";
+		*err = "pcram: a userfaultfd's VM: use PCRAM_IOC_DETACH or close its file";
 		return -EOPNOTSUPP;
 	}
 	if (!ok) {
@@ -551,7 +551,7 @@ int pcram_vm_detach_pid(struct pcram_vm *vm, bool capable, const char **err)
 			put_task_struct(task);
 	}
 	if (!ok) {
-		*err = "pcram: not permitted: detaching takes CAP_NET_ADMIN or the right to ptrace-read the process";
+		*err = "pcram: not permitted: needs CAP_NET_ADMIN or the ptrace-read right";
 		return -EPERM;
 	}
 	if (pcram_vm_detach_process(vm, PCRAM_DETACH_REASON_REQUEST)) {
