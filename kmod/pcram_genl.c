@@ -238,21 +238,46 @@ err:
 	return ret;
 }
 
-static int pcram_genl_get_vm(struct sk_buff *skb, struct genl_info *info)
+/* NL_SET_ERR_MSG_ATTR for a message chosen at run time (a static string). */
+static void pcram_genl_set_err(struct netlink_ext_ack *extack,
+			       const struct nlattr *attr, const char *msg)
+{
+	if (extack) {
+		extack->_msg = msg;
+		extack->bad_attr = attr;
+	}
+}
+
+/*
+ * The VM the request's PCRAM_VM_A_ID names, with a reference; or an
+ * ERR_PTR with the extack set (@missing: what to say without the id).
+ */
+static struct pcram_vm *pcram_genl_vm_of(struct genl_info *info,
+					 const char *missing)
 {
 	struct pcram_vm *vm;
 
 	if (!info->attrs[PCRAM_VM_A_ID]) {
-		NL_SET_ERR_MSG_MOD(info->extack,
-				   "PCRAM_VM_A_ID is required (dump for every VM)");
-		return -EINVAL;
+		pcram_genl_set_err(info->extack, NULL, missing);
+		return ERR_PTR(-EINVAL);
 	}
 	vm = pcram_vm_get_by_id(nla_get_u32(info->attrs[PCRAM_VM_A_ID]));
 	if (!vm) {
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCRAM_VM_A_ID],
 				    "pcram: no VM has this id");
-		return -ENOENT;
+		return ERR_PTR(-ENOENT);
 	}
+	return vm;
+}
+
+static int pcram_genl_get_vm(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pcram_vm *vm;
+
+	vm = pcram_genl_vm_of(info,
+			      "pcram: PCRAM_VM_A_ID is required (dump for every VM)");
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
 	return pcram_genl_reply_vm(info, vm);
 }
 
@@ -336,16 +361,6 @@ static const struct nla_policy pcram_vm_policy[PCRAM_VM_A_MAX + 1] = {
 
 /* ---- process VMs: ATTACH_PID and DETACH ---------------------------------- */
 
-/* NL_SET_ERR_MSG_ATTR for a message chosen at run time (a static string). */
-static void pcram_genl_set_err(struct netlink_ext_ack *extack,
-			       const struct nlattr *attr, const char *msg)
-{
-	if (extack) {
-		extack->_msg = msg;
-		extack->bad_attr = attr;
-	}
-}
-
 static int pcram_genl_attach_pid(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *const *tb = info->attrs;
@@ -377,17 +392,9 @@ static int pcram_genl_detach(struct sk_buff *skb, struct genl_info *info)
 	struct pcram_vm *vm;
 	int ret;
 
-	if (!info->attrs[PCRAM_VM_A_ID]) {
-		NL_SET_ERR_MSG_MOD(info->extack,
-				   "PCRAM_VM_A_ID is required: the VM to detach");
-		return -EINVAL;
-	}
-	vm = pcram_vm_get_by_id(nla_get_u32(info->attrs[PCRAM_VM_A_ID]));
-	if (!vm) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[PCRAM_VM_A_ID],
-				    "pcram: no VM has this id");
-		return -ENOENT;
-	}
+	vm = pcram_genl_vm_of(info, "pcram: PCRAM_VM_A_ID is required: the VM to detach");
+	if (IS_ERR(vm))
+		return PTR_ERR(vm);
 	ret = pcram_vm_detach_pid(vm, netlink_capable(skb, CAP_NET_ADMIN),
 				  &err);
 	pcram_vm_put(vm);

@@ -574,6 +574,15 @@ struct file *pcram_vm_get_uffd(struct pcram_vm *vm)
 	return file;
 }
 
+/* @vm, found under RCU, with a reference if its faults are measured; or NULL. */
+static struct pcram_vm *pcram_vm_hold_measured(struct pcram_vm *vm)
+{
+	if (vm && ((READ_ONCE(vm->attach_flags) & PCRAM_ATTACH_F_NO_LATENCY) ||
+		   !refcount_inc_not_zero(&vm->ref)))
+		return NULL;
+	return vm;
+}
+
 /*
  * The context whose faults on @uffd_ctx are measured, with a reference;
  * NULL if none. Called by the probe's entry handler (atomic context).
@@ -583,10 +592,7 @@ struct pcram_vm *pcram_vm_get_measured(const void *uffd_ctx)
 	struct pcram_vm *vm;
 
 	rcu_read_lock();
-	vm = pcram_vm_find_ctx(uffd_ctx);
-	if (vm && ((READ_ONCE(vm->attach_flags) & PCRAM_ATTACH_F_NO_LATENCY) ||
-		   !refcount_inc_not_zero(&vm->ref)))
-		vm = NULL;
+	vm = pcram_vm_hold_measured(pcram_vm_find_ctx(uffd_ctx));
 	rcu_read_unlock();
 	return vm;
 }
@@ -597,10 +603,7 @@ struct pcram_vm *pcram_vm_get_measured_mm(const struct mm_struct *mm)
 	struct pcram_vm *vm;
 
 	rcu_read_lock();
-	vm = pcram_vm_find_mm(mm);
-	if (vm && ((READ_ONCE(vm->attach_flags) & PCRAM_ATTACH_F_NO_LATENCY) ||
-		   !refcount_inc_not_zero(&vm->ref)))
-		vm = NULL;
+	vm = pcram_vm_hold_measured(pcram_vm_find_mm(mm));
 	rcu_read_unlock();
 	return vm;
 }
