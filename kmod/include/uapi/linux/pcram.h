@@ -329,8 +329,9 @@
  * PCRAM_VM_A_ID). The attach is announced by PCRAM_CMD_EVENT_ATTACH. The
  * VM ends, with a PCRAM_CMD_EVENT_DETACH saying why, when it is detached
  * by PCRAM_CMD_DETACH, when the process exits (when its address space is
- * torn down: PCRAM_DETACH_REASON_EXITED), or when the module is unloaded;
- * from then on GET_VM says ENOENT for it.
+ * torn down: PCRAM_DETACH_REASON_EXITED; an execve(2) that replaces it
+ * ends the VM too), or when the module is unloaded; from then on GET_VM
+ * says ENOENT for it.
  *
  * Errors:
  *    EINVAL: PCRAM_VM_A_PID missing; unknown flags; a name that is too
