@@ -160,6 +160,7 @@ static int vm_list(int argc, char **argv)
 	pcram_kmod_free(k);
 	out_init(&o, stdout, json);
 	out_open_object(&o, NULL);
+	out_text(&o, "%s", list.n ? "" : "no VMs: 'pcram vm add --pid PID' attaches one\n");
 	if (list.n)
 		row_head(&o);
 	out_open_array(&o, "vms");
