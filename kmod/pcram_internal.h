@@ -7,6 +7,7 @@
 
 #include <linux/build_bug.h>
 #include <linux/list.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/rcupdate.h>
@@ -24,6 +25,7 @@
 
 struct file;
 struct genl_family;
+struct pid;
 struct sk_buff;
 
 /* ---- pcram_stats.c: per-VM counters ------------------------------------ */
@@ -100,18 +102,31 @@ void pcram_stats_reset(struct pcram_stats *stats);
 /* ---- pcram_vm.c: contexts and their registry --------------------------- */
 
 struct pcram_vm {
-	refcount_t ref;		/* the open file, and each measured fault */
+	/* the open file (or, of a process VM, the registry), each measured
+	 * fault, and a process VM's mmu notifier
+	 */
+	refcount_t ref;
 	u32 id;
+	enum pcram_vm_kind kind;	/* set at creation */
 	struct list_head node;	/* in pcram_vm_all until freed */
-	struct hlist_node hnode;	/* by uffd_ctx, while attached */
+	struct hlist_node hnode;	/* by uffd_ctx or mm, while attached */
 	const void *uffd_ctx;	/* the attached uffd's private_data */
+	const struct mm_struct *mm;	/* a process VM's, while attached */
+	struct mmu_notifier mn;	/* a process VM's: its exit */
+
+	/* Serializes this VM's attach and detach, and so their events. */
+	struct mutex attach_mutex;
 
 	spinlock_t lock;	/* guards the fields below */
 	struct file *uffd;	/* attached userfaultfd, or NULL */
+	bool attached;		/* a process VM's */
+	struct pid *process;	/* a process VM's process (a reference) */
+	pid_t pid;		/* ... its id, initial pid namespace */
 	u32 attach_flags;
 	pid_t owner;
 	kuid_t owner_uid;	/* its effective uid: who may read the VM */
 	u64 attach_time_ns;	/* CLOCK_REALTIME; 0: never attached */
+	enum pcram_detach_reason detach_reason;	/* of the latest detach */
 	char name[PCRAM_NAME_MAX];
 
 	/* fault sampling for events (pcram_event.c) */
@@ -127,6 +142,9 @@ struct pcram_vm {
 /* What netlink shows of a VM besides its statistics. */
 struct pcram_vm_info {
 	u32 id;
+	enum pcram_vm_kind kind;
+	pid_t pid;
+	enum pcram_detach_reason detach_reason;
 	bool attached;
 	bool measured;
 	u32 attach_flags;
@@ -136,17 +154,29 @@ struct pcram_vm_info {
 	char name[PCRAM_NAME_MAX];
 };
 
-struct pcram_vm *pcram_vm_create(void);
+/* What refused a process attach or detach, for the extack. */
+struct pcram_vm_pid_args {
+	pid_t pid;		/* in the caller's pid namespace */
+	u32 flags;		/* PCRAM_ATTACH_F_* */
+	const char *name;	/* NULL: the process's comm */
+	const char *err;	/* out: why it was refused */
+};
+
+struct pcram_vm *pcram_vm_create(enum pcram_vm_kind kind);
 void pcram_vm_release(struct pcram_vm *vm);
 int pcram_vm_attach(struct pcram_vm *vm, const struct pcram_attach *arg);
-int pcram_vm_detach(struct pcram_vm *vm);
+int pcram_vm_detach(struct pcram_vm *vm, enum pcram_detach_reason reason);
+struct pcram_vm *pcram_vm_attach_pid(struct pcram_vm_pid_args *args);
+int pcram_vm_detach_pid(struct pcram_vm *vm, bool capable, const char **err);
 struct file *pcram_vm_get_uffd(struct pcram_vm *vm);
 struct pcram_vm *pcram_vm_get_measured(const void *uffd_ctx);
+struct pcram_vm *pcram_vm_get_measured_mm(const struct mm_struct *mm);
 struct pcram_vm *pcram_vm_get_by_id(u32 id);
 struct pcram_vm *pcram_vm_get_next(u32 *id);
 void pcram_vm_put(struct pcram_vm *vm);
 void pcram_vm_get_info(struct pcram_vm *vm, struct pcram_vm_info *info);
 u32 pcram_vm_count(void);
+void pcram_vm_shutdown(void);
 void pcram_vm_exit(void);
 
 /* ---- pcram_batch.c ------------------------------------------------------ */

@@ -27,6 +27,13 @@ _Static_assert(PCRAM_KMOD_LHIST_SUB_BITS == PCRAM_LHIST_SUB_BITS &&
 _Static_assert(PCRAM_KMOD_ATTACH_F_NO_LATENCY == PCRAM_ATTACH_F_NO_LATENCY &&
 	       PCRAM_KMOD_ATTACH_F_NO_EVENTS == PCRAM_ATTACH_F_NO_EVENTS &&
 	       PCRAM_KMOD_ATTACH_F_ALL == PCRAM_ATTACH_F_ALL, "attach flags");
+_Static_assert((int)PCRAM_KMOD_VM_UFFD == (int)PCRAM_VM_KIND_UFFD &&
+	       (int)PCRAM_KMOD_VM_PROCESS == (int)PCRAM_VM_KIND_PROCESS, "VM kinds");
+_Static_assert((int)PCRAM_KMOD_DETACH_REQUEST == (int)PCRAM_DETACH_REASON_REQUEST &&
+	       (int)PCRAM_KMOD_DETACH_CLOSED == (int)PCRAM_DETACH_REASON_CLOSED &&
+	       (int)PCRAM_KMOD_DETACH_EXITED == (int)PCRAM_DETACH_REASON_EXITED &&
+	       (int)PCRAM_KMOD_DETACH_UNLOAD == (int)PCRAM_DETACH_REASON_UNLOAD,
+	       "detach reasons");
 _Static_assert((int)PCRAM_KMOD_LATENCY_PROBE_UNAVAILABLE == (int)PCRAM_LATENCY_PROBE_UNAVAILABLE &&
 	       (int)PCRAM_KMOD_LATENCY_PROBE_OFF == (int)PCRAM_LATENCY_PROBE_OFF &&
 	       (int)PCRAM_KMOD_LATENCY_PROBE_ON == (int)PCRAM_LATENCY_PROBE_ON, "latency probe states");
@@ -60,6 +67,9 @@ static struct nla_policy vm_policy[PCRAM_VM_A_MAX + 1] = {
 	[PCRAM_VM_A_THREADS] = { .type = NLA_NESTED },
 	[PCRAM_VM_A_BATCH] = { .type = NLA_NESTED },
 	[PCRAM_VM_A_SAMPLE] = { .type = NLA_NESTED },
+	[PCRAM_VM_A_KIND] = { .type = NLA_U32 },
+	[PCRAM_VM_A_PID] = { .type = NLA_U32 },
+	[PCRAM_VM_A_DETACH_REASON] = { .type = NLA_U32 },
 };
 
 static struct nla_policy fault_policy[PCRAM_FAULT_A_MAX + 1] = {
@@ -303,6 +313,9 @@ int kmod_parse_vm(struct nlmsghdr *hdr, struct pcram_kmod_vm *vm, int *cmd)
 	vm->has_attach_time = tb[PCRAM_VM_A_ATTACH_TIME] != NULL;
 	vm->attach_time_ns = u64_or0(tb[PCRAM_VM_A_ATTACH_TIME]);
 	vm->attach_flags = u32_or0(tb[PCRAM_VM_A_ATTACH_FLAGS]);
+	vm->kind = u32_or0(tb[PCRAM_VM_A_KIND]);
+	vm->pid = u32_or0(tb[PCRAM_VM_A_PID]);
+	vm->detach_reason = u32_or0(tb[PCRAM_VM_A_DETACH_REASON]);
 	if (parse_faults(tb[PCRAM_VM_A_FAULTS], vm) ||
 	    parse_threads(tb[PCRAM_VM_A_THREADS], vm) ||
 	    parse_batch(tb[PCRAM_VM_A_BATCH], &vm->batch) ||

@@ -26,6 +26,8 @@ struct info_query {
 	unsigned int extra_value; /* its value (default 1) */
 	unsigned int vm_id;	/* add PCRAM_VM_A_ID when non-zero */
 	bool zero_id;		/* add PCRAM_VM_A_ID 0 */
+	const char *name;	/* add PCRAM_VM_A_NAME when set */
+	unsigned int attach_flags; /* add PCRAM_VM_A_ATTACH_FLAGS when non-zero */
 };
 
 struct info_answer {
@@ -139,6 +141,10 @@ static inline int nl_request(const struct info_query *q, int default_cmd,
 	if (q->extra_attr &&
 	    nla_put_u32(msg, q->extra_attr, q->extra_value ? q->extra_value : 1))
 		goto out;
+	if (q->name && nla_put_string(msg, PCRAM_VM_A_NAME, q->name))
+		goto out;
+	if (q->attach_flags && nla_put_u32(msg, PCRAM_VM_A_ATTACH_FLAGS, q->attach_flags))
+		goto out;
 	nl_socket_modify_cb(sock, NL_CB_VALID, NL_CB_CUSTOM, valid, arg);
 	nl_socket_modify_err_cb(sock, NL_CB_CUSTOM, nl_status_error, st);
 	if (nl_send_auto(sock, msg) < 0)
@@ -191,6 +197,7 @@ struct vm_answer {
 	bool has_attach_time;
 	unsigned long long attach_time;
 	unsigned int attach_flags;
+	int kind, pid, detach_reason;	/* -1: attribute absent */
 	/* faults */
 	unsigned long long faults, blocked_ns, max_ns, nmissed;
 	unsigned long long hist[PCRAM_HIST_BUCKETS];
@@ -265,6 +272,13 @@ static inline void parse_vm(struct nlattr **tb, struct vm_answer *v)
 
 	memset(v, 0, sizeof(*v));
 	v->attached = v->measured = -1;
+	v->kind = v->pid = v->detach_reason = -1;
+	if (tb[PCRAM_VM_A_KIND])
+		v->kind = nla_get_u32(tb[PCRAM_VM_A_KIND]);
+	if (tb[PCRAM_VM_A_PID])
+		v->pid = nla_get_u32(tb[PCRAM_VM_A_PID]);
+	if (tb[PCRAM_VM_A_DETACH_REASON])
+		v->detach_reason = nla_get_u32(tb[PCRAM_VM_A_DETACH_REASON]);
 	if (tb[PCRAM_VM_A_ID])
 		v->id = nla_get_u32(tb[PCRAM_VM_A_ID]);
 	if (tb[PCRAM_VM_A_NAME])
@@ -390,6 +404,51 @@ static inline int reset_stats(unsigned int id, char *extack)
 	struct nl_status st;
 
 	if (nl_request(&q, PCRAM_CMD_RESET_STATS, vm_list_valid, &l, &st))
+		return -EIO;
+	if (extack)
+		strcpy(extack, st.extack);
+	return st.error;
+}
+
+/*
+ * ATTACH_PID of @pid (0: none sent) named @name (NULL: none sent), with
+ * @flags sent when non-zero: the new VM's id from the reply, or the kernel's -errno with
+ * its extended ACK message in @extack (when given).
+ */
+static inline int attach_pid_ex(unsigned int pid, const char *name, unsigned int flags,
+				char *extack)
+{
+	struct info_query q = {
+		.set_cmd = true, .cmd = PCRAM_CMD_ATTACH_PID, .name = name,
+		.extra_attr = pid ? PCRAM_VM_A_PID : 0, .extra_value = pid,
+		.attach_flags = flags,
+	};
+	struct vm_answer v;
+	struct vm_list l = { .vms = &v, .max = 1 };
+	struct nl_status st;
+
+	if (nl_request(&q, 0, vm_list_valid, &l, &st))
+		return -EIO;
+	if (extack)
+		strcpy(extack, st.extack);
+	if (st.error)
+		return st.error;
+	return l.n == 1 && l.cmd == PCRAM_CMD_GET_VM ? (int)v.id : -EPROTO;
+}
+
+static inline int attach_pid(unsigned int pid, const char *name, char *extack)
+{
+	return attach_pid_ex(pid, name, 0, extack);
+}
+
+/* DETACH of VM @id: 0 or the kernel's -errno, its message in @extack. */
+static inline int detach_vm(unsigned int id, char *extack)
+{
+	struct info_query q = { .set_cmd = true, .cmd = PCRAM_CMD_DETACH, .vm_id = id };
+	struct vm_list l = { 0 };
+	struct nl_status st;
+
+	if (nl_request(&q, 0, vm_list_valid, &l, &st))
 		return -EIO;
 	if (extack)
 		strcpy(extack, st.extack);

@@ -157,11 +157,13 @@ static void attach_flags(FILE *out, uint32_t flags)
 static void vm_info(FILE *out, const struct vm_list *vms)
 {
 	family(out, "pcram_vm_info", "gauge",
-	       "A VM context, with the process that attached it and its attach flags; "
+	       "A VM, with its kind (uffd or process), the process it measures (pid, "
+	       "process VMs), the process that attached it and its attach flags; "
 	       "always 1.");
 	for (size_t i = 0; i < vms->n; i++) {
 		vm_series(out, "pcram_vm_info", &vms->vms[i]);
-		fprintf(out, ",owner_pid=\"%u\",attach_flags=\"", vms->vms[i].owner_pid);
+		fprintf(out, ",kind=\"%s\",pid=\"%u\",owner_pid=\"%u\",attach_flags=\"",
+			vm_kind_name(vms->vms[i].kind), vms->vms[i].pid, vms->vms[i].owner_pid);
 		attach_flags(out, vms->vms[i].attach_flags);
 		fputs("\"} 1\n", out);
 	}

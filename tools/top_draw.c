@@ -112,7 +112,7 @@ static void table(const struct top_state *s, struct frame *f, bool full,
 		    col_ns(max, sizeof(max), v->now.faults.max, v->now.faults.count),
 		    v->now.faults.count,
 		    col_ns(blk, sizeof(blk), (uint64_t)v->blocked_rate, v->has_rate),
-		    v->now.owner_pid);
+		    v->now.kind == PCRAM_KMOD_VM_PROCESS ? v->now.pid : v->now.owner_pid);
 	}
 	if (!s->n)
 		add(f, false, "      no VMs: no VMM has /dev/pcram open");

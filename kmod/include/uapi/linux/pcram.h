@@ -9,7 +9,7 @@
  * The module offers two interfaces:
  *
  * 1. The misc character device /dev/pcram (mode 0600). Each open file is
- *    one VM context: it is created by open(2), gets a VM id at once, and
+ *    one VM context of kind PCRAM_VM_KIND_UFFD: it is created by open(2), gets a VM id at once, and
  *    is destroyed when its last reference is closed. A context is bound to
  *    a userfaultfd with PCRAM_IOC_ATTACH; from then on the module measures
  *    how long the threads faulting on that userfaultfd stay blocked, and
@@ -34,6 +34,17 @@
  *    opened it before an attach, had the effective uid that both opened
  *    the caller's netlink socket and makes the request. To it, the
  *    others do not exist (ENOENT, left out of dumps).
+ *
+ * A VM is either a context of the device bound to one userfaultfd
+ * (PCRAM_VM_KIND_UFFD), or a process attached by its pid with
+ * PCRAM_CMD_ATTACH_PID (PCRAM_VM_KIND_PROCESS): then every userfaultfd
+ * fault in that process's address space is measured, whichever
+ * userfaultfd it comes through, including userfaultfds created after the
+ * attach. A process VM has no file and no holder process: it lives until
+ * PCRAM_CMD_DETACH, the process's exit (its address space's teardown), or
+ * the module's unload. A fault measured by both a uffd VM and a process
+ * VM (a userfaultfd of an attached process, attached itself) is counted
+ * in each.
  *
  * Limits: PCRAM_NAME_MAX, PCRAM_BATCH_MAX, PCRAM_HIST_BUCKETS,
  * PCRAM_BATCH_HIST_BUCKETS and PCRAM_THREADS_MAX below.
@@ -190,8 +201,8 @@
  *                                    module; a client built against
  *                                    another value must check what it
  *                                    relies on
- *    PCRAM_INFO_A_NR_VMS:            NLA_U32, VM contexts open right now
- *                                    (open files of /dev/pcram)
+ *    PCRAM_INFO_A_NR_VMS:            NLA_U32, VMs right now (open files
+ *                                    of /dev/pcram and process VMs)
  *    PCRAM_INFO_A_LATENCY_PROBE:     NLA_U32, enum
  *                                    pcram_latency_probe_state
  *    PCRAM_INFO_A_LATENCY_PROBE_ERROR:
@@ -235,6 +246,10 @@
  *    PCRAM_VM_A_OWNER_PID:    NLA_U32, process id (in the initial pid
  *                             namespace) of the process that attached
  *                             it, or that opened it before it attached
+ *    PCRAM_VM_A_KIND:         NLA_U32, enum pcram_vm_kind (API 3; a
+ *                             message without it is PCRAM_VM_KIND_UFFD)
+ *    PCRAM_VM_A_PID:          NLA_U32, of a process VM: the attached
+ *                             process's id in the initial pid namespace
  *    PCRAM_VM_A_ATTACHED:     NLA_U8, 1 when attached now, else 0
  *    PCRAM_VM_A_ATTACH_TIME:  NLA_U64, CLOCK_REALTIME in ns of the latest
  *                             attach (absent if never attached)
@@ -368,6 +383,70 @@
  *    ERANGE: PCRAM_VM_A_ID is 0.
  *    ENOENT: no VM has this id.
  *
+ * PCRAM_CMD_ATTACH_PID (API 3)
+ * ----------------------------
+ *
+ * Attaches a process: creates a VM of kind PCRAM_VM_KIND_PROCESS that
+ * measures every userfaultfd fault in the process's address space (the
+ * faulting vma's mm), through any userfaultfd, present or future. Must be
+ * a do request. Attributes:
+ *
+ *    PCRAM_VM_A_PID:          NLA_U32, required: a process id (a thread
+ *                             group leader) in the caller's pid namespace
+ *    PCRAM_VM_A_NAME:         NLA_NUL_STRING, optional, at most
+ *                             PCRAM_NAME_MAX bytes with its NUL; absent:
+ *                             the process's name (its comm)
+ *    PCRAM_VM_A_ATTACH_FLAGS: NLA_U32, optional, PCRAM_ATTACH_F_*
+ *
+ * Permission: the caller must be allowed to ptrace-read the process, the
+ * rule of /proc/PID/mem and process_vm_readv with PTRACE_MODE_READ and
+ * the caller's filesystem credentials: it is the process itself, or its
+ * fsuid and fsgid are the process's real, effective and saved ids and the
+ * process is dumpable, or it has CAP_SYS_PTRACE in the process's user
+ * namespace. The kernel's ptrace_may_access() is not available to
+ * modules: the module applies that rule itself, without the LSM hook
+ * (Yama restricts PTRACE_MODE_ATTACH only). CAP_NET_ADMIN is not needed.
+ *
+ * The reply is a PCRAM_CMD_GET_VM message describing the new VM (its
+ * PCRAM_VM_A_ID). The attach is announced by PCRAM_CMD_EVENT_ATTACH. The
+ * VM ends, with a PCRAM_CMD_EVENT_DETACH saying why, when it is detached
+ * by PCRAM_CMD_DETACH, when the process exits (when its address space is
+ * torn down: PCRAM_DETACH_REASON_EXITED; an execve(2) that replaces it
+ * ends the VM too), or when the module is unloaded; from then on GET_VM
+ * says ENOENT for it.
+ *
+ * Errors:
+ *    EINVAL: PCRAM_VM_A_PID missing; unknown flags; a name that is too
+ *            long; an attribute ATTACH_PID does not take.
+ *    ERANGE: PCRAM_VM_A_PID is 0.
+ *    ESRCH:  no process has this id in the caller's pid namespace (or it
+ *            is a thread that does not lead its process).
+ *    EPERM:  the caller may not ptrace-read the process.
+ *    EINVAL: the process has no address space (a kernel thread, or it is
+ *            exiting).
+ *    EEXIST: the process (its address space) is attached already.
+ *    ENODEV: the module is being unloaded.
+ *    ENOMEM: no memory.
+ *
+ * PCRAM_CMD_DETACH (API 3)
+ * ------------------------
+ *
+ * Detaches the process VM PCRAM_VM_A_ID (NLA_U32, required) and drops it:
+ * a PCRAM_CMD_EVENT_DETACH with PCRAM_DETACH_REASON_REQUEST is sent, and
+ * GET_VM says ENOENT for it from then on. Faults in progress are still
+ * counted when they end, in the dropped VM. Must be a do request. Needs
+ * CAP_NET_ADMIN, or the right to ptrace-read the process as for
+ * ATTACH_PID. A uffd VM is detached through its file (PCRAM_IOC_DETACH,
+ * or closing /dev/pcram), not here.
+ *
+ * Errors:
+ *    EINVAL:     PCRAM_VM_A_ID missing, or an attribute DETACH does not
+ *                take.
+ *    ERANGE:     PCRAM_VM_A_ID is 0.
+ *    ENOENT:     no VM has this id (or its process exited meanwhile).
+ *    EOPNOTSUPP: the VM is a uffd VM.
+ *    EPERM:      neither CAP_NET_ADMIN nor the right to ptrace-read it.
+ *
  * Multicast group PCRAM_GENL_MCGRP_EVENTS
  * ---------------------------------------
  *
@@ -379,10 +458,17 @@
  * cannot be resolved from another namespace, and a socket there that
  * joins it by number is never sent anything. The events, as commands:
  *
- *    PCRAM_CMD_EVENT_ATTACH: a context attached; PCRAM_VM_A_ID, _NAME,
- *                            _OWNER_PID, _ATTACH_TIME, _ATTACH_FLAGS
- *    PCRAM_CMD_EVENT_DETACH: a context detached (by PCRAM_IOC_DETACH or
- *                            on close); PCRAM_VM_A_ID, _NAME, _OWNER_PID
+ *    PCRAM_CMD_EVENT_ATTACH: a VM attached; PCRAM_VM_A_ID, _NAME,
+ *                            _OWNER_PID, _KIND, _PID (process VMs),
+ *                            _ATTACH_TIME, _ATTACH_FLAGS
+ *    PCRAM_CMD_EVENT_DETACH: a VM detached; PCRAM_VM_A_ID, _NAME,
+ *                            _OWNER_PID, _KIND, _PID (process VMs), and
+ *                            PCRAM_VM_A_DETACH_REASON, NLA_U32, enum
+ *                            pcram_detach_reason (API 3): REQUEST
+ *                            (PCRAM_IOC_DETACH or PCRAM_CMD_DETACH),
+ *                            CLOSED (its /dev/pcram file was released),
+ *                            EXITED (the attached process exited), UNLOAD
+ *                            (the module is being unloaded)
  *    PCRAM_CMD_EVENT_FAULT:  a sampled fault of a measured VM, at most one
  *                            per VM per event_interval_ms; PCRAM_VM_A_ID
  *                            and PCRAM_VM_A_SAMPLE, NLA_NESTED:
@@ -424,8 +510,9 @@
  * 1: the misc device and PCRAM_CMD_GET_INFO.
  * 2: PCRAM_IOC_ATTACH, _DETACH, _BATCH; PCRAM_CMD_GET_VM, _RESET_STATS,
  *    the events group; probe, batch and event attributes of GET_INFO.
- * 3: PCRAM_FAULT_A_LHIST, the log-linear fault latency histogram, and
- *    PCRAM_LHIST_*.
+ * 3: process VMs: PCRAM_CMD_ATTACH_PID, PCRAM_CMD_DETACH;
+ *    PCRAM_VM_A_KIND, _PID, _DETACH_REASON. PCRAM_FAULT_A_LHIST, the
+ *    log-linear fault latency histogram, and PCRAM_LHIST_*.
  */
 #define PCRAM_API_VERSION 3
 
@@ -553,6 +640,8 @@ struct pcram_batch {
  * @PCRAM_CMD_EVENT_ATTACH: event: a context attached
  * @PCRAM_CMD_EVENT_DETACH: event: a context detached
  * @PCRAM_CMD_EVENT_FAULT: event: a sampled fault
+ * @PCRAM_CMD_ATTACH_PID: attach a process by its pid (API 3)
+ * @PCRAM_CMD_DETACH: detach and drop a process VM (API 3)
  */
 enum pcram_cmd {
 	PCRAM_CMD_UNSPEC,
@@ -562,6 +651,8 @@ enum pcram_cmd {
 	PCRAM_CMD_EVENT_ATTACH,
 	PCRAM_CMD_EVENT_DETACH,
 	PCRAM_CMD_EVENT_FAULT,
+	PCRAM_CMD_ATTACH_PID,
+	PCRAM_CMD_DETACH,
 	__PCRAM_CMD_MAX
 };
 
@@ -628,6 +719,9 @@ enum pcram_info_attr {
  * @PCRAM_VM_A_BATCH: NLA_NESTED, enum pcram_batch_attr
  * @PCRAM_VM_A_SAMPLE: NLA_NESTED, enum pcram_sample_attr (events only)
  * @PCRAM_VM_A_PAD: padding of 64-bit attributes
+ * @PCRAM_VM_A_KIND: NLA_U32, enum pcram_vm_kind (API 3)
+ * @PCRAM_VM_A_PID: NLA_U32, the attached process (API 3)
+ * @PCRAM_VM_A_DETACH_REASON: NLA_U32, enum pcram_detach_reason (API 3)
  */
 enum pcram_vm_attr {
 	PCRAM_VM_A_UNSPEC,
@@ -643,10 +737,37 @@ enum pcram_vm_attr {
 	PCRAM_VM_A_BATCH,
 	PCRAM_VM_A_SAMPLE,
 	PCRAM_VM_A_PAD,
+	PCRAM_VM_A_KIND,
+	PCRAM_VM_A_PID,
+	PCRAM_VM_A_DETACH_REASON,
 	__PCRAM_VM_A_MAX
 };
 
 #define PCRAM_VM_A_MAX (__PCRAM_VM_A_MAX - 1)
+
+/**
+ * enum pcram_vm_kind - value of PCRAM_VM_A_KIND
+ * @PCRAM_VM_KIND_UFFD: a /dev/pcram context, bound to one userfaultfd
+ * @PCRAM_VM_KIND_PROCESS: a process attached by PCRAM_CMD_ATTACH_PID
+ */
+enum pcram_vm_kind {
+	PCRAM_VM_KIND_UFFD,
+	PCRAM_VM_KIND_PROCESS,
+};
+
+/**
+ * enum pcram_detach_reason - value of PCRAM_VM_A_DETACH_REASON
+ * @PCRAM_DETACH_REASON_REQUEST: PCRAM_IOC_DETACH or PCRAM_CMD_DETACH
+ * @PCRAM_DETACH_REASON_CLOSED: the context's /dev/pcram file was released
+ * @PCRAM_DETACH_REASON_EXITED: the attached process exited
+ * @PCRAM_DETACH_REASON_UNLOAD: the module is being unloaded
+ */
+enum pcram_detach_reason {
+	PCRAM_DETACH_REASON_REQUEST,
+	PCRAM_DETACH_REASON_CLOSED,
+	PCRAM_DETACH_REASON_EXITED,
+	PCRAM_DETACH_REASON_UNLOAD,
+};
 
 /**
  * enum pcram_fault_attr - attributes nested in PCRAM_VM_A_FAULTS
