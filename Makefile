@@ -149,7 +149,7 @@ $(B)/selftests/%: selftests/%.c $(wildcard selftests/*.h selftests/*/*.h) $(HARN
 	$(Q)$(CC) $(PCRAM_CFLAGS) -Wno-unused-parameter -Wno-sign-compare -Iselftests \
 		-I$(B)/linux-src/tools/testing/selftests $(NL_CFLAGS) $< -o $@ \
 		-L$(B)/lib -Wl,-rpath,$(abspath $(B)/lib) -Wl,--as-needed \
-		-lpcram $(NL_LIBS) -lpthread $(LDFLAGS)
+		-lpcram $(NL_LIBS) -lpthread -lm $(LDFLAGS)
 
 # The unit test of the library's pcram.ko client compiles its sources in.
 $(B)/selftests/lib/kmod_parse_test: lib/kmod_genl.c lib/kmod_genl.h lib/kmod_parse.c lib/kmod_parse.h lib/error.c

@@ -13,7 +13,7 @@
 
 static int pcram_dev_open(struct inode *inode, struct file *file)
 {
-	struct pcram_vm *vm = pcram_vm_create();
+	struct pcram_vm *vm = pcram_vm_create(PCRAM_VM_KIND_UFFD);
 
 	if (IS_ERR(vm))
 		return PTR_ERR(vm);
@@ -41,7 +41,7 @@ static long pcram_dev_ioctl(struct file *file, unsigned int cmd,
 			return -EFAULT;
 		return pcram_vm_attach(vm, &attach);
 	case PCRAM_IOC_DETACH:
-		return pcram_vm_detach(vm);
+		return pcram_vm_detach(vm, PCRAM_DETACH_REASON_REQUEST);
 	case PCRAM_IOC_BATCH:
 		return pcram_batch(vm, argp);
 	default:

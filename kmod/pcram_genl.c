@@ -73,9 +73,15 @@ int pcram_genl_put_vm_id(struct sk_buff *skb, const struct pcram_vm_info *info,
 {
 	if (nla_put_u32(skb, PCRAM_VM_A_ID, info->id) ||
 	    nla_put_string(skb, PCRAM_VM_A_NAME, info->name) ||
-	    nla_put_u32(skb, PCRAM_VM_A_OWNER_PID, info->owner))
+	    nla_put_u32(skb, PCRAM_VM_A_OWNER_PID, info->owner) ||
+	    nla_put_u32(skb, PCRAM_VM_A_KIND, info->kind) ||
+	    (info->kind == PCRAM_VM_KIND_PROCESS &&
+	     nla_put_u32(skb, PCRAM_VM_A_PID, info->pid)))
 		return -EMSGSIZE;
-	if (!attach || !info->attach_time_ns)
+	if (!attach)
+		return nla_put_u32(skb, PCRAM_VM_A_DETACH_REASON,
+				   info->detach_reason) ? -EMSGSIZE : 0;
+	if (!info->attach_time_ns)
 		return 0;
 	if (nla_put_u64_64bit(skb, PCRAM_VM_A_ATTACH_TIME, info->attach_time_ns,
 			      PCRAM_VM_A_PAD) ||
@@ -103,6 +109,58 @@ static int pcram_genl_put_hist(struct sk_buff *skb, int type, const u64 *hist,
 	return 0;
 }
 
+/*
+ * One run of the log-linear histogram: buckets [@first, @first + @n) as
+ * an array of u64, 8-byte aligned (type 0 pads) where that matters.
+ */
+static int pcram_genl_put_run(struct sk_buff *skb, unsigned int first,
+			      const u64 *counts, unsigned int n)
+{
+	return nla_put_64bit(skb, first + 1, n * sizeof(u64), counts, 0);
+}
+
+/*
+ * PCRAM_FAULT_A_LHIST: each stretch of non-zero buckets as one run. Its
+ * size is at most 8 bytes a bucket and 8 a run (header and padding), and
+ * a run takes a zero bucket after it, so never past
+ * PCRAM_GENL_LHIST_SIZE.
+ */
+#define PCRAM_GENL_LHIST_SIZE (8 * (PCRAM_LHIST_BUCKETS + 2))
+
+static int pcram_genl_put_lhist(struct sk_buff *skb,
+				const struct pcram_stats_snapshot *s)
+{
+	struct nlattr *nest = nla_nest_start(skb, PCRAM_FAULT_A_LHIST);
+	const u64 *b = s->sum.fault_lhist;
+	unsigned int i = 0, first;
+
+	if (!nest)
+		return -EMSGSIZE;
+	while (i < PCRAM_LHIST_IN_RANGE) {
+		if (!b[i]) {
+			i++;
+			continue;
+		}
+		first = i;
+		while (i < PCRAM_LHIST_IN_RANGE && b[i])
+			i++;
+		if (pcram_genl_put_run(skb, first, b + first, i - first))
+			return -EMSGSIZE;
+	}
+	if (s->fault_lhist_over &&
+	    pcram_genl_put_run(skb, PCRAM_LHIST_IN_RANGE, &s->fault_lhist_over, 1))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+/*
+ * A GET_VM message fitted NLMSG_GOODSIZE before the log-linear
+ * histogram; with it, it needs this much, in a do reply and in each part
+ * of a dump.
+ */
+#define PCRAM_GENL_VM_SIZE (NLMSG_GOODSIZE + PCRAM_GENL_LHIST_SIZE)
+
 static int pcram_genl_put_faults(struct sk_buff *skb,
 				 const struct pcram_stats_snapshot *s)
 {
@@ -115,10 +173,11 @@ static int pcram_genl_put_faults(struct sk_buff *skb,
 			      PCRAM_FAULT_A_PAD) ||
 	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_MAX_NS, s->max_ns,
 			      PCRAM_FAULT_A_PAD) ||
-	    pcram_genl_put_hist(skb, PCRAM_FAULT_A_HIST, s->sum.fault_hist,
+	    pcram_genl_put_hist(skb, PCRAM_FAULT_A_HIST, s->fault_hist,
 				PCRAM_HIST_BUCKETS) ||
 	    nla_put_u64_64bit(skb, PCRAM_FAULT_A_LATENCY_PROBE_NMISSED,
-			      pcram_latency_nmissed(), PCRAM_FAULT_A_PAD))
+			      pcram_latency_nmissed(), PCRAM_FAULT_A_PAD) ||
+	    pcram_genl_put_lhist(skb, s))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
 	return 0;
@@ -255,25 +314,17 @@ static struct pcram_vm *pcram_genl_vm(struct genl_info *info, int *err)
 	return vm;
 }
 
-static int pcram_genl_get_vm(struct sk_buff *skb, struct genl_info *info)
+/* A GET_VM message describing @vm, as the reply to @info; drops @vm. */
+static int pcram_genl_reply_vm(struct sk_buff *skb, struct genl_info *info,
+			       struct pcram_vm *vm)
 {
 	struct pcram_stats_snapshot *snap;
-	struct pcram_vm *vm;
 	struct sk_buff *msg;
 	int ret;
 
-	if (!info->attrs[PCRAM_VM_A_ID]) {
-		NL_SET_ERR_MSG_MOD(info->extack,
-				   "PCRAM_VM_A_ID is required (dump for every VM)");
-		return -EINVAL;
-	}
-	vm = pcram_genl_vm(info, &ret);
-	if (!vm)
-		return ret;
-
 	ret = -ENOMEM;
 	snap = kmalloc(sizeof(*snap), GFP_KERNEL);
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	msg = genlmsg_new(PCRAM_GENL_VM_SIZE, GFP_KERNEL);
 	if (!snap || !msg) {
 		NL_SET_ERR_MSG_MOD(info->extack, "no memory for the reply");
 		goto err;
@@ -300,6 +351,39 @@ err:
 	kfree(snap);
 	pcram_vm_put(vm);
 	return ret;
+}
+
+/* Each part of the dump must have room for one whole VM. */
+static int pcram_genl_get_vm_start(struct netlink_callback *cb)
+{
+	cb->min_dump_alloc = PCRAM_GENL_VM_SIZE;
+	return 0;
+}
+
+/* NL_SET_ERR_MSG_ATTR for a message chosen at run time (a static string). */
+static void pcram_genl_set_err(struct netlink_ext_ack *extack,
+			       const struct nlattr *attr, const char *msg)
+{
+	if (extack) {
+		extack->_msg = msg;
+		extack->bad_attr = attr;
+	}
+}
+
+static int pcram_genl_get_vm(struct sk_buff *skb, struct genl_info *info)
+{
+	struct pcram_vm *vm;
+	int ret;
+
+	if (!info->attrs[PCRAM_VM_A_ID]) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "PCRAM_VM_A_ID is required (dump for every VM)");
+		return -EINVAL;
+	}
+	vm = pcram_genl_vm(info, &ret);
+	if (!vm)
+		return ret;
+	return pcram_genl_reply_vm(skb, info, vm);
 }
 
 /*
@@ -390,6 +474,65 @@ static const struct nla_policy pcram_vm_policy[PCRAM_VM_A_MAX + 1] = {
 	[PCRAM_VM_A_ID] = { .type = NLA_U32 },
 };
 
+/* ---- process VMs: ATTACH_PID and DETACH ---------------------------------- */
+
+static int pcram_genl_attach_pid(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *const *tb = info->attrs;
+	struct pcram_vm_pid_args args = {};
+	struct pcram_vm *vm;
+
+	if (!tb[PCRAM_VM_A_PID]) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "PCRAM_VM_A_PID is required: the process to attach");
+		return -EINVAL;
+	}
+	args.pid = nla_get_u32(tb[PCRAM_VM_A_PID]);
+	if (tb[PCRAM_VM_A_NAME])
+		args.name = nla_data(tb[PCRAM_VM_A_NAME]);
+	if (tb[PCRAM_VM_A_ATTACH_FLAGS])
+		args.flags = nla_get_u32(tb[PCRAM_VM_A_ATTACH_FLAGS]);
+	vm = pcram_vm_attach_pid(&args);
+	if (IS_ERR(vm)) {
+		pcram_genl_set_err(info->extack, tb[PCRAM_VM_A_PID], args.err);
+		return PTR_ERR(vm);
+	}
+	/* The VM is attached whether or not the reply can be built. */
+	return pcram_genl_reply_vm(skb, info, vm);
+}
+
+static int pcram_genl_detach(struct sk_buff *skb, struct genl_info *info)
+{
+	const char *err = NULL;
+	struct pcram_vm *vm;
+	int ret;
+
+	if (!info->attrs[PCRAM_VM_A_ID]) {
+		NL_SET_ERR_MSG_MOD(info->extack,
+				   "PCRAM_VM_A_ID is required: the VM to detach");
+		return -EINVAL;
+	}
+	vm = pcram_genl_vm(info, &ret);
+	if (!vm)
+		return ret;
+	ret = pcram_vm_detach_pid(vm, netlink_capable(skb, CAP_NET_ADMIN),
+				  &err);
+	pcram_vm_put(vm);
+	if (ret)
+		pcram_genl_set_err(info->extack, info->attrs[PCRAM_VM_A_ID],
+				   err);
+	return ret;
+}
+
+/* NLA_POLICY_MIN/MASK refuse 0 and unknown bits with their own messages. */
+static const struct nla_policy pcram_attach_pid_policy[PCRAM_VM_A_MAX + 1] = {
+	[PCRAM_VM_A_PID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[PCRAM_VM_A_NAME] = { .type = NLA_NUL_STRING,
+			      .len = PCRAM_NAME_MAX - 1 },
+	[PCRAM_VM_A_ATTACH_FLAGS] = NLA_POLICY_MASK(NLA_U32,
+						    PCRAM_ATTACH_F_ALL),
+};
+
 /*
  * With resv_start_op left at 0, as new families should, the genetlink core
  * validates every command strictly: one without a policy gets a policy
@@ -405,6 +548,7 @@ static const struct genl_ops pcram_genl_ops[] = {
 	{
 		.cmd = PCRAM_CMD_GET_VM,
 		.doit = pcram_genl_get_vm,
+		.start = pcram_genl_get_vm_start,
 		.dumpit = pcram_genl_get_vm_dump,
 		.policy = pcram_vm_policy,
 		.maxattr = PCRAM_VM_A_MAX,
@@ -412,6 +556,19 @@ static const struct genl_ops pcram_genl_ops[] = {
 	{
 		.cmd = PCRAM_CMD_RESET_STATS,
 		.doit = pcram_genl_reset_stats,
+		.policy = pcram_vm_policy,
+		.maxattr = PCRAM_VM_A_MAX,
+	},
+	/* Their own permission checks: see pcram_vm_attach_pid(). */
+	{
+		.cmd = PCRAM_CMD_ATTACH_PID,
+		.doit = pcram_genl_attach_pid,
+		.policy = pcram_attach_pid_policy,
+		.maxattr = PCRAM_VM_A_MAX,
+	},
+	{
+		.cmd = PCRAM_CMD_DETACH,
+		.doit = pcram_genl_detach,
 		.policy = pcram_vm_policy,
 		.maxattr = PCRAM_VM_A_MAX,
 	},

@@ -7,6 +7,7 @@
 
 #include <linux/build_bug.h>
 #include <linux/list.h>
+#include <linux/mmu_notifier.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
 #include <linux/rcupdate.h>
@@ -24,6 +25,7 @@
 
 struct file;
 struct genl_family;
+struct pid;
 struct sk_buff;
 
 /* ---- pcram_stats.c: per-VM counters ------------------------------------ */
@@ -38,11 +40,22 @@ struct pcram_batch_counts {
 	u64 errors;
 };
 
-/* Counters one CPU updates; readers sum them over CPUs. */
+/* Log-linear buckets below 2^PCRAM_LHIST_MAX_SHIFT ns (all but the last). */
+#define PCRAM_LHIST_IN_RANGE (PCRAM_LHIST_BUCKETS - 1)
+/* log2 buckets at and above it, one per power of two. */
+#define PCRAM_LHIST_HIGH (PCRAM_HIST_BUCKETS - PCRAM_LHIST_MAX_SHIFT)
+
+/*
+ * Counters one CPU updates; readers sum them over CPUs. A fault is
+ * counted once: in fault_lhist below 2^PCRAM_LHIST_MAX_SHIFT ns, else in
+ * fault_high by its power of two, so that both histograms of the UAPI
+ * are sums of these (8.4 KiB per CPU per VM, most of it fault_lhist).
+ */
 struct pcram_stats_cpu {
 	u64 faults;
 	u64 blocked_ns;
-	u64 fault_hist[PCRAM_HIST_BUCKETS];
+	u64 fault_lhist[PCRAM_LHIST_IN_RANGE];
+	u64 fault_high[PCRAM_LHIST_HIGH];
 	u64 batches;
 	struct pcram_batch_counts batch;
 	u64 batch_hist[PCRAM_BATCH_HIST_BUCKETS];
@@ -70,6 +83,8 @@ struct pcram_stats {
 /* A consistent-enough copy for a netlink message; big: allocate it. */
 struct pcram_stats_snapshot {
 	struct pcram_stats_cpu sum;
+	u64 fault_hist[PCRAM_HIST_BUCKETS];	/* log2, from sum */
+	u64 fault_lhist_over;			/* the last log-linear bucket */
 	u64 max_ns;
 	unsigned int nr_threads;
 	struct pcram_thread_stat threads[PCRAM_THREADS_MAX];
@@ -87,18 +102,31 @@ void pcram_stats_reset(struct pcram_stats *stats);
 /* ---- pcram_vm.c: contexts and their registry --------------------------- */
 
 struct pcram_vm {
-	refcount_t ref;		/* the open file, and each measured fault */
+	/* the open file (or, of a process VM, the registry), each measured
+	 * fault, and a process VM's mmu notifier
+	 */
+	refcount_t ref;
 	u32 id;
+	enum pcram_vm_kind kind;	/* set at creation */
 	struct list_head node;	/* in pcram_vm_all until freed */
-	struct hlist_node hnode;	/* by uffd_ctx, while attached */
+	struct hlist_node hnode;	/* by uffd_ctx or mm, while attached */
 	const void *uffd_ctx;	/* the attached uffd's private_data */
+	const struct mm_struct *mm;	/* a process VM's, while attached */
+	struct mmu_notifier mn;	/* a process VM's: its exit */
+
+	/* Serializes this VM's attach and detach, and so their events. */
+	struct mutex attach_mutex;
 
 	spinlock_t lock;	/* guards the fields below */
 	struct file *uffd;	/* attached userfaultfd, or NULL */
+	bool attached;		/* a process VM's */
+	struct pid *process;	/* a process VM's process (a reference) */
+	pid_t pid;		/* ... its id, initial pid namespace */
 	u32 attach_flags;
 	pid_t owner;
 	kuid_t owner_uid;	/* its effective uid: who may read the VM */
 	u64 attach_time_ns;	/* CLOCK_REALTIME; 0: never attached */
+	enum pcram_detach_reason detach_reason;	/* of the latest detach */
 	char name[PCRAM_NAME_MAX];
 
 	/* fault sampling for events (pcram_event.c) */
@@ -114,6 +142,9 @@ struct pcram_vm {
 /* What netlink shows of a VM besides its statistics. */
 struct pcram_vm_info {
 	u32 id;
+	enum pcram_vm_kind kind;
+	pid_t pid;
+	enum pcram_detach_reason detach_reason;
 	bool attached;
 	bool measured;
 	u32 attach_flags;
@@ -123,17 +154,29 @@ struct pcram_vm_info {
 	char name[PCRAM_NAME_MAX];
 };
 
-struct pcram_vm *pcram_vm_create(void);
+/* What refused a process attach or detach, for the extack. */
+struct pcram_vm_pid_args {
+	pid_t pid;		/* in the caller's pid namespace */
+	u32 flags;		/* PCRAM_ATTACH_F_* */
+	const char *name;	/* NULL: the process's comm */
+	const char *err;	/* out: why it was refused */
+};
+
+struct pcram_vm *pcram_vm_create(enum pcram_vm_kind kind);
 void pcram_vm_release(struct pcram_vm *vm);
 int pcram_vm_attach(struct pcram_vm *vm, const struct pcram_attach *arg);
-int pcram_vm_detach(struct pcram_vm *vm);
+int pcram_vm_detach(struct pcram_vm *vm, enum pcram_detach_reason reason);
+struct pcram_vm *pcram_vm_attach_pid(struct pcram_vm_pid_args *args);
+int pcram_vm_detach_pid(struct pcram_vm *vm, bool capable, const char **err);
 struct file *pcram_vm_get_uffd(struct pcram_vm *vm);
 struct pcram_vm *pcram_vm_get_measured(const void *uffd_ctx);
+struct pcram_vm *pcram_vm_get_measured_mm(const struct mm_struct *mm);
 struct pcram_vm *pcram_vm_get_by_id(u32 id);
 struct pcram_vm *pcram_vm_get_next(u32 *id);
 void pcram_vm_put(struct pcram_vm *vm);
 void pcram_vm_get_info(struct pcram_vm *vm, struct pcram_vm_info *info);
 u32 pcram_vm_count(void);
+void pcram_vm_shutdown(void);
 void pcram_vm_exit(void);
 
 /* ---- pcram_batch.c ------------------------------------------------------ */

@@ -7,7 +7,10 @@
  * woken; the time between its entry and its return is the time the
  * thread (a vCPU) was stopped by postcopy. The entry handler keeps only
  * faults on attached userfaultfds, found by the context pointer the
- * faulting vma carries, and takes a reference on their VM: the thread may
+ * faulting vma carries, or by the faulting vma's mm for process VMs
+ * (PCRAM_CMD_ATTACH_PID: any userfaultfd of that process, even one
+ * created after the attach; a fault of both kinds of VM counts in each),
+ * and takes a reference on their VMs: the thread may
  * stay blocked after the VM is detached or closed, and its return must
  * still find the VM's memory. The reference is dropped by the return
  * handler or, if the module is unloaded first (unregister_kretprobe makes
@@ -43,7 +46,8 @@ static int pcram_probe_err;		/* why it is not registered */
 
 /* Per-fault data, kept in the kretprobe instance between entry and return. */
 struct pcram_probe_data {
-	struct pcram_vm *vm;
+	struct pcram_vm *vm;		/* the uffd VM, or NULL */
+	struct pcram_vm *proc;		/* the process VM, or NULL */
 	u64 start_ns;
 	unsigned long address;
 	u32 flags;
@@ -58,7 +62,8 @@ static int pcram_probe_entry(struct kretprobe_instance *ri,
 	struct pcram_vm *vm;
 
 	vm = pcram_vm_get_measured(vmf->vma->vm_userfaultfd_ctx.ctx);
-	if (!vm)
+	d->proc = pcram_vm_get_measured_mm(vmf->vma->vm_mm);
+	if (!vm && !d->proc)
 		return 1;	/* not ours: no return handler */
 	d->vm = vm;
 	d->address = vmf->address;
@@ -80,10 +85,16 @@ static int pcram_probe_return(struct kretprobe_instance *ri,
 	struct pcram_probe_data *d = (struct pcram_probe_data *)ri->data;
 	u64 now = ktime_get_ns();
 	u64 ns = now - d->start_ns;
+	struct pcram_vm *vms[] = { d->vm, d->proc };
+	unsigned int i;
 
-	pcram_stats_fault(&d->vm->stats, ns);
-	pcram_event_fault(d->vm, now, ns, d->address, d->flags);
-	pcram_vm_put(d->vm);
+	for (i = 0; i < ARRAY_SIZE(vms); i++) {
+		if (!vms[i])
+			continue;
+		pcram_stats_fault(&vms[i]->stats, ns);
+		pcram_event_fault(vms[i], now, ns, d->address, d->flags);
+		pcram_vm_put(vms[i]);
+	}
 	return 0;
 }
 

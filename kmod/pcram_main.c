@@ -42,7 +42,8 @@ err:
 
 /*
  * The reverse, with the order mattering: once the probe is unregistered
- * no sample is queued and no fault drops a reference; the worker sending
+ * no sample is queued and no fault drops a reference; process VMs, which
+ * hold no module reference, are detached while their events can be sent; the worker sending
  * samples needs the family; and the contexts left, which only faults still
  * blocked hold, can be freed last.
  */
@@ -50,6 +51,7 @@ static void __exit pcram_exit(void)
 {
 	pcram_dev_exit();
 	pcram_latency_exit();
+	pcram_vm_shutdown();
 	pcram_event_exit();
 	pcram_genl_exit();
 	pcram_vm_exit();

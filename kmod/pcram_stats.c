@@ -97,12 +97,38 @@ out:
 	spin_unlock(&stats->threads_lock);
 }
 
+/*
+ * The log-linear bucket of @ns < 2^PCRAM_LHIST_MAX_SHIFT, by the UAPI's
+ * formula: a find-last-set and two shifts, cheap enough for the probe.
+ */
+static unsigned int pcram_lhist_bucket(u64 ns)
+{
+	unsigned int shift = fls64(ns);
+
+	shift = shift > PCRAM_LHIST_SUB_BITS + 1 ?
+		shift - (PCRAM_LHIST_SUB_BITS + 1) : 0;
+	return (shift << PCRAM_LHIST_SUB_BITS) + (unsigned int)(ns >> shift);
+}
+
+/* The lowest value of log-linear bucket @i (the UAPI's formula). */
+static u64 pcram_lhist_lo(unsigned int i)
+{
+	unsigned int shift = i < PCRAM_LHIST_SUB ? 0 :
+			     (i >> PCRAM_LHIST_SUB_BITS) - 1;
+
+	return (u64)(i - (shift << PCRAM_LHIST_SUB_BITS)) << shift;
+}
+
 /* A fault of the current thread ended after blocking @ns. */
 void pcram_stats_fault(struct pcram_stats *stats, u64 ns)
 {
+	BUILD_BUG_ON(PCRAM_LHIST_MAX_SHIFT >= PCRAM_HIST_BUCKETS);
 	this_cpu_inc(stats->cpu->faults);
 	this_cpu_add(stats->cpu->blocked_ns, ns);
-	this_cpu_inc(stats->cpu->fault_hist[pcram_log2_bucket(ns, PCRAM_HIST_BUCKETS)]);
+	if (likely(!(ns >> PCRAM_LHIST_MAX_SHIFT)))
+		this_cpu_inc(stats->cpu->fault_lhist[pcram_lhist_bucket(ns)]);
+	else
+		this_cpu_inc(stats->cpu->fault_high[ilog2(ns) - PCRAM_LHIST_MAX_SHIFT]);
 	pcram_stats_max(&stats->max_ns, ns);
 	pcram_stats_thread(stats, ns);
 }
@@ -154,6 +180,18 @@ void pcram_stats_read(struct pcram_stats *stats,
 			sum[i] += READ_ONCE(c[i]);
 	}
 	snap->max_ns = atomic64_read(&stats->max_ns);
+
+	/* Both UAPI histograms: each log2 bucket is whole log-linear ones. */
+	memset(snap->fault_hist, 0, sizeof(snap->fault_hist));
+	for (i = 0; i < PCRAM_LHIST_IN_RANGE; i++)
+		snap->fault_hist[pcram_log2_bucket(pcram_lhist_lo(i),
+						   PCRAM_HIST_BUCKETS)] +=
+			snap->sum.fault_lhist[i];
+	snap->fault_lhist_over = 0;
+	for (i = 0; i < PCRAM_LHIST_HIGH; i++) {
+		snap->fault_hist[PCRAM_LHIST_MAX_SHIFT + i] = snap->sum.fault_high[i];
+		snap->fault_lhist_over += snap->sum.fault_high[i];
+	}
 
 	spin_lock(&stats->threads_lock);
 	snap->nr_threads = stats->nr_threads;

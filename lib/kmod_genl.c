@@ -132,6 +132,9 @@ int pcram_kmod_fd(const struct pcram_kmod *k)
 struct request {
 	int (*valid)(struct nlmsghdr *hdr, void *arg);
 	void *arg;
+	/* the request's attributes besides PCRAM_VM_A_ID; NULL: none */
+	int (*put)(struct nl_msg *msg, const void *arg);
+	const void *put_arg;
 	uint32_t seq;		/* of the request: its answers carry it */
 	int ret;		/* first error: the kernel's -errno, or ours */
 	char extack[256];	/* the kernel's extended ACK message */
@@ -222,7 +225,8 @@ static int request(struct pcram_kmod *k, int cmd, int flags, uint32_t id,
 	r->extack[0] = '\0';
 	if (!msg || !cb || !genlmsg_put(msg, NL_AUTO_PORT, NL_AUTO_SEQ, k->family, 0,
 					flags, cmd, PCRAM_GENL_VERSION) ||
-	    (id && nla_put_u32(msg, PCRAM_VM_A_ID, id)))
+	    (id && nla_put_u32(msg, PCRAM_VM_A_ID, id)) ||
+	    (r->put && r->put(msg, r->put_arg)))
 		goto out;
 	nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, on_valid, r);
 	nl_cb_set(cb, NL_CB_FINISH, NL_CB_CUSTOM, on_finish, r);
@@ -535,6 +539,114 @@ int pcram_kmod_reset(struct pcram_kmod *k, uint32_t id)
 		return kmod_error(k, ret, "not permitted: RESET_STATS needs CAP_NET_ADMIN");
 	if (ret)
 		return request_error(k, "RESET_STATS", ret, &r);
+	return 0;
+}
+
+/* ---- process VMs (API 3) --------------------------------------------------------- */
+
+struct attach_pid {
+	uint32_t pid;
+	const char *name;
+	uint32_t flags;
+};
+
+static int put_attach_pid(struct nl_msg *msg, const void *arg)
+{
+	const struct attach_pid *a = arg;
+
+	if (nla_put_u32(msg, PCRAM_VM_A_PID, a->pid) ||
+	    (a->name && nla_put_string(msg, PCRAM_VM_A_NAME, a->name)) ||
+	    (a->flags && nla_put_u32(msg, PCRAM_VM_A_ATTACH_FLAGS, a->flags)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* A module of API 2 has no such command: the kernel says EOPNOTSUPP. */
+static int older_than_3(struct pcram_kmod *k, const char *what)
+{
+	return kmod_error(k, -EOPNOTSUPP, "%s: pcram.ko speaks API %u, this needs API 3: "
+			  "load the pcram.ko of this version", what, k->info.api_version);
+}
+
+PCRAM_EXPORT
+int pcram_kmod_attach_pid(struct pcram_kmod *k, pid_t pid, const char *name,
+			  unsigned int flags, uint32_t *vm_id)
+{
+	struct attach_pid a = { .pid = (uint32_t)pid, .name = name, .flags = flags };
+	struct pcram_kmod_vm *mine;
+	struct request r;
+	int ret;
+
+	if (!k)
+		return -EINVAL;
+	if (pid <= 0)
+		return kmod_error(k, -ESRCH, "no process has id %d", (int)pid);
+	if (flags & ~PCRAM_KMOD_ATTACH_F_ALL)
+		return kmod_error(k, -EINVAL, "pcram_kmod_attach_pid: unknown flags 0x%x",
+				  flags & ~PCRAM_KMOD_ATTACH_F_ALL);
+	if (name && strlen(name) >= PCRAM_KMOD_NAME_MAX)
+		return kmod_error(k, -EINVAL, "VM name \"%s\" is too long: at most %d bytes",
+				  name, PCRAM_KMOD_NAME_MAX - 1);
+	ret = not_ready(k, "pcram_kmod_attach_pid");
+	if (ret)
+		return ret;
+	if (k->info.api_version < 3)
+		return older_than_3(k, "attach by pid");
+	mine = calloc(1, sizeof(*mine));
+	if (!mine)
+		return kmod_error(k, -ENOMEM, "ATTACH_PID: out of memory");
+	r = (struct request){ .valid = one_vm_valid, .arg = mine, .put = put_attach_pid,
+			      .put_arg = &a };
+	ret = request(k, PCRAM_CMD_ATTACH_PID, 0, 0, &r);
+	if (ret == -ESRCH)
+		ret = kmod_error(k, ret, "no such process: %d", (int)pid);
+	else if (ret == -EPERM)
+		ret = kmod_error(k, ret, "not permitted to attach process %d: it takes the "
+				 "right to ptrace-read it (the same user, or CAP_SYS_PTRACE)",
+				 (int)pid);
+	else if (ret == -EEXIST)
+		ret = kmod_error(k, ret, "process %d is attached already ('pcram vm list')",
+				 (int)pid);
+	else if (ret == -EOPNOTSUPP)
+		ret = older_than_3(k, "attach by pid");
+	else if (!ret && !mine->id)
+		ret = request_error(k, "ATTACH_PID", -EPROTO, &r);
+	else if (ret)
+		request_error(k, "ATTACH_PID", ret, &r);
+	if (!ret && vm_id)
+		*vm_id = mine->id;
+	free(mine);
+	return ret;
+}
+
+PCRAM_EXPORT
+int pcram_kmod_detach(struct pcram_kmod *k, uint32_t vm_id)
+{
+	struct request r = { 0 };
+	int ret;
+
+	if (!k)
+		return -EINVAL;
+	if (!vm_id)
+		return kmod_error(k, -ESRCH, "no VM has id 0 (ids start at 1)");
+	ret = not_ready(k, "pcram_kmod_detach");
+	if (ret)
+		return ret;
+	if (k->info.api_version < 3)
+		return older_than_3(k, "detach");
+	/* DETACH has no reply: ask for the ACK that says it was done. */
+	ret = request(k, PCRAM_CMD_DETACH, NLM_F_ACK, vm_id, &r);
+	if (ret == -ENOENT)
+		return kmod_error(k, -ESRCH, "no VM has id %u ('pcram vm list' lists them)",
+				  vm_id);
+	if (ret == -EOPNOTSUPP)
+		return kmod_error(k, ret, "VM %u is a userfaultfd's, not a process's: its "
+				  "owner detaches it by closing its /dev/pcram context", vm_id);
+	if (ret == -EPERM)
+		return kmod_error(k, ret, "not permitted to detach VM %u: it takes "
+				  "CAP_NET_ADMIN or the right to ptrace-read its process", vm_id);
+	if (ret)
+		return request_error(k, "DETACH", ret, &r);
 	return 0;
 }
 

@@ -21,9 +21,19 @@ _Static_assert(PCRAM_KMOD_THREADS_MAX == PCRAM_THREADS_MAX, "thread table");
 _Static_assert(PCRAM_KMOD_BATCH_HIST_BUCKETS == PCRAM_BATCH_HIST_BUCKETS, "batch histogram");
 _Static_assert(sizeof(((struct pcram_hist *)0)->bucket) ==
 	       PCRAM_HIST_BUCKETS * sizeof(uint64_t), "fault histogram");
+_Static_assert(PCRAM_KMOD_LHIST_SUB_BITS == PCRAM_LHIST_SUB_BITS &&
+	       PCRAM_KMOD_LHIST_MAX_SHIFT == PCRAM_LHIST_MAX_SHIFT &&
+	       PCRAM_KMOD_LHIST_BUCKETS == PCRAM_LHIST_BUCKETS, "log-linear histogram");
 _Static_assert(PCRAM_KMOD_ATTACH_F_NO_LATENCY == PCRAM_ATTACH_F_NO_LATENCY &&
 	       PCRAM_KMOD_ATTACH_F_NO_EVENTS == PCRAM_ATTACH_F_NO_EVENTS &&
 	       PCRAM_KMOD_ATTACH_F_ALL == PCRAM_ATTACH_F_ALL, "attach flags");
+_Static_assert((int)PCRAM_KMOD_VM_UFFD == (int)PCRAM_VM_KIND_UFFD &&
+	       (int)PCRAM_KMOD_VM_PROCESS == (int)PCRAM_VM_KIND_PROCESS, "VM kinds");
+_Static_assert((int)PCRAM_KMOD_DETACH_REQUEST == (int)PCRAM_DETACH_REASON_REQUEST &&
+	       (int)PCRAM_KMOD_DETACH_CLOSED == (int)PCRAM_DETACH_REASON_CLOSED &&
+	       (int)PCRAM_KMOD_DETACH_EXITED == (int)PCRAM_DETACH_REASON_EXITED &&
+	       (int)PCRAM_KMOD_DETACH_UNLOAD == (int)PCRAM_DETACH_REASON_UNLOAD,
+	       "detach reasons");
 _Static_assert((int)PCRAM_KMOD_LATENCY_PROBE_UNAVAILABLE == (int)PCRAM_LATENCY_PROBE_UNAVAILABLE &&
 	       (int)PCRAM_KMOD_LATENCY_PROBE_OFF == (int)PCRAM_LATENCY_PROBE_OFF &&
 	       (int)PCRAM_KMOD_LATENCY_PROBE_ON == (int)PCRAM_LATENCY_PROBE_ON, "latency probe states");
@@ -57,6 +67,9 @@ static struct nla_policy vm_policy[PCRAM_VM_A_MAX + 1] = {
 	[PCRAM_VM_A_THREADS] = { .type = NLA_NESTED },
 	[PCRAM_VM_A_BATCH] = { .type = NLA_NESTED },
 	[PCRAM_VM_A_SAMPLE] = { .type = NLA_NESTED },
+	[PCRAM_VM_A_KIND] = { .type = NLA_U32 },
+	[PCRAM_VM_A_PID] = { .type = NLA_U32 },
+	[PCRAM_VM_A_DETACH_REASON] = { .type = NLA_U32 },
 };
 
 static struct nla_policy fault_policy[PCRAM_FAULT_A_MAX + 1] = {
@@ -65,6 +78,7 @@ static struct nla_policy fault_policy[PCRAM_FAULT_A_MAX + 1] = {
 	[PCRAM_FAULT_A_MAX_NS] = { .type = NLA_U64 },
 	[PCRAM_FAULT_A_HIST] = { .type = NLA_NESTED },
 	[PCRAM_FAULT_A_LATENCY_PROBE_NMISSED] = { .type = NLA_U64 },
+	[PCRAM_FAULT_A_LHIST] = { .type = NLA_NESTED },
 };
 
 static struct nla_policy thread_policy[PCRAM_THREAD_A_MAX + 1] = {
@@ -164,6 +178,32 @@ static int parse_hist(const struct nlattr *nest, uint64_t *bucket, int n)
 	return 0;
 }
 
+/*
+ * The log-linear histogram as runs: attribute i + 1 holds buckets i, i +
+ * 1, ... as u64s, at least one; runs in increasing order, apart, ending
+ * by the last bucket. Type 0 is padding, as above.
+ */
+static int parse_lhist(const struct nlattr *nest, uint64_t *bucket)
+{
+	unsigned int next = 0;
+	struct nlattr *a;
+	int rem;
+
+	nla_for_each_nested(a, (struct nlattr *)nest, rem) {
+		unsigned int first = (unsigned int)nla_type(a) - 1, n;
+
+		if (nla_type(a) == 0)
+			continue;
+		n = (unsigned int)nla_len(a) / sizeof(uint64_t);
+		if (!n || nla_len(a) % sizeof(uint64_t) || first < next ||
+		    first > PCRAM_KMOD_LHIST_BUCKETS || n > PCRAM_KMOD_LHIST_BUCKETS - first)
+			return -EPROTO;
+		memcpy(bucket + first, nla_data(a), n * sizeof(uint64_t));
+		next = first + n;
+	}
+	return rem ? -EPROTO : 0;
+}
+
 static int parse_faults(const struct nlattr *nest, struct pcram_kmod_vm *vm)
 {
 	struct nlattr *f[PCRAM_FAULT_A_MAX + 1];
@@ -176,6 +216,14 @@ static int parse_faults(const struct nlattr *nest, struct pcram_kmod_vm *vm)
 	vm->faults.sum = u64_or0(f[PCRAM_FAULT_A_BLOCKED_NS]);
 	vm->faults.max = u64_or0(f[PCRAM_FAULT_A_MAX_NS]);
 	vm->nmissed = u64_or0(f[PCRAM_FAULT_A_LATENCY_PROBE_NMISSED]);
+	if (f[PCRAM_FAULT_A_LHIST]) {
+		vm->has_lhist = true;
+		vm->lhist.count = vm->faults.count;
+		vm->lhist.sum = vm->faults.sum;
+		vm->lhist.max = vm->faults.max;
+		if (parse_lhist(f[PCRAM_FAULT_A_LHIST], vm->lhist.bucket))
+			return -EPROTO;
+	}
 	return parse_hist(f[PCRAM_FAULT_A_HIST], vm->faults.bucket, PCRAM_HIST_BUCKETS);
 }
 
@@ -265,6 +313,9 @@ int kmod_parse_vm(struct nlmsghdr *hdr, struct pcram_kmod_vm *vm, int *cmd)
 	vm->has_attach_time = tb[PCRAM_VM_A_ATTACH_TIME] != NULL;
 	vm->attach_time_ns = u64_or0(tb[PCRAM_VM_A_ATTACH_TIME]);
 	vm->attach_flags = u32_or0(tb[PCRAM_VM_A_ATTACH_FLAGS]);
+	vm->kind = u32_or0(tb[PCRAM_VM_A_KIND]);
+	vm->pid = u32_or0(tb[PCRAM_VM_A_PID]);
+	vm->detach_reason = u32_or0(tb[PCRAM_VM_A_DETACH_REASON]);
 	if (parse_faults(tb[PCRAM_VM_A_FAULTS], vm) ||
 	    parse_threads(tb[PCRAM_VM_A_THREADS], vm) ||
 	    parse_batch(tb[PCRAM_VM_A_BATCH], &vm->batch) ||

@@ -41,16 +41,22 @@ static void hist_read(const struct dst_hist *h, struct pcram_hist *out)
 						      memory_order_relaxed);
 }
 
-PCRAM_EXPORT
-uint64_t pcram_hist_quantile(const struct pcram_hist *h, double q)
+/* Bucket @i's values, [*lo, *top], of a histogram of @n buckets. */
+typedef void (*bucket_bounds_fn)(int i, uint64_t *lo, uint64_t *top);
+
+/*
+ * The value of rank max(1, round(@q * total)), interpolated inside its
+ * bucket, and never above @max when there is a count (a count says max
+ * is known, even when it is 0). The buckets are read one by one while
+ * others add: their sum, not @count, is the total.
+ */
+static uint64_t quantile(const uint64_t *bucket, int n, bucket_bounds_fn bounds,
+			 uint64_t count, uint64_t max, double q)
 {
 	uint64_t total = 0, seen = 0, rank;
 
-	if (!h)
-		return 0;
-	/* Buckets are read one by one while others add: trust their sum. */
-	for (int i = 0; i < PCRAM_HIST_BUCKETS; i++)
-		total += h->bucket[i];
+	for (int i = 0; i < n; i++)
+		total += bucket[i];
 	if (!total)
 		return 0;
 	if (q < 0)
@@ -60,22 +66,67 @@ uint64_t pcram_hist_quantile(const struct pcram_hist *h, double q)
 	rank = (uint64_t)(q * (double)total + 0.5);
 	if (rank < 1)
 		rank = 1;
-	for (int i = 0; i < PCRAM_HIST_BUCKETS; i++) {
-		uint64_t c = h->bucket[i], lo, top, add, v;
+	for (int i = 0; i < n; i++) {
+		uint64_t c = bucket[i], lo, top, add, v;
 
 		if (seen + c < rank) {
 			seen += c;
 			continue;
 		}
-		/* [lo, top] is what the bucket holds; 2^64 would not fit. */
-		lo = i ? 1ULL << i : 0;
-		top = i < 63 ? (2ULL << i) - 1 : UINT64_MAX;
+		bounds(i, &lo, &top);
 		add = (uint64_t)((double)(top - lo + 1) * (double)(rank - seen) / (double)c);
 		v = lo + (add > top - lo ? top - lo : add);
-		/* A count says max is known, even when it is 0. */
-		return (h->max || h->count) && v > h->max ? h->max : v;
+		return (max || count) && v > max ? max : v;
 	}
-	return h->max;
+	return max;
+}
+
+/* [2^i, 2^(i+1) - 1]; bucket 0 also holds 0, and 2^64 would not fit. */
+static void log2_bounds(int i, uint64_t *lo, uint64_t *top)
+{
+	*lo = i ? 1ULL << i : 0;
+	*top = i < 63 ? (2ULL << i) - 1 : UINT64_MAX;
+}
+
+PCRAM_EXPORT
+uint64_t pcram_hist_quantile(const struct pcram_hist *h, double q)
+{
+	if (!h)
+		return 0;
+	return quantile(h->bucket, PCRAM_HIST_BUCKETS, log2_bounds, h->count, h->max, q);
+}
+
+/* The UAPI's formula (Documentation/uapi.rst, "Log-linear histogram"). */
+static void lhist_bounds(int i, uint64_t *lo, uint64_t *top)
+{
+	unsigned int shift = i < (1 << PCRAM_KMOD_LHIST_SUB_BITS) ? 0 :
+			     ((unsigned int)i >> PCRAM_KMOD_LHIST_SUB_BITS) - 1;
+
+	*lo = (uint64_t)(i - (int)(shift << PCRAM_KMOD_LHIST_SUB_BITS)) << shift;
+	*top = i == PCRAM_KMOD_LHIST_BUCKETS - 1 ? UINT64_MAX : *lo + (1ULL << shift) - 1;
+}
+
+PCRAM_EXPORT
+int pcram_kmod_lhist_bounds(unsigned int i, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t l, t;
+
+	if (i >= PCRAM_KMOD_LHIST_BUCKETS)
+		return -EINVAL;
+	lhist_bounds((int)i, &l, &t);
+	if (lo)
+		*lo = l;
+	if (hi)
+		*hi = t;
+	return 0;
+}
+
+PCRAM_EXPORT
+uint64_t pcram_kmod_lhist_quantile(const struct pcram_kmod_lhist *h, double q)
+{
+	if (!h)
+		return 0;
+	return quantile(h->bucket, PCRAM_KMOD_LHIST_BUCKETS, lhist_bounds, h->count, h->max, q);
 }
 
 /* ---- in-flight requests and faulting threads ----------------------------- */

@@ -26,6 +26,8 @@ struct info_query {
 	unsigned int extra_value; /* its value (default 1) */
 	unsigned int vm_id;	/* add PCRAM_VM_A_ID when non-zero */
 	bool zero_id;		/* add PCRAM_VM_A_ID 0 */
+	const char *name;	/* add PCRAM_VM_A_NAME when set */
+	unsigned int attach_flags; /* add PCRAM_VM_A_ATTACH_FLAGS when non-zero */
 };
 
 struct info_answer {
@@ -139,6 +141,10 @@ static inline int nl_request(const struct info_query *q, int default_cmd,
 	if (q->extra_attr &&
 	    nla_put_u32(msg, q->extra_attr, q->extra_value ? q->extra_value : 1))
 		goto out;
+	if (q->name && nla_put_string(msg, PCRAM_VM_A_NAME, q->name))
+		goto out;
+	if (q->attach_flags && nla_put_u32(msg, PCRAM_VM_A_ATTACH_FLAGS, q->attach_flags))
+		goto out;
 	nl_socket_modify_cb(sock, NL_CB_VALID, NL_CB_CUSTOM, valid, arg);
 	nl_socket_modify_err_cb(sock, NL_CB_CUSTOM, nl_status_error, st);
 	if (nl_send_auto(sock, msg) < 0)
@@ -191,9 +197,12 @@ struct vm_answer {
 	bool has_attach_time;
 	unsigned long long attach_time;
 	unsigned int attach_flags;
+	int kind, pid, detach_reason;	/* -1: attribute absent */
 	/* faults */
 	unsigned long long faults, blocked_ns, max_ns, nmissed;
 	unsigned long long hist[PCRAM_HIST_BUCKETS];
+	bool has_lhist;			/* PCRAM_FAULT_A_LHIST was there */
+	unsigned long long lhist[PCRAM_LHIST_BUCKETS];
 	int nr_threads;
 	struct vm_thread threads[PCRAM_THREADS_MAX + 1];
 	/* batches */
@@ -233,6 +242,28 @@ static inline bool parse_hist(struct nlattr *nest, unsigned long long *h, int n)
 	return true;
 }
 
+/*
+ * The log-linear histogram's runs: attribute i + 1 holds buckets i, ...
+ * as u64s; runs ascending, apart, within PCRAM_LHIST_BUCKETS.
+ */
+static inline bool parse_lhist(struct nlattr *nest, unsigned long long *h)
+{
+	int next = 0, rem;
+	struct nlattr *a;
+
+	nla_for_each_nested(a, nest, rem) {
+		int first = nla_type(a) - 1, n = nla_len(a) / 8;
+
+		if (first < 0)
+			continue;
+		if (nla_len(a) % 8 || !n || first < next || first + n > PCRAM_LHIST_BUCKETS)
+			return false;
+		memcpy(h + first, nla_data(a), n * 8);
+		next = first + n;
+	}
+	return rem == 0;
+}
+
 static inline void parse_vm(struct nlattr **tb, struct vm_answer *v)
 {
 	struct nlattr *f[PCRAM_FAULT_A_MAX + 1], *b[PCRAM_BATCH_A_MAX + 1];
@@ -241,6 +272,13 @@ static inline void parse_vm(struct nlattr **tb, struct vm_answer *v)
 
 	memset(v, 0, sizeof(*v));
 	v->attached = v->measured = -1;
+	v->kind = v->pid = v->detach_reason = -1;
+	if (tb[PCRAM_VM_A_KIND])
+		v->kind = nla_get_u32(tb[PCRAM_VM_A_KIND]);
+	if (tb[PCRAM_VM_A_PID])
+		v->pid = nla_get_u32(tb[PCRAM_VM_A_PID]);
+	if (tb[PCRAM_VM_A_DETACH_REASON])
+		v->detach_reason = nla_get_u32(tb[PCRAM_VM_A_DETACH_REASON]);
 	if (tb[PCRAM_VM_A_ID])
 		v->id = nla_get_u32(tb[PCRAM_VM_A_ID]);
 	if (tb[PCRAM_VM_A_NAME])
@@ -264,6 +302,9 @@ static inline void parse_vm(struct nlattr **tb, struct vm_answer *v)
 		v->max_ns = nla_u64_or0(f[PCRAM_FAULT_A_MAX_NS]);
 		v->nmissed = nla_u64_or0(f[PCRAM_FAULT_A_LATENCY_PROBE_NMISSED]);
 		if (!parse_hist(f[PCRAM_FAULT_A_HIST], v->hist, PCRAM_HIST_BUCKETS))
+			v->bad = true;
+		v->has_lhist = f[PCRAM_FAULT_A_LHIST];
+		if (v->has_lhist && !parse_lhist(f[PCRAM_FAULT_A_LHIST], v->lhist))
 			v->bad = true;
 	}
 	if (tb[PCRAM_VM_A_THREADS]) {
@@ -363,6 +404,51 @@ static inline int reset_stats(unsigned int id, char *extack)
 	struct nl_status st;
 
 	if (nl_request(&q, PCRAM_CMD_RESET_STATS, vm_list_valid, &l, &st))
+		return -EIO;
+	if (extack)
+		strcpy(extack, st.extack);
+	return st.error;
+}
+
+/*
+ * ATTACH_PID of @pid (0: none sent) named @name (NULL: none sent), with
+ * @flags sent when non-zero: the new VM's id from the reply, or the kernel's -errno with
+ * its extended ACK message in @extack (when given).
+ */
+static inline int attach_pid_ex(unsigned int pid, const char *name, unsigned int flags,
+				char *extack)
+{
+	struct info_query q = {
+		.set_cmd = true, .cmd = PCRAM_CMD_ATTACH_PID, .name = name,
+		.extra_attr = pid ? PCRAM_VM_A_PID : 0, .extra_value = pid,
+		.attach_flags = flags,
+	};
+	struct vm_answer v;
+	struct vm_list l = { .vms = &v, .max = 1 };
+	struct nl_status st;
+
+	if (nl_request(&q, 0, vm_list_valid, &l, &st))
+		return -EIO;
+	if (extack)
+		strcpy(extack, st.extack);
+	if (st.error)
+		return st.error;
+	return l.n == 1 && l.cmd == PCRAM_CMD_GET_VM ? (int)v.id : -EPROTO;
+}
+
+static inline int attach_pid(unsigned int pid, const char *name, char *extack)
+{
+	return attach_pid_ex(pid, name, 0, extack);
+}
+
+/* DETACH of VM @id: 0 or the kernel's -errno, its message in @extack. */
+static inline int detach_vm(unsigned int id, char *extack)
+{
+	struct info_query q = { .set_cmd = true, .cmd = PCRAM_CMD_DETACH, .vm_id = id };
+	struct vm_list l = { 0 };
+	struct nl_status st;
+
+	if (nl_request(&q, 0, vm_list_valid, &l, &st))
 		return -EIO;
 	if (extack)
 		strcpy(extack, st.extack);

@@ -27,6 +27,7 @@ int bench_main(int argc, char **argv);
 int stat_main(int argc, char **argv);
 int top_main(int argc, char **argv);
 int monitor_main(int argc, char **argv);
+int vm_main(int argc, char **argv);
 
 extern const char *prog;
 

@@ -82,6 +82,38 @@ int vm_list_get(struct pcram_kmod *k, uint32_t id, struct vm_list *list)
 	return ret;
 }
 
+/* A VM argument that is all digits is an id; anything else a name. */
+static bool parse_id(const char *s, uint32_t *id)
+{
+	char *end;
+	unsigned long v;
+
+	if (!*s || strspn(s, "0123456789") != strlen(s))
+		return false;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	*id = (uint32_t)v;
+	return !errno && v <= UINT32_MAX;
+}
+
+int vm_list_select(struct pcram_kmod *k, const char *vm, struct vm_list *list)
+{
+	uint32_t id;
+	size_t i, n;
+	int ret;
+
+	if (vm && parse_id(vm, &id))
+		return vm_list_get(k, id, list);
+	ret = vm_list_dump(k, list);
+	if (ret || !vm)
+		return ret;
+	for (i = n = 0; i < list->n; i++)
+		if (!strcmp(list->vms[i].name, vm))
+			list->vms[n++] = list->vms[i];
+	list->n = n;
+	return n ? 0 : -ENOENT;
+}
+
 void vm_list_free(struct vm_list *list)
 {
 	free(list->vms);
@@ -97,6 +129,45 @@ const char *latency_probe_name(uint32_t state)
 		return "off";
 	case PCRAM_KMOD_LATENCY_PROBE_ON:
 		return "on";
+	default:
+		return "unknown";
+	}
+}
+
+uint64_t kmod_fault_quantile(const struct pcram_hist *h, const struct pcram_kmod_lhist *lh,
+			     double q)
+{
+	return lh ? pcram_kmod_lhist_quantile(lh, q) : pcram_hist_quantile(h, q);
+}
+
+uint64_t vm_fault_quantile(const struct pcram_kmod_vm *vm, double q)
+{
+	return kmod_fault_quantile(&vm->faults, vm->has_lhist ? &vm->lhist : NULL, q);
+}
+
+const char *vm_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case PCRAM_KMOD_VM_UFFD:
+		return "uffd";
+	case PCRAM_KMOD_VM_PROCESS:
+		return "process";
+	default:
+		return "unknown";
+	}
+}
+
+const char *detach_reason_name(uint32_t reason)
+{
+	switch (reason) {
+	case PCRAM_KMOD_DETACH_REQUEST:
+		return "request";
+	case PCRAM_KMOD_DETACH_CLOSED:
+		return "closed";
+	case PCRAM_KMOD_DETACH_EXITED:
+		return "exited";
+	case PCRAM_KMOD_DETACH_UNLOAD:
+		return "unload";
 	default:
 		return "unknown";
 	}

@@ -133,8 +133,14 @@ static void print_event(const struct monitor *m, int cmd, const struct pcram_kmo
 	begin_event(&o, m, event_name(cmd));
 	out_u64(&o, OUT_ANY, "vm", " vm %" PRIu64, vm->id);
 	out_string(&o, OUT_ANY, "name", " \"%s\"", is_fault ? name_of(m, vm->id) : vm->name);
-	if (!is_fault)
+	if (!is_fault) {
+		out_string(&o, OUT_JSON, "kind", NULL, vm_kind_name(vm->kind));
+		out_u64(&o, vm->kind == PCRAM_KMOD_VM_PROCESS ? OUT_ANY : OUT_JSON, "pid",
+			" process %" PRIu64, vm->pid);
 		out_u64(&o, OUT_ANY, "owner_pid", " pid %" PRIu64, vm->owner_pid);
+	}
+	if (cmd == PCRAM_KMOD_EVENT_DETACH)
+		out_string(&o, OUT_ANY, "reason", " reason %s", detach_reason_name(vm->detach_reason));
 	if (cmd == PCRAM_KMOD_EVENT_ATTACH) {
 		out_text(&o, "%s", vm->attach_flags ? " flags " : "");
 		stat_attach_flags(&o, vm->attach_flags, " ");

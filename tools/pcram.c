@@ -64,6 +64,15 @@ static const struct subcommand commands[] = {
 			   "  -c, --count COUNT    stop after COUNT events\n",
 	},
 	{
+		.name = "vm",
+		.main = vm_main,
+		.synopsis = "pcram vm { add --pid PID [--name NAME] [-j] | del NAME|ID | list [-j] }",
+		.summary = "attach a process to pcram.ko by its pid, detach it, list the VMs",
+		.options = "  --pid PID            the process (a VMM) whose userfaultfd faults to measure\n"
+			   "  --name NAME          the VM's name (default: the process's name)\n"
+			   "  -j, --json           print JSON\n",
+	},
+	{
 		.name = "demo",
 		.main = demo_main,
 		.synopsis = "pcram demo [-j] [--size SIZE] [--page-size 4k|2m] [--vcpus N] [--pattern P] [--precopy-ms MS] [--dirty-rate PAGES] [--peer-timeout SECONDS]",

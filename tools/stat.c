@@ -35,47 +35,22 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-/* A VM argument that is all digits is an id; anything else a name. */
-static bool parse_id(const char *s, uint32_t *id)
-{
-	char *end;
-	unsigned long v;
-
-	if (!*s || strspn(s, "0123456789") != strlen(s))
-		return false;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	*id = (uint32_t)v;
-	return !errno && v <= UINT32_MAX;
-}
-
 /*
  * Take one sample: the module's figures and the VMs @vm names (all when
  * NULL). Returns 0, or 1 with the reason said on stderr.
  */
 static int sample(struct pcram_kmod *k, const char *vm, struct stat_sample *s)
 {
-	uint32_t id;
-	size_t i, n;
+	int ret;
 
 	s->time_ns = realtime_ns();
 	if (pcram_kmod_info(k, &s->info, sizeof(s->info)))
 		return fail("stat", "%s", pcram_kmod_strerror(k));
-	if (vm && parse_id(vm, &id)) {
-		if (vm_list_get(k, id, &s->vms))
-			return fail("stat", "%s", pcram_kmod_strerror(k));
-		return 0;
-	}
-	if (vm_list_dump(k, &s->vms))
-		return fail("stat", "%s", pcram_kmod_strerror(k));
-	if (!vm)
-		return 0;
-	for (i = n = 0; i < s->vms.n; i++)
-		if (!strcmp(s->vms.vms[i].name, vm))
-			s->vms.vms[n++] = s->vms.vms[i];
-	s->vms.n = n;
-	if (!n)
+	ret = vm_list_select(k, vm, &s->vms);
+	if (ret == -ENOENT)
 		return fail("stat", "no VM is named '%s' ('pcram stat' lists them)", vm);
+	if (ret)
+		return fail("stat", "%s", pcram_kmod_strerror(k));
 	return 0;
 }
 

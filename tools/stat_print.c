@@ -75,7 +75,12 @@ static void vm_head(struct output *o, const struct pcram_kmod_vm *vm)
 {
 	out_u64(o, OUT_ANY, "id", "\nVM %" PRIu64, vm->id);
 	out_string(o, OUT_ANY, "name", " \"%s\"", vm->name);
-	out_u64(o, OUT_ANY, "owner_pid", ": pid %" PRIu64, vm->owner_pid);
+	out_text(o, ":");
+	/* The text names a process VM by its process; a uffd VM has none. */
+	out_string(o, OUT_JSON, "kind", NULL, vm_kind_name(vm->kind));
+	out_u64(o, vm->kind == PCRAM_KMOD_VM_PROCESS ? OUT_ANY : OUT_JSON, "pid",
+		" process %" PRIu64 ",", vm->pid);
+	out_u64(o, OUT_ANY, "owner_pid", " pid %" PRIu64, vm->owner_pid);
 	out_bool(o, OUT_ANY, "attached", ", %s", vm->attached, "attached", "detached");
 	out_time(o, OUT_ANY, "attach_time_ns", vm->attached ? " (since %s)" : " (last attached %s)",
 		 vm->attach_time_ns, vm->has_attach_time);
@@ -98,7 +103,7 @@ static void faults(struct output *o, const struct pcram_kmod_vm *vm)
 	out_text(o, "%s", h->count ? "  latency    " : "");
 	for (int i = 0; i < STAT_QUANTILES; i++)
 		out_ns(o, some, quantile_keys[i], quantile_formats[i],
-		       pcram_hist_quantile(h, stat_quantiles[i]));
+		       vm_fault_quantile(vm, stat_quantiles[i]));
 	out_ns(o, some, "max_ns", " max %s ", h->max);
 	out_ns(o, some, "mean_ns", " mean %s\n", stat_mean_ns(h));
 	out_hist_ns(o, "histogram", "le_ns", true, h->bucket, PCRAM_HIST_BUCKETS, "    ");

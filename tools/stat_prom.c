@@ -157,11 +157,13 @@ static void attach_flags(FILE *out, uint32_t flags)
 static void vm_info(FILE *out, const struct vm_list *vms)
 {
 	family(out, "pcram_vm_info", "gauge",
-	       "A VM context, with the process that attached it and its attach flags; "
+	       "A VM, with its kind (uffd or process), the process it measures (pid, "
+	       "process VMs), the process that attached it and its attach flags; "
 	       "always 1.");
 	for (size_t i = 0; i < vms->n; i++) {
 		vm_series(out, "pcram_vm_info", &vms->vms[i]);
-		fprintf(out, ",owner_pid=\"%u\",attach_flags=\"", vms->vms[i].owner_pid);
+		fprintf(out, ",kind=\"%s\",pid=\"%u\",owner_pid=\"%u\",attach_flags=\"",
+			vm_kind_name(vms->vms[i].kind), vms->vms[i].pid, vms->vms[i].owner_pid);
 		attach_flags(out, vms->vms[i].attach_flags);
 		fputs("\"} 1\n", out);
 	}
@@ -193,39 +195,73 @@ static void vm_metric(FILE *out, const struct vm_metric *m, const struct vm_list
 	}
 }
 
+/* A family whose samples @series writes for each VM in turn. */
+static void vm_family(FILE *out, const struct vm_list *vms, const char *name, const char *type,
+		      const char *help,
+		      void (*series)(FILE *out, const char *name, const struct pcram_kmod_vm *vm))
+{
+	family(out, name, type, help);
+	for (size_t i = 0; i < vms->n; i++)
+		series(out, name, &vms->vms[i]);
+}
+
+/* @name's _sum (ns, as seconds) and _count samples of @vm. */
+static void sum_count(FILE *out, const char *name, const struct pcram_kmod_vm *vm,
+		      uint64_t sum_ns, uint64_t count)
+{
+	char s[32], series[64];
+
+	snprintf(series, sizeof(series), "%s_sum", name);
+	vm_series(out, series, vm);
+	fprintf(out, "} %s\n", seconds(s, sizeof(s), sum_ns));
+	snprintf(series, sizeof(series), "%s_count", name);
+	vm_series(out, series, vm);
+	fprintf(out, "} %" PRIu64 "\n", count);
+}
+
 /*
  * _count and the +Inf bucket are the sum of the buckets, not the count
  * attribute: the kernel reads each without stopping the faults, and a
  * histogram whose +Inf bucket were not its largest would be invalid.
  */
-static void latency(FILE *out, const struct vm_list *vms)
+static void latency(FILE *out, const char *name, const struct pcram_kmod_vm *vm)
 {
-	const char *name = "pcram_fault_latency_seconds";
+	uint64_t cum = 0;
 	char s[32];
 
-	family(out, name, "histogram",
-	       "How long the VM's threads blocked in userfaultfd faults, from "
-	       "the kernel's log2 histogram.");
-	for (size_t i = 0; i < vms->n; i++) {
-		const struct pcram_kmod_vm *vm = &vms->vms[i];
-		uint64_t cum = 0;
-		int b;
-
-		for (b = 0; b < PCRAM_HIST_BUCKETS; b++) {
-			cum += vm->faults.bucket[b];
-			if (b < PROM_BUCKET_FIRST || b > PROM_BUCKET_LAST)
-				continue;
-			vm_series(out, "pcram_fault_latency_seconds_bucket", vm);
-			fprintf(out, ",le=\"%s\"} %" PRIu64 "\n",
-				seconds(s, sizeof(s), (2ULL << b) - 1), cum);
-		}
+	for (int b = 0; b < PCRAM_HIST_BUCKETS; b++) {
+		cum += vm->faults.bucket[b];
+		if (b < PROM_BUCKET_FIRST || b > PROM_BUCKET_LAST)
+			continue;
 		vm_series(out, "pcram_fault_latency_seconds_bucket", vm);
-		fprintf(out, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
-		vm_series(out, "pcram_fault_latency_seconds_sum", vm);
-		fprintf(out, "} %s\n", seconds(s, sizeof(s), vm->faults.sum));
-		vm_series(out, "pcram_fault_latency_seconds_count", vm);
-		fprintf(out, "} %" PRIu64 "\n", cum);
+		fprintf(out, ",le=\"%s\"} %" PRIu64 "\n",
+			seconds(s, sizeof(s), (2ULL << b) - 1), cum);
 	}
+	vm_series(out, "pcram_fault_latency_seconds_bucket", vm);
+	fprintf(out, ",le=\"+Inf\"} %" PRIu64 "\n", cum);
+	sum_count(out, name, vm, vm->faults.sum, cum);
+}
+
+/*
+ * The module's own quantiles of a VM, as a summary: from its log-linear
+ * histogram, within 3.125% of the exact ones (histogram_quantile over the
+ * log2 buckets above can be off by half a power of two). Since attach,
+ * as stat shows them; a VM of a module older than API 3 has none.
+ */
+static void quantiles(FILE *out, const char *name, const struct pcram_kmod_vm *vm)
+{
+	static const double q[] = { 0.5, 0.9, 0.99, 0.999 };
+	char s[32];
+
+	if (!vm->has_lhist)
+		return;
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		/* Without faults a quantile is not a number. */
+		vm_series(out, name, vm);
+		fprintf(out, ",quantile=\"%g\"} %s\n", q[i], vm->lhist.count ?
+			seconds(s, sizeof(s), pcram_kmod_lhist_quantile(&vm->lhist, q[i])) : "NaN");
+	}
+	sum_count(out, name, vm, vm->lhist.sum, vm->lhist.count);
 }
 
 /* A thread's series: its VM's labels, and its tid and comm. */
@@ -278,7 +314,13 @@ void stat_prom(FILE *out, const struct stat_sample *s)
 	module(out, &s->info);
 	if (s->vms.n) {
 		vm_info(out, &s->vms);
-		latency(out, &s->vms);
+		vm_family(out, &s->vms, "pcram_fault_latency_seconds", "histogram",
+			  "How long the VM's threads blocked in userfaultfd faults, from "
+			  "the kernel's log2 histogram.", latency);
+		vm_family(out, &s->vms, "pcram_fault_latency_quantile_seconds", "summary",
+			  "Quantiles of how long the VM's threads blocked in userfaultfd "
+			  "faults, from the kernel's log-linear histogram (within 3.125%).",
+			  quantiles);
 		for (size_t m = 0; m < sizeof(vm_metrics) / sizeof(vm_metrics[0]); m++)
 			vm_metric(out, &vm_metrics[m], &s->vms);
 		threads(out, &s->vms);

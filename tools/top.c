@@ -38,27 +38,56 @@ const struct pcram_hist *top_hist(const struct top_state *s, const struct top_vm
 	return s->interval ? &vm->interval : &vm->now.faults;
 }
 
+static const struct pcram_kmod_lhist *top_lhist(bool interval, const struct top_vm *vm)
+{
+	if (interval)
+		return vm->has_interval_l ? &vm->interval_l : NULL;
+	return vm->now.has_lhist ? &vm->now.lhist : NULL;
+}
+
+uint64_t top_quantile(const struct top_state *s, const struct top_vm *vm, double q)
+{
+	return kmod_fault_quantile(top_hist(s, vm), top_lhist(s->interval, vm), q);
+}
+
+/* @b less @a, bucket by bucket (0 where a reset made it go down): their sum. */
+static uint64_t bucket_delta(uint64_t *d, const uint64_t *a, const uint64_t *b, int n)
+{
+	uint64_t sum = 0;
+
+	for (int i = 0; i < n; i++) {
+		d[i] = b[i] > a[i] ? b[i] - a[i] : 0;
+		sum += d[i];
+	}
+	return sum;
+}
+
 /* What happened between @old and @now: rates and the interval's histogram. */
 static void delta(struct top_vm *v, const struct pcram_kmod_vm *old, double secs)
 {
 	const struct pcram_hist *a = &old->faults, *b = &v->now.faults;
 
 	memset(&v->interval, 0, sizeof(v->interval));
+	memset(&v->interval_l, 0, sizeof(v->interval_l));
+	v->has_interval_l = false;
 	/* A reset (RESET_STATS) makes counts go down: no rate this time. */
 	v->has_rate = secs > 0 && b->count >= a->count && b->sum >= a->sum;
 	if (!v->has_rate)
 		return;
 	v->rate = (double)(b->count - a->count) / secs;
 	v->blocked_rate = (double)(b->sum - a->sum) / secs;
-	for (int i = 0; i < PCRAM_HIST_BUCKETS; i++) {
-		uint64_t d = b->bucket[i] > a->bucket[i] ? b->bucket[i] - a->bucket[i] : 0;
-
-		v->interval.bucket[i] = d;
-		v->interval.count += d;
-	}
+	v->interval.count = bucket_delta(v->interval.bucket, a->bucket, b->bucket,
+					 PCRAM_HIST_BUCKETS);
 	v->interval.sum = b->sum - a->sum;
 	/* the interval's own longest is not known: the all-time one bounds it */
 	v->interval.max = b->max;
+	v->has_interval_l = old->has_lhist && v->now.has_lhist;
+	if (v->has_interval_l) {
+		v->interval_l.count = bucket_delta(v->interval_l.bucket, old->lhist.bucket,
+						   v->now.lhist.bucket, PCRAM_KMOD_LHIST_BUCKETS);
+		v->interval_l.sum = v->interval.sum;
+		v->interval_l.max = v->interval.max;
+	}
 }
 
 static int by_id(const void *x, const void *y)
@@ -77,7 +106,7 @@ static double sort_value(const struct top_vm *v)
 
 	if (sort_key == SORT_RATE)
 		return v->has_rate ? v->rate : -1;
-	return h->count ? (double)pcram_hist_quantile(h, 0.99) : -1;
+	return h->count ? (double)kmod_fault_quantile(h, top_lhist(sort_interval, v), 0.99) : -1;
 }
 
 /* Largest first; ties and SORT_ID by id. */

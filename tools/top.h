@@ -18,6 +18,8 @@ struct top_vm {
 	double rate;			/* faults/s */
 	double blocked_rate;		/* blocked ns per second */
 	struct pcram_hist interval;	/* faults of the last interval */
+	bool has_interval_l;		/* both samples had the log-linear one */
+	struct pcram_kmod_lhist interval_l; /* ... and so, log-linear */
 };
 
 struct top_state {
@@ -35,6 +37,8 @@ extern const char *const top_sort_names[NR_SORTS];
 
 /* The histogram the view shows for @vm: since attach, or the last interval. */
 const struct pcram_hist *top_hist(const struct top_state *s, const struct top_vm *vm);
+/* The @q-quantile of that, ns: from the log-linear histogram when there is one. */
+uint64_t top_quantile(const struct top_state *s, const struct top_vm *vm, double q);
 
 /*
  * The lines of one frame, at most @rows; each is cut to @cols cells when

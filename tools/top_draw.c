@@ -107,12 +107,12 @@ static void table(const struct top_state *s, struct frame *f, bool full,
 		add(f, full && v->now.id == s->selected,
 		    "%5u %-16.16s %-4s %9s %9s %9s %9s %10" PRIu64 " %10s %7u",
 		    v->now.id, v->now.name, state(&v->now), rate,
-		    col_ns(p50, sizeof(p50), pcram_hist_quantile(h, 0.50), any),
-		    col_ns(p99, sizeof(p99), pcram_hist_quantile(h, 0.99), any),
+		    col_ns(p50, sizeof(p50), top_quantile(s, v, 0.50), any),
+		    col_ns(p99, sizeof(p99), top_quantile(s, v, 0.99), any),
 		    col_ns(max, sizeof(max), v->now.faults.max, v->now.faults.count),
 		    v->now.faults.count,
 		    col_ns(blk, sizeof(blk), (uint64_t)v->blocked_rate, v->has_rate),
-		    v->now.owner_pid);
+		    v->now.kind == PCRAM_KMOD_VM_PROCESS ? v->now.pid : v->now.owner_pid);
 	}
 	if (!s->n)
 		add(f, false, "      no VMs: no VMM has /dev/pcram open");
@@ -134,9 +134,9 @@ static void detail(const struct top_state *s, struct frame *f, bool utf8)
 	add(f, false, "VM %u \"%s\": %" PRIu64 " faults %s, p50 %s, p90 %s, p99 %s, "
 	    "max %s; %" PRIu64 " batches, %" PRIu64 " pages", v->now.id, v->now.name,
 	    h->count, s->interval ? "in the last interval" : "since attach",
-	    col_ns(a, sizeof(a), pcram_hist_quantile(h, 0.50), h->count),
-	    col_ns(b, sizeof(b), pcram_hist_quantile(h, 0.90), h->count),
-	    col_ns(c, sizeof(c), pcram_hist_quantile(h, 0.99), h->count),
+	    col_ns(a, sizeof(a), top_quantile(s, v, 0.50), h->count),
+	    col_ns(b, sizeof(b), top_quantile(s, v, 0.90), h->count),
+	    col_ns(c, sizeof(c), top_quantile(s, v, 0.99), h->count),
 	    col_ns(d, sizeof(d), v->now.faults.max, v->now.faults.count),
 	    v->now.batch.batches, v->now.batch.pages);
 	if (!hist_span(h->bucket, PCRAM_HIST_BUCKETS, &lo, &hi, &most))

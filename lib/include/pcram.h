@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -814,7 +815,9 @@ int pcram_in_stats(const struct pcram_in *in, struct pcram_in_stats *st, size_t 
  * family: the module's description, each VM's kernel-measured fault
  * latency and placement counters, and the events group. A VM is one
  * userfaultfd attached to the module (pcram_kmod_attach_uffd(), or a
- * pcram_dst without PCRAM_DST_F_NO_MODULE).
+ * pcram_dst without PCRAM_DST_F_NO_MODULE), or a process attached by its
+ * pid (pcram_kmod_attach_pid(), API 3): then every userfaultfd fault in
+ * that process is measured, until pcram_kmod_detach() or its exit.
  *
  * Every call returns 0 (or a count) or -errno; after a failure
  * pcram_kmod_strerror() says what was wrong and what to do about it. A
@@ -876,11 +879,58 @@ struct pcram_kmod_sample {
 	uint64_t skipped;		/* faults since the previous sample, unsent */
 };
 
+/*
+ * The module's log-linear fault latency histogram (API 3 and later):
+ * each power of two of ns is split into 2^PCRAM_KMOD_LHIST_SUB_BITS (32)
+ * equal buckets, values below 32 ns get one bucket each, and the last
+ * bucket counts every value of 2^PCRAM_KMOD_LHIST_MAX_SHIFT ns (68.7 s)
+ * or more. A bucket is never wider than 1/32 of the values it holds, so
+ * a quantile is within 3.125% of the exact one (below the last bucket).
+ * pcram_kmod_lhist_bounds() gives a bucket's values.
+ */
+#define PCRAM_KMOD_LHIST_SUB_BITS	5
+#define PCRAM_KMOD_LHIST_MAX_SHIFT	36
+#define PCRAM_KMOD_LHIST_BUCKETS	1025
+
+struct pcram_kmod_lhist {
+	uint64_t count;
+	uint64_t sum;
+	uint64_t max;
+	uint64_t bucket[PCRAM_KMOD_LHIST_BUCKETS];
+};
+
+/*
+ * The values bucket @i of a struct pcram_kmod_lhist holds: *@lo to *@hi,
+ * both included (*@hi is UINT64_MAX for the last bucket). Either pointer
+ * may be NULL. 0; -EINVAL when @i is not a bucket.
+ */
+int pcram_kmod_lhist_bounds(unsigned int i, uint64_t *lo, uint64_t *hi);
+/*
+ * The @q-quantile (0..1) of @h: the value of rank max(1, round(@q *
+ * total)) in increasing order, interpolated inside its bucket and never
+ * above ->max; 0 if empty.
+ */
+uint64_t pcram_kmod_lhist_quantile(const struct pcram_kmod_lhist *h, double q);
+
 /* Of struct pcram_kmod_vm.attach_flags, as given to the attach. */
 #define PCRAM_KMOD_ATTACH_F_NO_LATENCY	(1U << 0) /* do not measure its faults */
 #define PCRAM_KMOD_ATTACH_F_NO_EVENTS	(1U << 1) /* send no samples of it */
 #define PCRAM_KMOD_ATTACH_F_ALL		(PCRAM_KMOD_ATTACH_F_NO_LATENCY | \
 					 PCRAM_KMOD_ATTACH_F_NO_EVENTS)
+
+/* Of struct pcram_kmod_vm.kind. */
+enum pcram_kmod_vm_kind {
+	PCRAM_KMOD_VM_UFFD = 0,		/* one userfaultfd, through /dev/pcram */
+	PCRAM_KMOD_VM_PROCESS,		/* a process, by pid: all its userfaultfds */
+};
+
+/* Of struct pcram_kmod_vm.detach_reason, in PCRAM_KMOD_EVENT_DETACH. */
+enum pcram_kmod_detach_reason {
+	PCRAM_KMOD_DETACH_REQUEST = 0,	/* detached by a call (ioctl or pcram_kmod_detach) */
+	PCRAM_KMOD_DETACH_CLOSED,	/* its /dev/pcram file was closed */
+	PCRAM_KMOD_DETACH_EXITED,	/* its process exited */
+	PCRAM_KMOD_DETACH_UNLOAD,	/* the module was unloaded */
+};
 
 /* One VM as the module describes it (PCRAM_CMD_GET_VM, or an event). */
 struct pcram_kmod_vm {
@@ -901,6 +951,14 @@ struct pcram_kmod_vm {
 	struct pcram_kmod_thread threads[PCRAM_KMOD_THREADS_MAX];
 	struct pcram_kmod_batch batch;
 	struct pcram_kmod_sample sample;
+	bool has_lhist;			/* .lhist is set: a module of API 3 or
+					 * later; else use .faults */
+	struct pcram_kmod_lhist lhist;	/* the same faults, log-linear: for
+					 * quantiles within 3.125% */
+	/* API 3 and later (0 from an older module): */
+	uint32_t kind;			/* enum pcram_kmod_vm_kind */
+	uint32_t pid;			/* a process VM's process (initial pid namespace) */
+	uint32_t detach_reason;		/* PCRAM_KMOD_EVENT_DETACH: enum pcram_kmod_detach_reason */
 	uint64_t reserved[8];
 };
 
@@ -955,7 +1013,7 @@ int pcram_kmod_fd(const struct pcram_kmod *kmod);
 
 enum pcram_kmod_event {
 	PCRAM_KMOD_EVENT_ATTACH = 1,	/* a VM attached: id, name, owner, time, flags */
-	PCRAM_KMOD_EVENT_DETACH,	/* a VM detached: id, name, owner */
+	PCRAM_KMOD_EVENT_DETACH,	/* a VM detached: id, name, owner, detach_reason */
 	PCRAM_KMOD_EVENT_FAULT,		/* a sampled fault: id and .sample */
 };
 
@@ -983,6 +1041,28 @@ int pcram_kmod_read_events(struct pcram_kmod *kmod, pcram_kmod_event_fn fn, void
 int pcram_kmod_attach_uffd(int uffd, const char *name, unsigned int flags, uint32_t *vm_id);
 /* Detach the context @ctx_fd from its userfaultfd: 0, -ENOTCONN if not attached. */
 int pcram_kmod_detach_uffd(int ctx_fd);
+
+/*
+ * Attach process @pid (of the caller's pid namespace) as a new VM named
+ * @name (at most PCRAM_KMOD_NAME_MAX - 1 bytes; NULL: the process's own
+ * name), with PCRAM_KMOD_ATTACH_F_* @flags: every userfaultfd fault in
+ * its address space is measured, through any userfaultfd, including those
+ * it creates later. The VM needs no process of the caller's to live on:
+ * it ends with pcram_kmod_detach() or the process's exit. Its id in
+ * *@vm_id (may be NULL). Needs the right to ptrace-read the process.
+ * -ESRCH: no such process; -EPERM: not permitted; -EEXIST: attached
+ * already; -EINVAL: bad name or flags, or a process without an address
+ * space; -EOPNOTSUPP: a module older than API 3; another -errno.
+ */
+int pcram_kmod_attach_pid(struct pcram_kmod *kmod, pid_t pid, const char *name,
+			  unsigned int flags, uint32_t *vm_id);
+/*
+ * Detach the process VM @vm_id and drop it. -ESRCH: no such VM;
+ * -EOPNOTSUPP: a userfaultfd's VM (close its context instead) or a module
+ * older than API 3; -EPERM: neither CAP_NET_ADMIN nor the right to
+ * ptrace-read the process.
+ */
+int pcram_kmod_detach(struct pcram_kmod *kmod, uint32_t vm_id);
 
 /*
  * PCRAM_IOC_BATCH: run @count ops (struct pcram_batch_op and the

@@ -3,7 +3,9 @@
  * Loading and unloading pcram.ko with 'pcram module' (libkmod). Every
  * test leaves the module loaded, as the other tests expect it.
  */
+#include <signal.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 
 #include "kselftest_harness.h"
 #include "common.h"
@@ -75,6 +77,31 @@ TEST_F(module, unload_refused_while_attached_then_clean)
 	ASSERT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
 	EXPECT_FALSE(pcram_loaded());
 	close(uffd);
+	ASSERT_EQ(0, run(&r, "pcram module load --path %s", self->ko)) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, info_nr_vms());
+}
+
+/*
+ * A process VM holds no module reference: the unload detaches it, and its
+ * process's exit after that must not reach the gone module (the VM runner
+ * scans dmesg after each test).
+ */
+TEST_F(module, unload_drops_process_vms)
+{
+	struct cmd_result r;
+	pid_t child = fork();
+
+	ASSERT_LE(0, child);
+	if (!child) {
+		for (;;)
+			pause();
+	}
+	ASSERT_LT(0, attach_pid(child, "unloaded", NULL));
+	EXPECT_EQ(1, info_nr_vms());
+	EXPECT_EQ(0, run(&r, "pcram module unload")) TH_LOG("%s", r.err);
+	EXPECT_FALSE(pcram_loaded());
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
 	ASSERT_EQ(0, run(&r, "pcram module load --path %s", self->ko)) TH_LOG("%s", r.err);
 	EXPECT_EQ(0, info_nr_vms());
 }

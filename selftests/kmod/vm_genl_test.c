@@ -62,7 +62,7 @@ TEST_F(vm_genl, get_info_describes_probe_and_limits)
 
 	ASSERT_EQ(0, info_request(&q, &a));
 	ASSERT_EQ(0, a.error);
-	EXPECT_EQ(2, PCRAM_API_VERSION);
+	EXPECT_EQ(3, PCRAM_API_VERSION);
 	EXPECT_EQ(PCRAM_API_VERSION, a.api_version);
 	EXPECT_TRUE(a.probe == PCRAM_LATENCY_PROBE_ON || a.probe == PCRAM_LATENCY_PROBE_OFF ||
 		    a.has_probe_error);

@@ -141,6 +141,9 @@ TEST(vm_reply_parsed)
 	EXPECT_EQ(30, vm.batch.pages);
 	EXPECT_EQ(5, vm.batch.size_hist[2]);
 	EXPECT_FALSE(vm.has_sample);
+	/* an API 2 module: no log-linear histogram */
+	EXPECT_FALSE(vm.has_lhist);
+	EXPECT_EQ(0, vm.lhist.count);
 	nlmsg_free(msg);
 }
 
@@ -155,6 +158,80 @@ TEST(vm_reply_against_the_rules_refused)
 		EXPECT_EQ(-EPROTO, kmod_parse_vm(nlmsg_hdr(msg), &vm, &cmd)) TH_LOG("rule %d", bad);
 		nlmsg_free(msg);
 	}
+}
+
+/*
+ * A GET_VM message whose faults carry the log-linear histogram as the
+ * runs @first[i] of @len[i] u64s (@bytes[i] bytes when not 0), @n runs.
+ */
+static struct nl_msg *lhist_message(const int *first, const int *len, const int *bytes, int n)
+{
+	struct nl_msg *msg = nlmsg_alloc_size(32768);
+	struct nlattr *faults, *lh;
+	uint64_t counts[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+
+	genlmsg_put(msg, 0, 0, 0x20, 0, 0, PCRAM_CMD_GET_VM, PCRAM_GENL_VERSION);
+	nla_put_u32(msg, PCRAM_VM_A_ID, 9);
+	faults = nla_nest_start(msg, PCRAM_VM_A_FAULTS);
+	nla_put_u64(msg, PCRAM_FAULT_A_COUNT, 10);
+	nla_put_u64(msg, PCRAM_FAULT_A_MAX_NS, 1ULL << 40);
+	lh = nla_nest_start(msg, PCRAM_FAULT_A_LHIST);
+	for (int i = 0; i < n; i++)
+		nla_put(msg, first[i] + 1, bytes && bytes[i] ? bytes[i] : len[i] * 8, counts);
+	nla_nest_end(msg, lh);
+	nla_nest_end(msg, faults);
+	return msg;
+}
+
+TEST(lhist_runs_parsed_and_checked)
+{
+	static const int first[] = { 32, 352, PCRAM_LHIST_BUCKETS - 1 }, len[] = { 3, 1, 1 };
+	static const int overlap[] = { 32, 34 }, beyond[] = { PCRAM_LHIST_BUCKETS - 1 };
+	static const int two[] = { 2, 2 }, odd_bytes[] = { 12 };
+	struct pcram_kmod_vm vm;
+	struct nl_msg *msg = lhist_message(first, len, NULL, 3);
+	uint64_t lo, hi;
+	int cmd;
+
+	ASSERT_EQ(0, kmod_parse_vm(nlmsg_hdr(msg), &vm, &cmd));
+	nlmsg_free(msg);
+	EXPECT_TRUE(vm.has_lhist);
+	EXPECT_EQ(10, vm.lhist.count);
+	EXPECT_EQ(1, vm.lhist.bucket[32]);
+	EXPECT_EQ(3, vm.lhist.bucket[34]);
+	EXPECT_EQ(0, vm.lhist.bucket[35]);
+	EXPECT_EQ(1, vm.lhist.bucket[352]);
+	EXPECT_EQ(1, vm.lhist.bucket[PCRAM_LHIST_BUCKETS - 1]);
+	/* bucket 352: shift 10, [32 << 10, 33 << 10); the last from 2^36 up */
+	ASSERT_EQ(0, pcram_kmod_lhist_bounds(352, &lo, &hi));
+	EXPECT_EQ(32768, lo);
+	EXPECT_EQ(33791, hi);
+	ASSERT_EQ(0, pcram_kmod_lhist_bounds(PCRAM_LHIST_BUCKETS - 1, &lo, &hi));
+	EXPECT_EQ(1ULL << 36, lo);
+	EXPECT_EQ(UINT64_MAX, hi);
+	EXPECT_EQ(-EINVAL, pcram_kmod_lhist_bounds(PCRAM_LHIST_BUCKETS, &lo, &hi));
+	ASSERT_EQ(0, pcram_kmod_lhist_bounds(31, &lo, &hi));
+	EXPECT_EQ(31, lo);
+	EXPECT_EQ(31, hi);
+	/* 7 faults: 32, 33, 33, 34 x3, one in 352; rank 4 is the first 34 */
+	vm.lhist.bucket[PCRAM_LHIST_BUCKETS - 1] = 0;
+	EXPECT_EQ(34, pcram_kmod_lhist_quantile(&vm.lhist, 0.5));
+	EXPECT_EQ(33791, pcram_kmod_lhist_quantile(&vm.lhist, 1));
+	EXPECT_EQ(32, pcram_kmod_lhist_quantile(&vm.lhist, 0));
+
+	/* overlapping, past the last bucket, a partial u64, empty */
+	msg = lhist_message(overlap, len, NULL, 2);
+	EXPECT_EQ(-EPROTO, kmod_parse_vm(nlmsg_hdr(msg), &vm, &cmd));
+	nlmsg_free(msg);
+	msg = lhist_message(beyond, two, NULL, 1);
+	EXPECT_EQ(-EPROTO, kmod_parse_vm(nlmsg_hdr(msg), &vm, &cmd));
+	nlmsg_free(msg);
+	msg = lhist_message(first, len, odd_bytes, 1);
+	EXPECT_EQ(-EPROTO, kmod_parse_vm(nlmsg_hdr(msg), &vm, &cmd));
+	nlmsg_free(msg);
+	msg = lhist_message(first, (const int[]){ 0 }, NULL, 1);
+	EXPECT_EQ(-EPROTO, kmod_parse_vm(nlmsg_hdr(msg), &vm, &cmd));
+	nlmsg_free(msg);
 }
 
 /* GET_INFO of an API 1 module: what API 2 added is 0, not garbage. */

@@ -14,7 +14,7 @@
 #include "output_keys.h"
 
 static const char *const commands[] = {
-	"probe", "module", "stat", "top", "monitor", "demo", "serve", "recv", "bench", "help"
+	"probe", "module", "stat", "top", "monitor", "vm", "demo", "serve", "recv", "bench", "help"
 };
 
 TEST(version_names_all_parts)

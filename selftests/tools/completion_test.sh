@@ -59,6 +59,7 @@ while read -r c; do
 	case $c in
 	bench) prefixes=$(benchmarks) ;;
 	module) prefixes="load status" ;;
+	vm) prefixes="add list" ;;
 	*) prefixes="-" ;;
 	esac
 	: >"$tmp/got"
@@ -87,6 +88,8 @@ check_values() {
 	check_values "id p99 rate" pcram top --sort ""
 	check_values "2m 4k" pcram demo --page-size ""
 	check_values "--help load status unload" pcram module ""
+	check_values "--help add del list" pcram vm ""
+	check_values "--json --name --pid" pcram vm add --
 	check_values "$(benchmarks)" pcram bench ""
 	check_values "batch fault migrate" pcram bench ""
 	check_values "stat" pcram help st

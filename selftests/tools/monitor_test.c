@@ -115,7 +115,8 @@ TEST_F(monitor, json_attach_faults_detach)
 	ASSERT_EQ(FAULTS, workload_round(&w, HOLD_US));
 	workload_close(&w);
 	/* the detach's end: attach events go on with attach_time_ns */
-	snprintf(want, sizeof(want), "\"name\":\"%s\",\"owner_pid\":%d}", name, getpid());
+	snprintf(want, sizeof(want), "\"name\":\"%s\",\"kind\":\"uffd\",\"pid\":0,"
+		 "\"owner_pid\":%d,\"reason\":\"closed\"}", name, getpid());
 	ASSERT_TRUE(wait_output(self, want));
 	kill(self->pid, SIGINT);
 	EXPECT_TRUE(ends(self->pid));
@@ -133,8 +134,8 @@ TEST_F(monitor, json_attach_faults_detach)
 		 name, getpid());
 	ASSERT_EQ(0, jq(val, sizeof(val), r->out, filter));
 	EXPECT_STREQ("true", val) TH_LOG("%s", r->out);
-	snprintf(filter, sizeof(filter), ".[-1] | [.name == \"%s\", .owner_pid == %d] | all",
-		 name, getpid());
+	snprintf(filter, sizeof(filter), ".[-1] | [.name == \"%s\", .owner_pid == %d, "
+		 ".kind == \"uffd\", .reason == \"closed\"] | all", name, getpid());
 	ASSERT_EQ(0, jq(val, sizeof(val), r->out, filter));
 	EXPECT_STREQ("true", val) TH_LOG("%s", r->out);
 
@@ -168,7 +169,7 @@ TEST_F(monitor, text_lines)
 	ASSERT_LT(0, id = pcram_attach(fd, uffd, "text-vm", PCRAM_ATTACH_F_NO_EVENTS));
 	close(fd);
 	close(uffd);
-	snprintf(want, sizeof(want), "] detach vm %d \"text-vm\" pid %d\n", id, getpid());
+	snprintf(want, sizeof(want), "] detach vm %d \"text-vm\" pid %d reason closed\n", id, getpid());
 	EXPECT_TRUE(wait_output(self, want));
 	kill(self->pid, SIGTERM);
 	EXPECT_TRUE(ends(self->pid)) TH_LOG("SIGTERM did not end it");

@@ -28,7 +28,8 @@ static const char schema[] =
 	"\"probe\":\"string\",\"probe_error\":\"string|null\",\"maxactive\":\"number\","
 	"\"nmissed\":\"number\",\"batch_max\":\"number\",\"event_interval_ms\":\"number\","
 	"\"events_dropped\":\"number\"},"
-	"\"vms\":[{\"id\":\"number\",\"name\":\"string\",\"owner_pid\":\"number\","
+	"\"vms\":[{\"id\":\"number\",\"name\":\"string\",\"kind\":\"string\",\"pid\":\"number\","
+	"\"owner_pid\":\"number\","
 	"\"attached\":\"boolean\",\"measured\":\"boolean\",\"attach_time_ns\":\"number|null\","
 	"\"attach_flags\":[\"string\"],"
 	"\"faults\":{\"count\":\"number\",\"blocked_ns\":\"number\",\"max_ns\":\"number\","
@@ -193,7 +194,10 @@ TEST_F(stat, text_and_json_agree)
 	snprintf(text, sizeof(text), "pcram stat %d", self->w.id);
 	snprintf(json, sizeof(json), "pcram stat -j %d", self->w.id);
 	/* "schema": the version of the JSON's own keys. */
-	ASSERT_EQ(0, output_keys_diff(r, text, json, "[\"schema\"]")) TH_LOG("%s", r->err);
+	/* the text names only a process VM's kind, by its process */
+	ASSERT_EQ(0, output_keys_diff(r, text, json,
+				      "[\"schema\", \"vms/[]/kind\", \"vms/[]/pid\"]"))
+		TH_LOG("%s", r->err);
 	EXPECT_STREQ(OUTPUT_KEYS_AGREE, r->out);
 }
 
@@ -242,6 +246,16 @@ TEST_F(stat, prometheus_format_is_valid)
 		 self->w.id, self->name, FAULTS);
 	EXPECT_NE(NULL, strstr(r->out, want)) TH_LOG("%s", r->out);
 	EXPECT_NE(NULL, strstr(r->out, "\n# TYPE pcram_fault_latency_seconds histogram\n"));
+	/* the module's own quantiles, from its log-linear histogram */
+	EXPECT_NE(NULL, strstr(r->out, "\n# TYPE pcram_fault_latency_quantile_seconds summary\n"));
+	snprintf(want, sizeof(want),
+		 "\npcram_fault_latency_quantile_seconds{vm=\"%d\",name=\"%s\",quantile=\"0.999\"} ",
+		 self->w.id, self->name);
+	EXPECT_NE(NULL, strstr(r->out, want)) TH_LOG("%s", r->out);
+	snprintf(want, sizeof(want),
+		 "\npcram_fault_latency_quantile_seconds_count{vm=\"%d\",name=\"%s\"} %d\n",
+		 self->w.id, self->name, FAULTS);
+	EXPECT_NE(NULL, strstr(r->out, want)) TH_LOG("%s", r->out);
 
 	if (run(r, "command -v promtool"))
 		SKIP(return, "promtool is not installed ('make deps' installs Debian's prometheus)");

@@ -9,7 +9,7 @@
  * The module offers two interfaces:
  *
  * 1. The misc character device /dev/pcram (mode 0600). Each open file is
- *    one VM context: it is created by open(2), gets a VM id at once, and
+ *    one VM context of kind PCRAM_VM_KIND_UFFD: it is created by open(2), gets a VM id at once, and
  *    is destroyed when its last reference is closed. A context is bound to
  *    a userfaultfd with PCRAM_IOC_ATTACH; from then on the module measures
  *    how long the threads faulting on that userfaultfd stay blocked, and
@@ -34,6 +34,17 @@
  *    opened it before an attach, had the effective uid that both opened
  *    the caller's netlink socket and makes the request. To it, the
  *    others do not exist (ENOENT, left out of dumps).
+ *
+ * A VM is either a context of the device bound to one userfaultfd
+ * (PCRAM_VM_KIND_UFFD), or a process attached by its pid with
+ * PCRAM_CMD_ATTACH_PID (PCRAM_VM_KIND_PROCESS): then every userfaultfd
+ * fault in that process's address space is measured, whichever
+ * userfaultfd it comes through, including userfaultfds created after the
+ * attach. A process VM has no file and no holder process: it lives until
+ * PCRAM_CMD_DETACH, the process's exit (its address space's teardown), or
+ * the module's unload. A fault measured by both a uffd VM and a process
+ * VM (a userfaultfd of an attached process, attached itself) is counted
+ * in each.
  *
  * Limits: PCRAM_NAME_MAX, PCRAM_BATCH_MAX, PCRAM_HIST_BUCKETS,
  * PCRAM_BATCH_HIST_BUCKETS and PCRAM_THREADS_MAX below.
@@ -190,8 +201,8 @@
  *                                    module; a client built against
  *                                    another value must check what it
  *                                    relies on
- *    PCRAM_INFO_A_NR_VMS:            NLA_U32, VM contexts open right now
- *                                    (open files of /dev/pcram)
+ *    PCRAM_INFO_A_NR_VMS:            NLA_U32, VMs right now (open files
+ *                                    of /dev/pcram and process VMs)
  *    PCRAM_INFO_A_LATENCY_PROBE:     NLA_U32, enum
  *                                    pcram_latency_probe_state
  *    PCRAM_INFO_A_LATENCY_PROBE_ERROR:
@@ -235,6 +246,10 @@
  *    PCRAM_VM_A_OWNER_PID:    NLA_U32, process id (in the initial pid
  *                             namespace) of the process that attached
  *                             it, or that opened it before it attached
+ *    PCRAM_VM_A_KIND:         NLA_U32, enum pcram_vm_kind (API 3; a
+ *                             message without it is PCRAM_VM_KIND_UFFD)
+ *    PCRAM_VM_A_PID:          NLA_U32, of a process VM: the attached
+ *                             process's id in the initial pid namespace
  *    PCRAM_VM_A_ATTACHED:     NLA_U8, 1 when attached now, else 0
  *    PCRAM_VM_A_ATTACH_TIME:  NLA_U64, CLOCK_REALTIME in ns of the latest
  *                             attach (absent if never attached)
@@ -252,10 +267,24 @@
  *                                    [2^i, 2^(i+1)) ns (i = 0 also counts
  *                                    0 ns), for i below
  *                                    PCRAM_HIST_BUCKETS; buckets at 0 are
- *                                    left out
+ *                                    left out. Coarse: for quantiles use
+ *                                    PCRAM_FAULT_A_LHIST.
  *       PCRAM_FAULT_A_LATENCY_PROBE_NMISSED: NLA_U64, as PCRAM_INFO_A_LATENCY_PROBE_NMISSED
  *                                    (module-wide: a missed fault cannot
  *                                    be told apart by VM)
+ *       PCRAM_FAULT_A_LHIST:         NLA_NESTED, API 3: the log-linear
+ *                                    histogram of the same faults (see
+ *                                    "Log-linear histogram" below), as
+ *                                    runs of buckets: an NLA_BINARY
+ *                                    attribute of type i + 1 holds the
+ *                                    counts of buckets i, i + 1, ..., as
+ *                                    many as its length / 8, each a __u64
+ *                                    in host byte order. Runs come in
+ *                                    increasing order, do not overlap and
+ *                                    end at PCRAM_LHIST_BUCKETS at the
+ *                                    latest; a bucket in no run is 0.
+ *                                    Type 0 is padding (the payloads are
+ *                                    8-byte aligned where that matters).
  *    PCRAM_VM_A_THREADS:      NLA_NESTED, the threads that blocked the
  *                             longest in total, at most PCRAM_THREADS_MAX,
  *                             longest first, each a NLA_NESTED of type
@@ -291,6 +320,28 @@
  *                                 counts batches of [2^i, 2^(i+1)) ops
  *                                 (i = 0 also counts empty ones), i below
  *                                 PCRAM_BATCH_HIST_BUCKETS; zeros left out
+ *
+ * Log-linear histogram (PCRAM_FAULT_A_LHIST). Its buckets split each
+ * power of two of ns into PCRAM_LHIST_SUB (2^PCRAM_LHIST_SUB_BITS) equal
+ * parts, so that a bucket's width is at most 1/PCRAM_LHIST_SUB of the
+ * values it holds, and values below PCRAM_LHIST_SUB ns get a bucket each.
+ * With S = PCRAM_LHIST_SUB_BITS, a value v < 2^PCRAM_LHIST_MAX_SHIFT ns
+ * is counted in bucket
+ *
+ *    shift = max(fls64(v) - (S + 1), 0)     (fls64: 1-based highest set
+ *    i     = (shift << S) + (v >> shift)     bit, 0 for v = 0)
+ *
+ * and bucket i holds the values [lo, lo + 2^shift), where
+ *
+ *    shift = i < 2^S ? 0 : (i >> S) - 1
+ *    lo    = (i - (shift << S)) << shift
+ *
+ * (buckets 0 .. 2^S - 1 hold the one value i each). The last bucket,
+ * PCRAM_LHIST_BUCKETS - 1, counts every value of 2^PCRAM_LHIST_MAX_SHIFT
+ * ns (68.7 s) or more. A quantile taken anywhere inside the bucket that
+ * holds it is therefore within 1/PCRAM_LHIST_SUB (3.125%) of the exact
+ * one, below the overflow bucket. The log2 PCRAM_FAULT_A_HIST is the
+ * same counts summed per power of two.
  *
  * Statistics are summed over CPUs without stopping the faults and batches
  * that update them, so the figures of one message may be a few faults
@@ -332,6 +383,70 @@
  *    ERANGE: PCRAM_VM_A_ID is 0.
  *    ENOENT: no VM has this id.
  *
+ * PCRAM_CMD_ATTACH_PID (API 3)
+ * ----------------------------
+ *
+ * Attaches a process: creates a VM of kind PCRAM_VM_KIND_PROCESS that
+ * measures every userfaultfd fault in the process's address space (the
+ * faulting vma's mm), through any userfaultfd, present or future. Must be
+ * a do request. Attributes:
+ *
+ *    PCRAM_VM_A_PID:          NLA_U32, required: a process id (a thread
+ *                             group leader) in the caller's pid namespace
+ *    PCRAM_VM_A_NAME:         NLA_NUL_STRING, optional, at most
+ *                             PCRAM_NAME_MAX bytes with its NUL; absent:
+ *                             the process's name (its comm)
+ *    PCRAM_VM_A_ATTACH_FLAGS: NLA_U32, optional, PCRAM_ATTACH_F_*
+ *
+ * Permission: the caller must be allowed to ptrace-read the process, the
+ * rule of /proc/PID/mem and process_vm_readv with PTRACE_MODE_READ and
+ * the caller's filesystem credentials: it is the process itself, or its
+ * fsuid and fsgid are the process's real, effective and saved ids and the
+ * process is dumpable, or it has CAP_SYS_PTRACE in the process's user
+ * namespace. The kernel's ptrace_may_access() is not available to
+ * modules: the module applies that rule itself, without the LSM hook
+ * (Yama restricts PTRACE_MODE_ATTACH only). CAP_NET_ADMIN is not needed.
+ *
+ * The reply is a PCRAM_CMD_GET_VM message describing the new VM (its
+ * PCRAM_VM_A_ID). The attach is announced by PCRAM_CMD_EVENT_ATTACH. The
+ * VM ends, with a PCRAM_CMD_EVENT_DETACH saying why, when it is detached
+ * by PCRAM_CMD_DETACH, when the process exits (when its address space is
+ * torn down: PCRAM_DETACH_REASON_EXITED; an execve(2) that replaces it
+ * ends the VM too), or when the module is unloaded; from then on GET_VM
+ * says ENOENT for it.
+ *
+ * Errors:
+ *    EINVAL: PCRAM_VM_A_PID missing; unknown flags; a name that is too
+ *            long; an attribute ATTACH_PID does not take.
+ *    ERANGE: PCRAM_VM_A_PID is 0.
+ *    ESRCH:  no process has this id in the caller's pid namespace (or it
+ *            is a thread that does not lead its process).
+ *    EPERM:  the caller may not ptrace-read the process.
+ *    EINVAL: the process has no address space (a kernel thread, or it is
+ *            exiting).
+ *    EEXIST: the process (its address space) is attached already.
+ *    ENODEV: the module is being unloaded.
+ *    ENOMEM: no memory.
+ *
+ * PCRAM_CMD_DETACH (API 3)
+ * ------------------------
+ *
+ * Detaches the process VM PCRAM_VM_A_ID (NLA_U32, required) and drops it:
+ * a PCRAM_CMD_EVENT_DETACH with PCRAM_DETACH_REASON_REQUEST is sent, and
+ * GET_VM says ENOENT for it from then on. Faults in progress are still
+ * counted when they end, in the dropped VM. Must be a do request. Needs
+ * CAP_NET_ADMIN, or the right to ptrace-read the process as for
+ * ATTACH_PID. A uffd VM is detached through its file (PCRAM_IOC_DETACH,
+ * or closing /dev/pcram), not here.
+ *
+ * Errors:
+ *    EINVAL:     PCRAM_VM_A_ID missing, or an attribute DETACH does not
+ *                take.
+ *    ERANGE:     PCRAM_VM_A_ID is 0.
+ *    ENOENT:     no VM has this id (or its process exited meanwhile).
+ *    EOPNOTSUPP: the VM is a uffd VM.
+ *    EPERM:      neither CAP_NET_ADMIN nor the right to ptrace-read it.
+ *
  * Multicast group PCRAM_GENL_MCGRP_EVENTS
  * ---------------------------------------
  *
@@ -343,10 +458,17 @@
  * cannot be resolved from another namespace, and a socket there that
  * joins it by number is never sent anything. The events, as commands:
  *
- *    PCRAM_CMD_EVENT_ATTACH: a context attached; PCRAM_VM_A_ID, _NAME,
- *                            _OWNER_PID, _ATTACH_TIME, _ATTACH_FLAGS
- *    PCRAM_CMD_EVENT_DETACH: a context detached (by PCRAM_IOC_DETACH or
- *                            on close); PCRAM_VM_A_ID, _NAME, _OWNER_PID
+ *    PCRAM_CMD_EVENT_ATTACH: a VM attached; PCRAM_VM_A_ID, _NAME,
+ *                            _OWNER_PID, _KIND, _PID (process VMs),
+ *                            _ATTACH_TIME, _ATTACH_FLAGS
+ *    PCRAM_CMD_EVENT_DETACH: a VM detached; PCRAM_VM_A_ID, _NAME,
+ *                            _OWNER_PID, _KIND, _PID (process VMs), and
+ *                            PCRAM_VM_A_DETACH_REASON, NLA_U32, enum
+ *                            pcram_detach_reason (API 3): REQUEST
+ *                            (PCRAM_IOC_DETACH or PCRAM_CMD_DETACH),
+ *                            CLOSED (its /dev/pcram file was released),
+ *                            EXITED (the attached process exited), UNLOAD
+ *                            (the module is being unloaded)
  *    PCRAM_CMD_EVENT_FAULT:  a sampled fault of a measured VM, at most one
  *                            per VM per event_interval_ms; PCRAM_VM_A_ID
  *                            and PCRAM_VM_A_SAMPLE, NLA_NESTED:
@@ -388,8 +510,11 @@
  * 1: the misc device and PCRAM_CMD_GET_INFO.
  * 2: PCRAM_IOC_ATTACH, _DETACH, _BATCH; PCRAM_CMD_GET_VM, _RESET_STATS,
  *    the events group; probe, batch and event attributes of GET_INFO.
+ * 3: process VMs: PCRAM_CMD_ATTACH_PID, PCRAM_CMD_DETACH;
+ *    PCRAM_VM_A_KIND, _PID, _DETACH_REASON. PCRAM_FAULT_A_LHIST, the
+ *    log-linear fault latency histogram, and PCRAM_LHIST_*.
  */
-#define PCRAM_API_VERSION 2
+#define PCRAM_API_VERSION 3
 
 /* Path of the misc device, relative to /dev. */
 #define PCRAM_DEVICE_NAME "pcram"
@@ -404,6 +529,18 @@
 #define PCRAM_BATCH_MAX 1024
 /* Buckets of the fault latency histogram: [2^i, 2^(i+1)) ns. */
 #define PCRAM_HIST_BUCKETS 64
+/*
+ * The log-linear fault latency histogram (PCRAM_FAULT_A_LHIST): 2^SUB_BITS
+ * buckets per power of two of ns, exact below 2^SUB_BITS ns, up to
+ * 2^MAX_SHIFT ns, then one overflow bucket; 1025 buckets. The formula of
+ * bucket i's bounds is in "Log-linear histogram" above.
+ */
+#define PCRAM_LHIST_SUB_BITS 5
+#define PCRAM_LHIST_SUB (1 << PCRAM_LHIST_SUB_BITS)
+#define PCRAM_LHIST_MAX_SHIFT 36
+#define PCRAM_LHIST_BUCKETS \
+	(((PCRAM_LHIST_MAX_SHIFT - PCRAM_LHIST_SUB_BITS + 1) << \
+	  PCRAM_LHIST_SUB_BITS) + 1)
 /* Buckets of the batch size histogram: [2^i, 2^(i+1)) ops. */
 #define PCRAM_BATCH_HIST_BUCKETS 11
 /* Threads in a VM's table of the longest blocked. */
@@ -503,6 +640,8 @@ struct pcram_batch {
  * @PCRAM_CMD_EVENT_ATTACH: event: a context attached
  * @PCRAM_CMD_EVENT_DETACH: event: a context detached
  * @PCRAM_CMD_EVENT_FAULT: event: a sampled fault
+ * @PCRAM_CMD_ATTACH_PID: attach a process by its pid (API 3)
+ * @PCRAM_CMD_DETACH: detach and drop a process VM (API 3)
  */
 enum pcram_cmd {
 	PCRAM_CMD_UNSPEC,
@@ -512,6 +651,8 @@ enum pcram_cmd {
 	PCRAM_CMD_EVENT_ATTACH,
 	PCRAM_CMD_EVENT_DETACH,
 	PCRAM_CMD_EVENT_FAULT,
+	PCRAM_CMD_ATTACH_PID,
+	PCRAM_CMD_DETACH,
 	__PCRAM_CMD_MAX
 };
 
@@ -578,6 +719,9 @@ enum pcram_info_attr {
  * @PCRAM_VM_A_BATCH: NLA_NESTED, enum pcram_batch_attr
  * @PCRAM_VM_A_SAMPLE: NLA_NESTED, enum pcram_sample_attr (events only)
  * @PCRAM_VM_A_PAD: padding of 64-bit attributes
+ * @PCRAM_VM_A_KIND: NLA_U32, enum pcram_vm_kind (API 3)
+ * @PCRAM_VM_A_PID: NLA_U32, the attached process (API 3)
+ * @PCRAM_VM_A_DETACH_REASON: NLA_U32, enum pcram_detach_reason (API 3)
  */
 enum pcram_vm_attr {
 	PCRAM_VM_A_UNSPEC,
@@ -593,10 +737,37 @@ enum pcram_vm_attr {
 	PCRAM_VM_A_BATCH,
 	PCRAM_VM_A_SAMPLE,
 	PCRAM_VM_A_PAD,
+	PCRAM_VM_A_KIND,
+	PCRAM_VM_A_PID,
+	PCRAM_VM_A_DETACH_REASON,
 	__PCRAM_VM_A_MAX
 };
 
 #define PCRAM_VM_A_MAX (__PCRAM_VM_A_MAX - 1)
+
+/**
+ * enum pcram_vm_kind - value of PCRAM_VM_A_KIND
+ * @PCRAM_VM_KIND_UFFD: a /dev/pcram context, bound to one userfaultfd
+ * @PCRAM_VM_KIND_PROCESS: a process attached by PCRAM_CMD_ATTACH_PID
+ */
+enum pcram_vm_kind {
+	PCRAM_VM_KIND_UFFD,
+	PCRAM_VM_KIND_PROCESS,
+};
+
+/**
+ * enum pcram_detach_reason - value of PCRAM_VM_A_DETACH_REASON
+ * @PCRAM_DETACH_REASON_REQUEST: PCRAM_IOC_DETACH or PCRAM_CMD_DETACH
+ * @PCRAM_DETACH_REASON_CLOSED: the context's /dev/pcram file was released
+ * @PCRAM_DETACH_REASON_EXITED: the attached process exited
+ * @PCRAM_DETACH_REASON_UNLOAD: the module is being unloaded
+ */
+enum pcram_detach_reason {
+	PCRAM_DETACH_REASON_REQUEST,
+	PCRAM_DETACH_REASON_CLOSED,
+	PCRAM_DETACH_REASON_EXITED,
+	PCRAM_DETACH_REASON_UNLOAD,
+};
 
 /**
  * enum pcram_fault_attr - attributes nested in PCRAM_VM_A_FAULTS
@@ -607,6 +778,7 @@ enum pcram_vm_attr {
  * @PCRAM_FAULT_A_HIST: NLA_NESTED, log2 histogram (type i + 1: bucket i)
  * @PCRAM_FAULT_A_LATENCY_PROBE_NMISSED: NLA_U64, module-wide missed faults
  * @PCRAM_FAULT_A_PAD: padding of 64-bit attributes
+ * @PCRAM_FAULT_A_LHIST: NLA_NESTED, log-linear histogram as runs (API 3)
  */
 enum pcram_fault_attr {
 	PCRAM_FAULT_A_UNSPEC,
@@ -616,6 +788,7 @@ enum pcram_fault_attr {
 	PCRAM_FAULT_A_HIST,
 	PCRAM_FAULT_A_LATENCY_PROBE_NMISSED,
 	PCRAM_FAULT_A_PAD,
+	PCRAM_FAULT_A_LHIST,
 	__PCRAM_FAULT_A_MAX
 };
 
