@@ -10,11 +10,15 @@
  * - the module's fault count is at least the source's postcopy-requests
  *   (every request is a fault of the destination; a fault whose page
  *   arrives in the bulk stream first is a fault without a request);
- * - per vCPU, the module's blocked time agrees with the destination's
- *   postcopy-vcpu-blocktime (QEMU 7.2 reports it once the migration is
- *   completed, in whole milliseconds, timed by its own fault thread from
- *   reading the fault to placing the page, where the module times the
- *   vCPU thread from its fault to its wake).
+ * - per vCPU, the module's blocked time is at least the destination's
+ *   postcopy-vcpu-blocktime and at most the postcopy phase's wall time.
+ *   QEMU 7.2 reports its figure only once the migration is completed, in
+ *   whole milliseconds, and times each wait from its fault thread reading
+ *   the fault to the page being placed: a part of the wait the module
+ *   times whole, from the vCPU's fault to its wake. Measured here (nested
+ *   under TCG, 3 runs): the module 7016-7069 ms for 180-187 faults, QEMU
+ *   1677-3354 ms for the same migrations, its total postcopy-blocktime
+ *   equal to it; the module's figure is the steadier by far.
  *
  * Each run has its own port and sockets, and both qemus are killed on
  * every way out (and die with the test, PR_SET_PDEATHSIG).
@@ -29,9 +33,8 @@
 #define QEMU "qemu-system-x86_64"
 #define QMP_LINE 65536
 
-/* Blocked time per vCPU: QEMU's milliseconds against the module's. */
-#define BLOCKTIME_SLACK_MS 20	/* QEMU's rounding and the two clocks' ends */
-#define BLOCKTIME_RATIO 0.25	/* ... or this share of the larger */
+/* QEMU's milliseconds against the module's nanoseconds: their two clocks. */
+#define BLOCKTIME_SLACK_MS 5
 
 struct qemu {
 	pid_t pid;
@@ -233,7 +236,7 @@ TEST_F_TIMEOUT(qemu, postcopy_matches_qemus_own_counters, 240)
 	char src_sock[128], dst_sock[128];
 	unsigned long long requests, qemu_ms, vcpu_faults = 0;
 	struct vm_answer *v = calloc(1, sizeof(*v));
-	double module_ms, diff, t0;
+	double module_ms, t0, t_post = 0, wall_ms;
 	char *line = self->line;
 
 	ASSERT_NE(NULL, r);
@@ -260,9 +263,10 @@ TEST_F_TIMEOUT(qemu, postcopy_matches_qemus_own_counters, 240)
 	ASSERT_LT(0, self->vm_id) TH_LOG("%s", r->out);
 
 	/*
-	 * Let the source's guest write its pages (4 s: nested under TCG it is slow; a page never written is
-	 * sent as zeros, and fast), and pace the postcopy stream, so that
-	 * the destination's vCPU runs ahead of it and faults.
+	 * Let the source's guest write its pages (a page never written goes
+	 * as zeros, and fast; nested under TCG a pass takes seconds), and
+	 * pace the postcopy stream, so that the destination's vCPU, going
+	 * the other way, runs into pages that have not come.
 	 */
 	sleep(4);
 	ASSERT_EQ(0, qmp(&self->src, line, "{\"execute\":\"migrate-set-parameters\",\"arguments\":"
@@ -271,12 +275,15 @@ TEST_F_TIMEOUT(qemu, postcopy_matches_qemus_own_counters, 240)
 	ASSERT_EQ(0, qmp(&self->src, line, "{\"execute\":\"migrate\",\"arguments\":"
 			 "{\"uri\":\"tcp:127.0.0.1:%d\"}}", self->port)) TH_LOG("%s", line);
 	/* immediate postcopy: the destination runs while its RAM is away */
-	for (int i = 0; i < 100; i++) {
+	for (int i = 0; i < 100 && !t_post; i++) {
 		if (!qmp(&self->src, line, "{\"execute\":\"migrate-start-postcopy\"}"))
-			break;
-		usleep(20000);
+			t_post = mono_s();
+		else
+			usleep(20000);
 	}
+	ASSERT_NE(0, t_post) TH_LOG("migrate-start-postcopy: %s", line);
 	ASSERT_EQ(0, wait_completed(&self->src, line, 180)) TH_LOG("src: %s", line);
+	wall_ms = (mono_s() - t_post) * 1e3;
 	ASSERT_EQ(0, wait_completed(&self->dst, line, 60)) TH_LOG("dst: %s", line);
 	ASSERT_EQ(0, qmp(&self->src, line, "{\"execute\":\"query-migrate\"}"));
 	requests = jq_u64(line, ".return.ram.\"postcopy-requests\"");
@@ -299,13 +306,12 @@ TEST_F_TIMEOUT(qemu, postcopy_matches_qemus_own_counters, 240)
 	       requests, v->faults >= requests ? "agrees" : "DISAGREES");
 	EXPECT_GE(v->faults, requests);
 
-	diff = module_ms > (double)qemu_ms ? module_ms - qemu_ms : qemu_ms - module_ms;
-	TH_LOG("vCPU 0 blocked: module %.1f ms, QEMU %llu ms, differ by %.1f ms (%.0f%%; "
-	       "allowed %d ms or %.0f%%)", module_ms, qemu_ms, diff,
-	       100.0 * diff / (module_ms > qemu_ms ? module_ms : (double)qemu_ms + 1e-9),
-	       BLOCKTIME_SLACK_MS, 100 * BLOCKTIME_RATIO);
-	EXPECT_TRUE(diff <= BLOCKTIME_SLACK_MS ||
-		    diff <= BLOCKTIME_RATIO * (module_ms > qemu_ms ? module_ms : qemu_ms));
+	TH_LOG("vCPU 0 blocked: QEMU %llu ms <= module %.1f ms (%.2fx QEMU's) <= postcopy's "
+	       "wall time %.0f ms: %s", qemu_ms, module_ms, qemu_ms ? module_ms / qemu_ms : 0,
+	       wall_ms, module_ms + BLOCKTIME_SLACK_MS >= qemu_ms && module_ms <= wall_ms ?
+	       "agrees" : "DISAGREES");
+	EXPECT_GE(module_ms + BLOCKTIME_SLACK_MS, (double)qemu_ms);
+	EXPECT_LE(module_ms, wall_ms);
 	free(v);
 	free(r);
 }
