@@ -39,13 +39,13 @@ module_param(maxactive, uint, 0444);
 MODULE_PARM_DESC(maxactive,
 		 "Faulting threads measured at once (1-4096, default 512); more are counted as missed");
 
-static DEFINE_MUTEX(pcram_probe_mutex);	/* guards the state below */
-static bool pcram_probe_on = true;
-static bool pcram_probe_registered;
-static int pcram_probe_err;		/* why it is not registered */
+static DEFINE_MUTEX(pcram_latency_mutex);	/* guards the state below */
+static bool pcram_latency_on = true;
+static bool pcram_latency_registered;
+static int pcram_latency_err;		/* why it is not registered */
 
 /* Per-fault data, kept in the kretprobe instance between entry and return. */
-struct pcram_probe_data {
+struct pcram_latency_data {
 	struct pcram_vm *vm;		/* the uffd VM, or NULL */
 	struct pcram_vm *proc;		/* the process VM, or NULL */
 	u64 start_ns;
@@ -53,10 +53,10 @@ struct pcram_probe_data {
 	u32 flags;
 };
 
-static int pcram_probe_entry(struct kretprobe_instance *ri,
-			     struct pt_regs *regs)
+static int pcram_latency_entry(struct kretprobe_instance *ri,
+			       struct pt_regs *regs)
 {
-	struct pcram_probe_data *d = (struct pcram_probe_data *)ri->data;
+	struct pcram_latency_data *d = (struct pcram_latency_data *)ri->data;
 	struct vm_fault *vmf = (struct vm_fault *)regs_get_kernel_argument(regs, 0);
 	unsigned long reason = regs_get_kernel_argument(regs, 1);
 	struct pcram_vm *vm;
@@ -79,10 +79,10 @@ static int pcram_probe_entry(struct kretprobe_instance *ri,
 	return 0;
 }
 
-static int pcram_probe_return(struct kretprobe_instance *ri,
-			      struct pt_regs *regs)
+static int pcram_latency_return(struct kretprobe_instance *ri,
+				struct pt_regs *regs)
 {
-	struct pcram_probe_data *d = (struct pcram_probe_data *)ri->data;
+	struct pcram_latency_data *d = (struct pcram_latency_data *)ri->data;
 	u64 now = ktime_get_ns();
 	u64 ns = now - d->start_ns;
 	struct pcram_vm *vms[] = { d->vm, d->proc };
@@ -100,9 +100,9 @@ static int pcram_probe_return(struct kretprobe_instance *ri,
 
 static struct kretprobe pcram_kretprobe = {
 	.kp.symbol_name = "handle_userfault",
-	.entry_handler = pcram_probe_entry,
-	.handler = pcram_probe_return,
-	.data_size = sizeof(struct pcram_probe_data),
+	.entry_handler = pcram_latency_entry,
+	.handler = pcram_latency_return,
+	.data_size = sizeof(struct pcram_latency_data),
 };
 
 /*
@@ -110,7 +110,7 @@ static struct kretprobe pcram_kretprobe = {
  * can be compared with itself without unloading. Faults in progress when
  * it is turned off still reach the return handler.
  */
-static int pcram_probe_param_set(const char *val, const struct kernel_param *kp)
+static int pcram_latency_param_set(const char *val, const struct kernel_param *kp)
 {
 	bool on;
 	int ret;
@@ -118,45 +118,45 @@ static int pcram_probe_param_set(const char *val, const struct kernel_param *kp)
 	ret = kstrtobool(val, &on);
 	if (ret)
 		return ret;
-	mutex_lock(&pcram_probe_mutex);
-	if (pcram_probe_registered)
+	mutex_lock(&pcram_latency_mutex);
+	if (pcram_latency_registered)
 		ret = on ? enable_kretprobe(&pcram_kretprobe) :
 			   disable_kretprobe(&pcram_kretprobe);
-	else if (pcram_probe_err)
+	else if (pcram_latency_err)
 		ret = -ENODEV;
 	if (!ret)
-		pcram_probe_on = on;
-	mutex_unlock(&pcram_probe_mutex);
+		pcram_latency_on = on;
+	mutex_unlock(&pcram_latency_mutex);
 	return ret;
 }
 
-static int pcram_probe_param_get(char *buf, const struct kernel_param *kp)
+static int pcram_latency_param_get(char *buf, const struct kernel_param *kp)
 {
-	return sysfs_emit(buf, "%c\n", READ_ONCE(pcram_probe_on) ? 'Y' : 'N');
+	return sysfs_emit(buf, "%c\n", READ_ONCE(pcram_latency_on) ? 'Y' : 'N');
 }
 
-static const struct kernel_param_ops pcram_probe_param_ops = {
-	.set = pcram_probe_param_set,
-	.get = pcram_probe_param_get,
+static const struct kernel_param_ops pcram_latency_param_ops = {
+	.set = pcram_latency_param_set,
+	.get = pcram_latency_param_get,
 };
 
-module_param_cb(probe, &pcram_probe_param_ops, NULL, 0644);
+module_param_cb(probe, &pcram_latency_param_ops, NULL, 0644);
 MODULE_PARM_DESC(probe, "Measure fault latency (kretprobe on handle_userfault), default on");
 
 enum pcram_latency_probe_state pcram_latency_state(int *err)
 {
 	enum pcram_latency_probe_state state;
 
-	mutex_lock(&pcram_probe_mutex);
-	if (!pcram_probe_registered)
+	mutex_lock(&pcram_latency_mutex);
+	if (!pcram_latency_registered)
 		state = PCRAM_LATENCY_PROBE_UNAVAILABLE;
-	else if (pcram_probe_on)
+	else if (pcram_latency_on)
 		state = PCRAM_LATENCY_PROBE_ON;
 	else
 		state = PCRAM_LATENCY_PROBE_OFF;
 	if (err)
-		*err = pcram_probe_err;
-	mutex_unlock(&pcram_probe_mutex);
+		*err = pcram_latency_err;
+	mutex_unlock(&pcram_latency_mutex);
 	return state;
 }
 
@@ -187,27 +187,27 @@ int pcram_latency_init(void)
 	}
 	pcram_kretprobe.maxactive = maxactive;
 
-	mutex_lock(&pcram_probe_mutex);
-	if (!pcram_probe_on)
+	mutex_lock(&pcram_latency_mutex);
+	if (!pcram_latency_on)
 		pcram_kretprobe.kp.flags |= KPROBE_FLAG_DISABLED;
 	ret = register_kretprobe(&pcram_kretprobe);
 	if (ret) {
-		pcram_probe_err = -ret;
+		pcram_latency_err = -ret;
 		pr_warn("cannot probe handle_userfault (error %d): fault latency is not measured\n",
 			ret);
 	} else {
-		pcram_probe_registered = true;
+		pcram_latency_registered = true;
 	}
-	mutex_unlock(&pcram_probe_mutex);
+	mutex_unlock(&pcram_latency_mutex);
 	return 0;
 }
 
 void pcram_latency_exit(void)
 {
-	mutex_lock(&pcram_probe_mutex);
-	if (pcram_probe_registered)
+	mutex_lock(&pcram_latency_mutex);
+	if (pcram_latency_registered)
 		unregister_kretprobe(&pcram_kretprobe);
-	pcram_probe_registered = false;
-	pcram_probe_err = ENODEV;
-	mutex_unlock(&pcram_probe_mutex);
+	pcram_latency_registered = false;
+	pcram_latency_err = ENODEV;
+	mutex_unlock(&pcram_latency_mutex);
 }

@@ -15,7 +15,6 @@
 #include <time.h>
 
 #include "bench.h"
-#include "clock.h"
 #include "migrate.h"
 #include "cli.h"
 
@@ -31,11 +30,6 @@ int bench_err(int err, const char *fmt, ...)
 	vsnprintf(bench_errbuf, sizeof(bench_errbuf), fmt, ap);
 	va_end(ap);
 	return err;
-}
-
-uint64_t bench_now_ns(void)
-{
-	return mono_ns();
 }
 
 uint64_t bench_pattern(uint64_t page)

@@ -31,8 +31,6 @@ extern char bench_errbuf[512];
 /* Say it in bench_errbuf; returns @err, for 'return bench_err(...)'. */
 int bench_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* CLOCK_MONOTONIC in ns. */
-uint64_t bench_now_ns(void);
 /* Pin the calling thread to @cpu: 0 or -errno. */
 int bench_pin(int cpu);
 /* Every 8 bytes of page @page of a benchmark's data; never 0, so no page

@@ -40,6 +40,7 @@
 #include <pcram.h>
 
 #include "bench.h"
+#include "clock.h"
 #include "json.h"
 #include "cli.h"
 
@@ -185,7 +186,7 @@ static int64_t place_run(struct placer *pl, const struct method *m)
 
 	if (madvise(pl->dest, pl->pages * PAGE, MADV_DONTNEED))
 		return bench_err(-errno, "MADV_DONTNEED: %s", strerror(errno));
-	t0 = bench_now_ns();
+	t0 = mono_ns();
 	if (!m->per_call && m->zero) {
 		for (uint64_t p = 0; p < pl->pages; p++) {
 			struct uffdio_zeropage z = {
@@ -234,7 +235,7 @@ static int64_t place_run(struct placer *pl, const struct method *m)
 						 n, strerror(ret < 0 ? -ret : -pl->ops[ret].result));
 		}
 	}
-	t1 = bench_now_ns();
+	t1 = mono_ns();
 	for (uint64_t p = 0; p < pl->pages; p++) {
 		const uint64_t *w = (const uint64_t *)(pl->dest + p * PAGE);
 		uint64_t want = m->zero ? 0 : bench_pattern(p);
@@ -367,9 +368,9 @@ static void *faulter_main(void *arg)
 	bench_pin(f->cpu);
 	for (uint64_t p = 0; p < f->n; p++) {
 		volatile uint64_t *w = (volatile uint64_t *)(f->dest + p * PAGE);
-		uint64_t t0 = bench_now_ns(), v = w[0];
+		uint64_t t0 = mono_ns(), v = w[0];
 
-		f->lat[p] = bench_now_ns() - t0;
+		f->lat[p] = mono_ns() - t0;
 		f->bad += v != bench_pattern(p);
 	}
 	return NULL;

@@ -45,6 +45,7 @@
 #include <pcram.h>
 
 #include "bench.h"
+#include "clock.h"
 #include "json.h"
 #include "cli.h"
 
@@ -86,11 +87,11 @@ static uint64_t clock_read_ns(void)
 	uint64_t batch[5];
 
 	for (int b = 0; b < 5; b++) {
-		uint64_t t0 = bench_now_ns();
+		uint64_t t0 = mono_ns();
 
 		for (int i = 0; i < 999; i++)
-			bench_now_ns();
-		batch[b] = (bench_now_ns() - t0) / 1000;
+			mono_ns();
+		batch[b] = (mono_ns() - t0) / 1000;
 	}
 	for (int i = 1; i < 5; i++)
 		for (int k = i; k > 0 && batch[k - 1] > batch[k]; k--) {
@@ -255,21 +256,21 @@ static void *faulter_main(void *arg)
 	uint64_t words = f->page_size / sizeof(uint64_t);
 
 	pthread_barrier_wait(f->start);
-	f->t_start = bench_now_ns();
+	f->t_start = mono_ns();
 	for (uint64_t p = f->first; p < f->end; p++) {
 		volatile uint64_t *page = (volatile uint64_t *)(f->dest + p * f->page_size);
 		uint64_t t0, t1, v;
 
-		t0 = bench_now_ns();
+		t0 = mono_ns();
 		v = page[0];	/* the first touch: a MISSING fault */
-		t1 = bench_now_ns();
+		t1 = mono_ns();
 		f->lat[p] = t1 - t0;
 		if ((v != bench_pattern(p) || page[words - 1] != bench_pattern(p)) && !f->bad++) {
 			f->bad_page = p;
 			f->bad_value = v;
 		}
 	}
-	f->t_end = bench_now_ns();
+	f->t_end = mono_ns();
 	return NULL;
 }
 

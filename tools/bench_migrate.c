@@ -62,6 +62,7 @@
 #include <pcram.h>
 
 #include "bench.h"
+#include "clock.h"
 #include "json.h"
 #include "cli.h"
 
@@ -348,7 +349,7 @@ static int run_raw(const struct mem *m, uint64_t *ns)
 		ret = fd;
 		goto join;
 	}
-	t0 = bench_now_ns();
+	t0 = mono_ns();
 	if (write(fd, "g", 1) != 1) {
 		ret = bench_err(-errno, "raw: write: %s", strerror(errno));
 		goto join;
@@ -366,7 +367,7 @@ static int run_raw(const struct mem *m, uint64_t *ns)
 		memcpy(dest + got, buf, (size_t)n);
 		got += (uint64_t)n;
 	}
-	*ns = bench_now_ns() - t0;
+	*ns = mono_ns() - t0;
 join:
 	unpin_self(&saved);
 	if (fd >= 0)
@@ -473,9 +474,9 @@ static void *vcpu_main(void *arg)
 			break;	/* the bulk push brought everything */
 		page = (volatile uint64_t *)(v->dest + (uint64_t)p * v->page_size);
 		expect = bench_pattern((uint64_t)p);
-		t0 = bench_now_ns();
+		t0 = mono_ns();
 		x = page[0];	/* the first touch: a MISSING fault */
-		t1 = bench_now_ns();
+		t1 = mono_ns();
 		v->lat[v->n++] = t1 - t0;
 		if ((x != expect || page[words - 1] != expect) && !v->bad++) {
 			v->bad_page = (uint64_t)p;
@@ -597,7 +598,7 @@ static int run_migration(const struct mem *m, enum mode mode, uint64_t want,
 		vcpu_up = true;
 	}
 
-	t0 = bench_now_ns();
+	t0 = mono_ns();
 	ret = pcram_in_start(in, dst);
 	if (ret) {
 		bench_err(ret, "destination: %s", pcram_in_strerror(in));
@@ -618,7 +619,7 @@ static int run_migration(const struct mem *m, enum mode mode, uint64_t want,
 		ret = 0;
 	} else {
 		ret = pcram_in_wait(in, RUN_TIMEOUT_S * 1000);
-		res->ns = bench_now_ns() - t0;
+		res->ns = mono_ns() - t0;
 		if (ret) {
 			bench_err(ret, "destination: %s", pcram_in_strerror(in));
 			goto out;
