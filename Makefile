@@ -44,7 +44,10 @@ LIB_A := $(B)/lib/libpcram.a
 LIB_PC := $(B)/lib/libpcram.pc
 
 TOOL_SRCS := $(wildcard tools/*.c)
-TOOL_OBJS := $(TOOL_SRCS:%.c=$(B)/%.o)
+# The benchmarks of 'pcram bench', in bench/ (one file each, the way perf
+# keeps tools/perf/bench/), are part of the tool.
+BENCH_SRCS := $(wildcard bench/*.c)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(B)/%.o) $(BENCH_SRCS:%.c=$(B)/%.o)
 TOOL := $(B)/pcram
 
 TEST_SRCS := $(wildcard selftests/*/*_test.c)
@@ -130,8 +133,13 @@ $(LIB_PC): lib/libpcram.pc.in Makefile
 $(B)/tools/%.o: tools/%.c $(wildcard tools/*.h) lib/include/pcram.h kmod/include/uapi/linux/pcram.h
 	$(quiet) CC $@
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(PCRAM_CFLAGS) $(NL_CFLAGS) $(LIBKMOD_CFLAGS) \
+	$(Q)$(CC) $(PCRAM_CFLAGS) -Ibench $(NL_CFLAGS) $(LIBKMOD_CFLAGS) \
 		-DPCRAM_TOOL_VERSION='"$(VERSION)"' -c $< -o $@
+
+$(B)/bench/%.o: bench/%.c bench/bench.h $(wildcard tools/*.h) lib/include/pcram.h kmod/include/uapi/linux/pcram.h
+	$(quiet) CC $@
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(PCRAM_CFLAGS) -Itools $(NL_CFLAGS) -c $< -o $@
 
 $(TOOL): $(TOOL_OBJS) $(LIB_A)
 	$(quiet) LD $@

@@ -473,20 +473,6 @@ static int engine_start(const struct run_cfg *c, struct pcram_dst **dstp, uint8_
 }
 
 /* Wait for a thread, or end the whole command: its fault is never served. */
-static int join_bounded(pthread_t t, time_t deadline)
-{
-	struct timespec ts = { .tv_sec = deadline };
-	int ret = pthread_timedjoin_np(t, NULL, &ts);
-
-	if (ret == ETIMEDOUT) {
-		fprintf(stderr, "%s bench: a run took over %d s: a fault was never served; "
-			"giving up (the stuck threads end with the process)\n",
-			prog, RUN_TIMEOUT_S);
-		exit(1);
-	}
-	return ret;
-}
-
 static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 		    struct run_result *res)
 {
@@ -500,7 +486,6 @@ static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 	cpu_set_t fault_set;
 	unsigned int started = 0;
 	uint8_t *dest = NULL;
-	time_t deadline;
 	int ret;
 
 	memset(res, 0, sizeof(*res));
@@ -547,9 +532,9 @@ static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
 		started++;
 	}
 	pthread_attr_destroy(&attr);
-	deadline = time(NULL) + RUN_TIMEOUT_S;
 	for (unsigned int i = 0; i < started; i++)
-		join_bounded(faulters[i].thread, deadline);
+		bench_join(faulters[i].thread, RUN_TIMEOUT_S,
+			   "fault run (a fault was never served)");
 	pthread_barrier_destroy(&start);
 
 	for (unsigned int i = 0; i < c->threads; i++) {
@@ -753,11 +738,6 @@ struct report {
 	bool all_read_through;
 };
 
-static const char *size_name(uint64_t size)
-{
-	return size == HUGE_SIZE ? "2M" : "4K";
-}
-
 static void json_side(struct json *j, const char *key, const struct side_stats *s,
 		      bool pcram)
 {
@@ -928,7 +908,7 @@ static void print_row(const struct row *r)
 	const struct side_stats *s[2] = { &r->side[PCRAM], &r->side[FLOOR] };
 	char v[13][24];
 
-	snprintf(v[0], sizeof(v[0]), "%s", size_name(r->page_size));
+	snprintf(v[0], sizeof(v[0]), "%s", bench_size_name(r->page_size));
 	snprintf(v[1], sizeof(v[1]), "%u", r->threads);
 	snprintf(v[2], sizeof(v[2]), "%s", r->pl->name);
 	for (int i = 0; i < 2; i++) {

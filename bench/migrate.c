@@ -142,59 +142,6 @@ static int check_dest(const struct mem *m, const uint8_t *dest, const char *what
 	return 0;
 }
 
-/* ---- loopback TCP ---------------------------------------------------------- */
-
-static int tcp_listen(uint16_t *port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET,
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return bench_err(-errno, "socket: %s", strerror(errno));
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 2) ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len)) {
-		int err = errno;
-
-		close(fd);
-		return bench_err(-err, "listening on 127.0.0.1: %s", strerror(err));
-	}
-	*port = ntohs(sa.sin_port);
-	return fd;
-}
-
-static int tcp_connect(uint16_t port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
-				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return bench_err(-errno, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		int err = errno;
-
-		close(fd);
-		return bench_err(-err, "connecting to 127.0.0.1:%u: %s", port, strerror(err));
-	}
-	return fd;
-}
-
-/* Wait for a thread, or end the whole command: it is stuck for good. */
-static void join_bounded(pthread_t t, const char *what)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += RUN_TIMEOUT_S;
-	if (pthread_timedjoin_np(t, NULL, &ts) == ETIMEDOUT) {
-		fprintf(stderr, "%s bench: migrate: the %s took over %d s: stuck; giving up\n",
-			prog, what, RUN_TIMEOUT_S);
-		exit(1);
-	}
-}
-
 /* ---- placement -------------------------------------------------------------- */
 
 /*
@@ -334,7 +281,7 @@ static int run_raw(const struct mem *m, uint64_t *ns)
 		ret = bench_err(-ENOMEM, "out of memory");
 		goto out;
 	}
-	w.listen_fd = tcp_listen(&port);
+	w.listen_fd = bench_tcp_listen(&port);
 	if (w.listen_fd < 0) {
 		ret = w.listen_fd;
 		goto out;
@@ -343,7 +290,7 @@ static int run_raw(const struct mem *m, uint64_t *ns)
 	if (ret)
 		goto out;
 	pin_self(pl.dst_cpu, &saved);
-	fd = tcp_connect(port);
+	fd = bench_tcp_connect(port);
 	if (fd < 0) {
 		shutdown(w.listen_fd, SHUT_RDWR);	/* the writer out of accept() */
 		ret = fd;
@@ -372,7 +319,7 @@ join:
 	unpin_self(&saved);
 	if (fd >= 0)
 		close(fd);
-	join_bounded(thread, "raw TCP transfer");
+	bench_join(thread, RUN_TIMEOUT_S, "raw TCP transfer");
 	/* The writer's reason, when it is why the stream ended early. */
 	if (w.ret && (!ret || ret == -EPIPE))
 		ret = bench_err(w.ret, "%s", w.err);
@@ -548,7 +495,7 @@ static int run_migration(const struct mem *m, enum mode mode, uint64_t want,
 		bench_err(ret, "source: %s", pcram_src_strerror(s.src));
 		goto out;
 	}
-	s.listen_fd = tcp_listen(&port);
+	s.listen_fd = bench_tcp_listen(&port);
 	if (s.listen_fd < 0) {
 		ret = s.listen_fd;
 		goto out;
@@ -562,8 +509,8 @@ static int run_migration(const struct mem *m, enum mode mode, uint64_t want,
 	pinned = true;
 
 	/* The destination: bulk, then urgent. */
-	bulk = tcp_connect(port);
-	urgent = bulk < 0 ? -1 : tcp_connect(port);
+	bulk = bench_tcp_connect(port);
+	urgent = bulk < 0 ? -1 : bench_tcp_connect(port);
 	if (bulk < 0 || urgent < 0) {
 		ret = bulk < 0 ? bulk : urgent;
 		goto out;
@@ -606,7 +553,7 @@ static int run_migration(const struct mem *m, enum mode mode, uint64_t want,
 	}
 	if (mode == IDLE) {
 		/* The samples, then hang up: the rest would never come. */
-		join_bounded(v.thread, "idle fault run");
+		bench_join(v.thread, RUN_TIMEOUT_S, "idle fault run");
 		vcpu_up = false;
 		shutdown(bulk, SHUT_RDWR);
 		shutdown(urgent, SHUT_RDWR);
@@ -647,9 +594,9 @@ out:
 	if (dst)
 		pcram_dst_cleanup(dst);
 	if (vcpu_up)
-		join_bounded(v.thread, "fault run");
+		bench_join(v.thread, RUN_TIMEOUT_S, "fault run");
 	if (source_up) {
-		join_bounded(source, "source");
+		bench_join(source, RUN_TIMEOUT_S, "source");
 		if (!ret && s.ret && !(mode == IDLE && s.ret == -ECONNRESET))
 			ret = bench_err(s.ret, "%s", s.err);
 	}
@@ -926,15 +873,10 @@ static void print_json(const struct report *rp)
 	json_finish(&j);
 }
 
-static const char *size_name(uint64_t size)
-{
-	return size == HUGE_SIZE ? "2M" : "4K";
-}
-
 static void print_fault_side(const struct row *r, const char *name,
 			     const struct fault_side *s)
 {
-	printf("%-4s %-7s %8" PRIu64 " %8" PRIu64, size_name(r->page_size), name, s->samples,
+	printf("%-4s %-7s %8" PRIu64 " %8" PRIu64, bench_size_name(r->page_size), name, s->samples,
 	       s->requests);
 	if (s->samples)
 		printf(" %9" PRIu64 " %9" PRIu64 " %10" PRIu64 "\n", s->p50, s->p99, s->max);
@@ -982,7 +924,7 @@ static void print_text(const struct report *rp)
 			continue;
 		}
 		printf("%-4s        %4" PRIu64 " MiB %10.1f %14.1f %7.3f   (target >= %.2f)\n",
-		       size_name(r->page_size), r->bytes / MIB, (double)r->raw_bps / 1e6,
+		       bench_size_name(r->page_size), r->bytes / MIB, (double)r->raw_bps / 1e6,
 		       (double)r->mig_bps / 1e6, ratio(r->mig_bps, r->raw_bps),
 		       TARGET_RATIO_THROUGHPUT);
 		printf("            %" PRIu64 " of %" PRIu64 " pages verified byte for byte; "

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The benchmarks of 'pcram bench', one file each, and what they share
- * (tools/bench.c).
+ * The benchmarks of 'pcram bench', one file each in bench/, and what they
+ * share (bench/common.c); tools/bench.c is the subcommand.
  */
 #ifndef PCRAM_TOOLS_BENCH_H
 #define PCRAM_TOOLS_BENCH_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,11 +20,11 @@
 #define MIB (1024 * KIB)
 #define HUGE_SIZE (2 * MIB)
 
-/* tools/bench_fault.c: fault round trip, libpcram against a bare handler. */
+/* bench/fault.c: fault round trip, libpcram against a bare handler. */
 int bench_fault_main(int argc, char **argv);
-/* tools/bench_migrate.c: migration over loopback TCP against raw TCP. */
+/* bench/migrate.c: migration over loopback TCP against raw TCP. */
 int bench_migrate_main(int argc, char **argv);
-/* tools/bench_batch.c: PCRAM_IOC_BATCH against UFFDIO_COPY, and the probe. */
+/* bench/batch.c: PCRAM_IOC_BATCH against UFFDIO_COPY, and the probe. */
 int bench_batch_main(int argc, char **argv);
 
 /* What went wrong, for the one line a failed benchmark prints. */
@@ -60,6 +61,16 @@ int bench_parse_count(const char *s, unsigned long min, unsigned long max,
  * the reason in @why when fewer than @min are free.
  */
 uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size);
+
+/* "4K" or "2M", for @page_size. */
+const char *bench_size_name(uint64_t page_size);
+/* Wait for @t, or end the command: after @timeout_s a run is stuck for good. */
+void bench_join(pthread_t t, unsigned int timeout_s, const char *what);
+
+/* A listening 127.0.0.1 TCP socket on a free port (into @port), or -errno. */
+int bench_tcp_listen(uint16_t *port);
+/* A TCP connection to 127.0.0.1:@port, or -errno. */
+int bench_tcp_connect(uint16_t port);
 
 /* The options 'bench fault' and 'bench batch' take; 0 where not given. */
 struct bench_args {

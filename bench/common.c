@@ -1,0 +1,238 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * What the benchmarks of 'pcram bench' share, each written once: errors,
+ * data, memory, pinning, percentiles and option parsing.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "migrate.h"
+#include "cli.h"
+
+/* ---- shared ----------------------------------------------------------------------------- */
+
+char bench_errbuf[512];
+
+int bench_err(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(bench_errbuf, sizeof(bench_errbuf), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+uint64_t bench_pattern(uint64_t page)
+{
+	return 0x9e3779b97f4a7c15ULL * (page + 1);
+}
+
+int bench_map_dest(uint64_t size, bool huge, uint8_t **dest)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (huge ? MAP_HUGETLB | MAP_HUGE_2MB : 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+
+	if (p == MAP_FAILED)
+		return bench_err(-errno, "mapping %" PRIu64 " MiB of %s destination memory: %s",
+				 size / MIB, huge ? "2 MiB hugetlb" : "anonymous", strerror(errno));
+	/* The page size is what is placed: base pages stay base pages. */
+	if (!huge)
+		madvise(p, size, MADV_NOHUGEPAGE);
+	*dest = p;
+	return 0;
+}
+
+int bench_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+int bench_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+uint64_t bench_median_u64(uint64_t *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), bench_cmp_u64);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+uint64_t bench_percentile(const uint64_t *sorted, uint64_t n, double q)
+{
+	uint64_t rank = (uint64_t)(q * (double)n);
+
+	if ((double)rank < q * (double)n)
+		rank++;
+	if (rank < 1)
+		rank = 1;
+	return sorted[rank - 1];
+}
+
+double bench_ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0;
+}
+
+int bench_parse_count(const char *s, unsigned long min, unsigned long max,
+		      unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size)
+{
+	long total, free_pages = huge_pages_available(2 << 20, &total);
+
+	if (free_pages < 0) {
+		snprintf(why, size, "this kernel has no 2 MiB hugetlbfs pool");
+		return 0;
+	}
+	if (free_pages < 1) {
+		snprintf(why, size,
+			 "no free 2 MiB huge pages (%ld reserved, 0 free); reserve some with "
+			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", total, want);
+		return 0;
+	}
+	if ((uint64_t)free_pages < min) {
+		snprintf(why, size,
+			 "%ld free 2 MiB huge pages, %" PRIu64 " needed; reserve more with "
+			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", free_pages, min,
+			 (uint64_t)total + min - (uint64_t)free_pages);
+		return 0;
+	}
+	why[0] = '\0';
+	return (uint64_t)free_pages < want ? (uint64_t)free_pages : want;
+}
+
+int bench_parse_args(int argc, char **argv, unsigned long max_pages,
+		     unsigned long max_rounds, struct bench_args *a)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "pages", required_argument, NULL, 'n' },
+		{ "rounds", required_argument, NULL, 'r' },
+		{ "quick", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	while ((c = getopt_long(argc, argv, "jn:r:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			a->json = true;
+			break;
+		case 'n':
+			if (bench_parse_count(optarg, 1, max_pages, &a->pages)) {
+				fail("bench", "-n %s: want a page count from 1 to %lu", optarg,
+				     max_pages);
+				return usage("bench", stderr);
+			}
+			break;
+		case 'r':
+			if (bench_parse_count(optarg, 1, max_rounds, &a->rounds)) {
+				fail("bench", "-r %s: want a round count from 1 to %lu", optarg,
+				     max_rounds);
+				return usage("bench", stderr);
+			}
+			break;
+		case 'q':
+			a->quick = true;
+			break;
+		case 'h':
+			return usage("bench", stdout);
+		default:
+			return usage("bench", stderr);
+		}
+	}
+	if (optind != argc)
+		return usage("bench", stderr);
+	return -1;
+}
+
+const char *bench_size_name(uint64_t page_size)
+{
+	return page_size == HUGE_SIZE ? "2M" : "4K";
+}
+
+void bench_join(pthread_t t, unsigned int timeout_s, const char *what)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_s;
+	if (pthread_timedjoin_np(t, NULL, &ts) == ETIMEDOUT) {
+		fprintf(stderr, "%s bench: the %s took over %u s: stuck; giving up "
+			"(the stuck threads end with the process)\n", prog, what, timeout_s);
+		exit(1);
+	}
+}
+
+/* ---- loopback TCP ---------------------------------------------------------- */
+
+int bench_tcp_listen(uint16_t *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return bench_err(-errno, "socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || listen(fd, 2) ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len)) {
+		int err = errno;
+
+		close(fd);
+		return bench_err(-err, "listening on 127.0.0.1: %s", strerror(err));
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+int bench_tcp_connect(uint16_t port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return bench_err(-errno, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		int err = errno;
+
+		close(fd);
+		return bench_err(-err, "connecting to 127.0.0.1:%u: %s", port, strerror(err));
+	}
+	return fd;
+}
