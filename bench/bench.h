@@ -50,6 +50,16 @@ int bench_cmp_u64(const void *a, const void *b);
 uint64_t bench_median_u64(uint64_t *v, unsigned int n);
 /* Nearest rank: the smallest of @sorted with at least q of them at or below. */
 uint64_t bench_percentile(const uint64_t *sorted, uint64_t n, double q);
+/* A figure's spread over the rounds of a run: shown beside every figure. */
+struct bench_spread {
+	uint64_t min, median, max;
+};
+/* The spread of @v (sorted in place); all 0 when @n is 0. */
+void bench_spread_of(uint64_t *v, unsigned int n, struct bench_spread *s);
+struct json;
+/* @key: {"min": .., "median": .., "max": ..}. */
+void bench_json_spread(struct json *j, const char *key, const struct bench_spread *s);
+
 /* a / b, or 0 when b is 0. */
 double bench_ratio(uint64_t a, uint64_t b);
 

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "json.h"
 #include "migrate.h"
 #include "cli.h"
 
@@ -87,6 +88,23 @@ uint64_t bench_percentile(const uint64_t *sorted, uint64_t n, double q)
 	if (rank < 1)
 		rank = 1;
 	return sorted[rank - 1];
+}
+
+void bench_spread_of(uint64_t *v, unsigned int n, struct bench_spread *s)
+{
+	qsort(v, n, sizeof(*v), bench_cmp_u64);
+	s->min = n ? v[0] : 0;
+	s->max = n ? v[n - 1] : 0;
+	s->median = n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
+}
+
+void bench_json_spread(struct json *j, const char *key, const struct bench_spread *s)
+{
+	json_open_object(j, key);
+	json_u64(j, "min", s->min);
+	json_u64(j, "median", s->median);
+	json_u64(j, "max", s->max);
+	json_close_object(j);
 }
 
 double bench_ratio(uint64_t a, uint64_t b)
