@@ -753,6 +753,21 @@ static void send_shutdown_both(struct pcram_src *src, bool bulk_open, int status
 	wire_link_shutdown(&src->urgent_tx, status, text);
 }
 
+/*
+ * Read and drop what the destination sent and we never read: a socket
+ * closed with unread input sends RST, and an RST makes the peer's kernel
+ * drop our SHUTDOWN before the peer has read it. Bounded: a peer that
+ * goes on sending gets its RST.
+ */
+static void drop_unread(int fd)
+{
+	char buf[16384];
+
+	for (int i = 0; i < 256; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+			break;
+}
+
 /* The failure of this serve(), told to the caller (and the peer). */
 static int serve_failed(struct pcram_src *src, bool bulk_open)
 {
@@ -767,6 +782,8 @@ static int serve_failed(struct pcram_src *src, bool bulk_open)
 	}
 	if (ret == -EPROTO) {
 		send_shutdown_both(src, bulk_open, -EPROTO, src->fail_text);
+		drop_unread(src->bulk);
+		drop_unread(src->urgent);
 		return src_error(src, ret, "protocol error from the destination: %s",
 				 src->fail_text);
 	}
