@@ -63,7 +63,6 @@ static void dst_init(struct pcram_dst *dst, const struct pcram_dst_options *opts
 		snprintf(dst->vm_name, sizeof(dst->vm_name), "%s", opts->vm_name);
 	else
 		snprintf(dst->vm_name, sizeof(dst->vm_name), "pcram-%d", (int)getpid());
-	dst->quit_fd = -1;
 	dst->pagemap_fd = -1;
 	pthread_mutex_init(&dst->ready_lock, NULL);
 	pthread_cond_init(&dst->ready_cond, NULL);

@@ -121,8 +121,13 @@ struct pcram_dst {
 	int module_fd;		/* /dev/pcram attached to uffd, or -1 */
 	uint32_t module_vm_id;
 	char vm_name[PCRAM_VM_NAME_MAX];
-	int quit_fd;
 	int pagemap_fd;		/* /proc/self/pagemap, for refaults */
+	/*
+	 * The fault threads' stop: one anonymous page registered on the
+	 * userfaultfd, which dst_stop_fault_threads() touches (fault.c).
+	 */
+	uint8_t *stop_page;
+	atomic_uint threads_alive;
 	enum pcram_opener opener;
 	uint64_t features;
 	struct dst_fault_thread threads[PCRAM_MAX_FAULT_THREADS];

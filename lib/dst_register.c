@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -78,7 +77,8 @@ static int open_uffd(struct pcram_dst *dst)
 	ret = probe_uffd(dst, &supported, &rep);
 	if (ret)
 		return ret;
-	fd = pcram_uffd_open(O_CLOEXEC | O_NONBLOCK, &rep);
+	/* Blocking: the fault threads sleep in read(2) (fault.c). */
+	fd = pcram_uffd_open(O_CLOEXEC, &rep);
 	if (fd < 0)
 		return dst_error(dst, fd, "enable_notify: userfaultfd: %s",
 				 strerror(-fd));
@@ -157,6 +157,23 @@ static void unregister_blocks(struct pcram_dst *dst, int *first_err)
 	}
 }
 
+/*
+ * After the fault threads: unregistered first, since unmapping a
+ * registered range would wait for a fault thread to read of it.
+ */
+static void close_stop_page(struct pcram_dst *dst)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+	struct uffdio_range r = { .start = (uintptr_t)dst->stop_page, .len = ps };
+
+	if (!dst->stop_page)
+		return;
+	if (dst->uffd >= 0)
+		ioctl(dst->uffd, UFFDIO_UNREGISTER, &r);
+	munmap(dst->stop_page, ps);
+	dst->stop_page = NULL;
+}
+
 static void close_notify(struct pcram_dst *dst, int *first_err)
 {
 	unregister_blocks(dst, first_err);
@@ -166,13 +183,12 @@ static void close_notify(struct pcram_dst *dst, int *first_err)
 	 * the module; before the userfaultfd, which the module holds too.
 	 */
 	dst_module_detach(dst);
+	close_stop_page(dst);
 	if (dst->uffd >= 0)
 		close(dst->uffd);
-	if (dst->quit_fd >= 0)
-		close(dst->quit_fd);
 	if (dst->pagemap_fd >= 0)
 		close(dst->pagemap_fd);
-	dst->uffd = dst->quit_fd = dst->pagemap_fd = -1;
+	dst->uffd = dst->pagemap_fd = -1;
 }
 
 /* What enable_notify needs before it opens anything. */
@@ -189,20 +205,34 @@ static int check_notify_ready(struct pcram_dst *dst)
 	return 0;
 }
 
-/* The fault threads' other fds: their stop signal and the pagemap. */
+/* What the fault threads need besides the userfaultfd. */
 static int open_thread_fds(struct pcram_dst *dst)
 {
-	dst->quit_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (dst->quit_fd < 0)
-		return dst_error(dst, -errno, "enable_notify: eventfd: %s",
-				 strerror(errno));
+	long ps = sysconf(_SC_PAGESIZE);
+	struct uffdio_register reg;
+	void *p;
+
 	/* Tells a refault of a page that is gone from a stale message. */
 	dst->pagemap_fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
 	if (dst->pagemap_fd < 0)
 		return dst_error(dst, -errno, "enable_notify: /proc/self/pagemap: %s",
 				 strerror(errno));
+	/* Their stop: a fault on this page (fault.c). */
+	p = mmap(NULL, ps, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return dst_error(dst, -errno, "enable_notify: mapping the fault threads' stop page: %s",
+				 strerror(errno));
+	dst->stop_page = p;
+	reg = (struct uffdio_register) {
+		.range = { .start = (uintptr_t)p, .len = ps },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	if (ioctl(dst->uffd, UFFDIO_REGISTER, &reg))
+		return dst_error(dst, -errno, "enable_notify: registering the fault threads' stop page: %s",
+				 strerror(errno));
 	return 0;
 }
+
 
 /* Everything but the registrations: on failure, the caller closes what opened. */
 static int start_notify(struct pcram_dst *dst)

@@ -5,7 +5,6 @@
  * other event out loud.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -232,12 +231,46 @@ static void thread_error(struct fault_ctx *fc, int err)
 	report(fc->dst, &ev);
 }
 
+/*
+ * The fault threads sleep in read(2), as a bare handler does: one system
+ * call per wakeup, no poll(2) before it. Nothing but a message wakes such
+ * a read, so their stop is a message: dst_stop_fault_threads() reads the
+ * stop page and faults. The thread that reads that fault leaves; unless
+ * it is the last, it wakes the page unplaced, so that the stopper faults
+ * again and the next thread reads it. The last thread out, however it
+ * leaves, fills the page: the stopper's read returns, now or without ever
+ * faulting.
+ */
+static bool is_stop(const struct pcram_dst *dst, const struct uffd_msg *msg)
+{
+	uint64_t ps = (uint64_t)sysconf(_SC_PAGESIZE);
+
+	return msg->event == UFFD_EVENT_PAGEFAULT &&
+	       (msg->arg.pagefault.address & ~(ps - 1)) == (uintptr_t)dst->stop_page;
+}
+
+static void thread_leaves(struct pcram_dst *dst)
+{
+	struct uffdio_range r = {
+		.start = (uintptr_t)dst->stop_page, .len = (uint64_t)sysconf(_SC_PAGESIZE),
+	};
+
+	if (atomic_fetch_sub(&dst->threads_alive, 1) == 1) {
+		struct uffdio_zeropage z = { .range = r };
+
+		ioctl(dst->uffd, UFFDIO_ZEROPAGE, &z);
+	} else {
+		ioctl(dst->uffd, UFFDIO_WAKE, &r);
+	}
+}
+
 static void *fault_main(void *arg)
 {
 	struct dst_fault_thread *ft = arg;
 	struct pcram_dst *dst = ft->dst;
 	struct fault_ctx fc = { .dst = dst, .ft = ft, .index = ft->index };
 	struct uffd_msg msgs[MSGS_PER_READ];
+	bool stop = false;
 	char name[16];
 
 	snprintf(name, sizeof(name), "pcram-fault/%u", ft->index);
@@ -248,33 +281,11 @@ static void *fault_main(void *arg)
 	pthread_cond_broadcast(&dst->ready_cond);
 	pthread_mutex_unlock(&dst->ready_lock);
 
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = dst->uffd, .events = POLLIN },
-			{ .fd = dst->quit_fd, .events = POLLIN },
-		};
-		ssize_t n;
+	while (!stop) {
+		ssize_t n = read(dst->uffd, msgs, sizeof(msgs));
 		uint64_t t_read;
 
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			thread_error(&fc, -errno);
-			break;
-		}
-		if (pfd[1].revents)
-			break;
-		if (pfd[0].revents & (POLLERR | POLLNVAL)) {
-			thread_error(&fc, -EBADF);
-			break;
-		}
-		n = read(dst->uffd, msgs, sizeof(msgs));
 		if (n < 0) {
-			/* Another fault thread took it, or a wake raced the poll. */
-			if (errno == EAGAIN) {
-				cnt_add(&dst->st.eagain, 1);
-				continue;
-			}
 			if (errno == EINTR)
 				continue;
 			thread_error(&fc, -errno);
@@ -287,12 +298,15 @@ static void *fault_main(void *arg)
 		}
 		t_read = clock_mono_ns();
 		for (size_t i = 0; i < n / sizeof(msgs[0]); i++) {
-			if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
+			if (is_stop(dst, &msgs[i]))
+				stop = true;
+			else if (msgs[i].event == UFFD_EVENT_PAGEFAULT)
 				handle_fault(&fc, &msgs[i], t_read, i == 0);
 			else
 				handle_event(&fc, &msgs[i]);
 		}
 	}
+	thread_leaves(dst);
 	return NULL;
 }
 
@@ -312,13 +326,16 @@ int dst_start_fault_threads(struct pcram_dst *dst)
 	int ret;
 
 	dst->nr_ready = 0;
+	atomic_store(&dst->threads_alive, 0);
 	for (unsigned int i = 0; i < dst->nr_fault_threads; i++) {
 		struct dst_fault_thread *ft = &dst->threads[i];
 
 		ft->dst = dst;
 		ft->index = i;
+		atomic_fetch_add(&dst->threads_alive, 1);
 		ret = pthread_create(&ft->thread, NULL, fault_main, ft);
 		if (ret) {
+			atomic_fetch_sub(&dst->threads_alive, 1);
 			dst_stop_fault_threads(dst);
 			return dst_error(dst, -ret, "enable_notify: starting fault thread %u: %s",
 					 i, strerror(ret));
@@ -335,10 +352,9 @@ int dst_start_fault_threads(struct pcram_dst *dst)
 
 void dst_stop_fault_threads(struct pcram_dst *dst)
 {
-	uint64_t one = 1;
-
-	if (dst->quit_fd >= 0 && write(dst->quit_fd, &one, sizeof(one)) != sizeof(one))
-		return;	/* cannot happen for an eventfd below its maximum */
+	/* Returns once the last fault thread has filled the page (above). */
+	if (dst->stop_page && atomic_load(&dst->threads_alive))
+		(void)*(volatile uint8_t *)dst->stop_page;
 	for (unsigned int i = 0; i < dst->nr_fault_threads; i++) {
 		if (!dst->threads[i].started)
 			continue;

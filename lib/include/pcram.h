@@ -472,7 +472,7 @@ struct pcram_dst_stats {
 	uint64_t bytes_placed;
 	uint64_t zero_pages;	/* ... of which zero pages */
 	uint64_t eexist;	/* placements that found the page there */
-	uint64_t eagain;	/* reads and placements that said EAGAIN */
+	uint64_t eagain;	/* placements that said EAGAIN */
 	uint64_t retries;	/* requests the provider answered -EAGAIN:
 				 * the thread faults again */
 	uint64_t wakes;		/* UFFDIO_WAKE calls */
