@@ -2,29 +2,34 @@
 /*
  * pcram bench fault: what libpcram costs next to what the kernel alone costs.
  *
- * It times the userfaultfd fault round trip (a thread touches a
- * missing page until the page is placed and the thread runs again) through
+ * It times the userfaultfd fault round trip (a thread touches a missing
+ * page until the page is placed and the thread runs again) through
  * libpcram with its built-in image provider, and through a bare handler in
- * the same run: one thread that poll()s, read()s one uffd_msg and
- * UFFDIO_COPYs the page from the same image, nothing else. The bare handler
- * is the floor no userfaultfd library can go below; the ratio of the two is
- * what libpcram's bookkeeping costs.
+ * the same run, the floor: threads that block in read() on the
+ * userfaultfd and UFFDIO_COPY each faulting page from the same image,
+ * nothing else. That is what a skilled engineer writes for this one job,
+ * and the ratio of the two is what libpcram's bookkeeping costs.
  *
- * Both sides are measured the same way, in the faulting thread: the clock
- * around the first touch of each page, exact percentiles from the sorted
- * samples. Virtual machines make the numbers drift (a cross-CPU wakeup is
- * several times a same-CPU one, fresh memory is slow the first time), so:
- * the image is in the page cache and both sides' mappings of it are read
- * through before a run; the destination is fresh memory on both sides and
- * nothing of it is pre-faulted; the handler and faulting threads are pinned
- * the same way for both; floor and libpcram runs alternate, and each number
- * is the median over rounds of that round's percentile.
+ * Both sides do the same work, set up the same way: the same image (in the
+ * page cache, each side's mapping of it read through before a run), fresh
+ * destination memory that nothing pre-faults, as many handler threads
+ * (libpcram's fault_threads), up to 64 messages a read, and the same
+ * threads on the same CPUs. Both are timed the same way, in the faulting
+ * thread: the clock around the first touch of each page, exact
+ * percentiles from the sorted samples of a run. Floor and libpcram runs
+ * alternate; each figure is the median over rounds of that round's value,
+ * shown with its spread (min, max) over the rounds.
+ *
+ * Rows: one faulting thread on the handler's CPU (same-cpu: a wakeup is a
+ * context switch) and on another CPU (split-cpu: a wakeup is an
+ * interrupt to that CPU), then a faulting thread on every CPU at once
+ * (all-cpus) with 1, 2 and 4 handler threads left where the scheduler puts
+ * them, as each side would be used.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -32,7 +37,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -53,10 +57,6 @@
 #define UFFD_USER_MODE_ONLY 1
 #endif
 
-/* The issue's target for 4 KiB pages, one faulting thread. */
-#define TARGET_RATIO_P50 1.2
-#define TARGET_RATIO_P99 1.5
-
 /* Defaults: a whole run takes well under 30 s on a 2-CPU host. */
 #define DEFAULT_PAGES 4096
 #define DEFAULT_HUGE_PAGES 64
@@ -70,12 +70,15 @@
 /* No run may take longer: a fault that is never served ends the bench. */
 #define RUN_TIMEOUT_S 120
 
-static const unsigned int thread_counts[] = { 1, 2, 4, 16 };
-#define NR_THREAD_COUNTS (sizeof(thread_counts) / sizeof(thread_counts[0]))
-static const unsigned int fault_thread_counts[] = { 1, 2, 4 };
-#define NR_FT_COUNTS (sizeof(fault_thread_counts) / sizeof(fault_thread_counts[0]))
-#define FT_FAULTING_THREADS 16
-#define MAX_FAULTING_THREADS 16
+/* What one read() may return, for both sides (libpcram reads as many). */
+#define MSGS_PER_READ 64
+
+/* The handler threads of the all-cpus rows; the others have one. */
+static const unsigned int all_cpus_handler_threads[] = { 1, 2, 4 };
+#define NR_ALL_CPUS_ROWS (sizeof(all_cpus_handler_threads) / sizeof(all_cpus_handler_threads[0]))
+#define MAX_HANDLER_THREADS 4
+/* same-cpu, split-cpu, then the all-cpus rows. */
+#define MAX_ROWS (2 + NR_ALL_CPUS_ROWS)
 
 /*
  * What one clock read costs here: every sample holds about one, and a
@@ -93,23 +96,95 @@ static uint64_t clock_read_ns(void)
 			mono_ns();
 		batch[b] = (mono_ns() - t0) / 1000;
 	}
-	for (int i = 1; i < 5; i++)
-		for (int k = i; k > 0 && batch[k - 1] > batch[k]; k--) {
-			uint64_t t = batch[k];
-
-			batch[k] = batch[k - 1];
-			batch[k - 1] = t;
-		}
-	return batch[2];
+	return bench_median_u64(batch, 5);
 }
 
-/* ---- thread placement ----------------------------------------------------- */
+/* ---- the CPUs and the rows ------------------------------------------------- */
 
-struct placement {
-	const char *name;
-	int handler_cpu;	/* fault handler threads (floor and libpcram) */
-	int fault_cpu;		/* the faulting threads */
+/* The CPUs this process may run on: all online ones unless it was restricted. */
+static struct {
+	unsigned int n;
+	int id[CPU_SETSIZE];
+} cpus;
+
+static int find_cpus(void)
+{
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
+	cpus.n = 0;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			cpus.id[cpus.n++] = c;
+	return 0;
+}
+
+enum placement { SAME_CPU, SPLIT_CPU, ALL_CPUS };
+static const char *const placement_names[] = { "same-cpu", "split-cpu", "all-cpus" };
+
+enum side { FLOOR = 0, PCRAM = 1 };
+static const char *const side_names[] = { "floor", "libpcram" };
+
+/* One side's figures in one row: each a spread over the rounds. */
+struct side_stats {
+	struct bench_spread p50, p99, p99_9, max, faults_per_s;	/* ns; faults/s */
+	uint64_t faults_per_run;
+	uint64_t served;		/* floor: faults read; libpcram: requests */
+	uint64_t duplicates, eagain;	/* libpcram's; all sums over rounds */
+	bool image_read_through;	/* in every round */
 };
+
+struct row {
+	uint64_t page_size;
+	enum placement placement;
+	unsigned int faulters;		/* faulting threads, faulter i on faulter_cpus[i] */
+	const int *faulter_cpus;
+	unsigned int handler_threads;	/* the floor's, and libpcram's fault_threads */
+	int handler_cpu;		/* -1: not pinned */
+	char skipped[160];		/* why not measured; "" when measured */
+	struct side_stats side[2];	/* [FLOOR], [PCRAM] */
+};
+
+/*
+ * The rows of one page size: same-cpu and split-cpu (one faulting
+ * thread), then all-cpus with each handler thread count (or only one).
+ * A row that cannot be measured here says why.
+ */
+static unsigned int plan_rows(struct row *rows, uint64_t page_size, uint64_t pages,
+			      unsigned int nr_all_cpus)
+{
+	unsigned int nr = 0;
+
+	rows[nr++] = (struct row) {
+		.page_size = page_size, .placement = SAME_CPU, .faulters = 1,
+		.faulter_cpus = &cpus.id[0], .handler_threads = 1,
+		.handler_cpu = cpus.id[0],
+	};
+	rows[nr++] = (struct row) {
+		.page_size = page_size, .placement = SPLIT_CPU, .faulters = 1,
+		.faulter_cpus = &cpus.id[1], .handler_threads = 1,
+		.handler_cpu = cpus.id[0],
+	};
+	for (unsigned int i = 0; i < nr_all_cpus; i++)
+		rows[nr++] = (struct row) {
+			.page_size = page_size, .placement = ALL_CPUS, .faulters = cpus.n,
+			.faulter_cpus = &cpus.id[0],
+			.handler_threads = all_cpus_handler_threads[i], .handler_cpu = -1,
+		};
+	for (unsigned int i = 0; i < nr; i++) {
+		struct row *r = &rows[i];
+
+		if (r->placement != SAME_CPU && cpus.n < 2)
+			snprintf(r->skipped, sizeof(r->skipped),
+				 "this process may run on CPU %d only", cpus.id[0]);
+		else if (r->faulters > pages)
+			snprintf(r->skipped, sizeof(r->skipped),
+				 "%" PRIu64 " page%s a run, fewer than its %u faulting threads",
+				 pages, pages == 1 ? "" : "s", r->faulters);
+	}
+	return nr;
+}
 
 /* ---- the image ------------------------------------------------------------- */
 
@@ -241,6 +316,8 @@ static int read_through_mappings_of(const struct image *img)
 struct faulter {
 	pthread_t thread;
 	pthread_barrier_t *start;
+	int cpu;
+	int pin_error;
 	uint8_t *dest;
 	uint64_t page_size;
 	uint64_t first, end;	/* pages [first, end) */
@@ -255,7 +332,11 @@ static void *faulter_main(void *arg)
 	struct faulter *f = arg;
 	uint64_t words = f->page_size / sizeof(uint64_t);
 
+	f->pin_error = bench_pin(f->cpu);
+	/* Wait even when unpinned: the others would wait for this one forever. */
 	pthread_barrier_wait(f->start);
+	if (f->pin_error)
+		return NULL;
 	f->t_start = mono_ns();
 	for (uint64_t p = f->first; p < f->end; p++) {
 		volatile uint64_t *page = (volatile uint64_t *)(f->dest + p * f->page_size);
@@ -276,132 +357,119 @@ static void *faulter_main(void *arg)
 
 /* ---- the floor: a bare userfaultfd handler ---------------------------------- */
 
-struct floor_handler {
+struct floor_handler;
+
+struct floor_thread {
 	pthread_t thread;
-	int uffd;
-	int quit;
-	uint8_t *dest;
-	const uint8_t *src;
-	uint64_t page_size;
+	struct floor_handler *h;
+	uint64_t faults;	/* fault messages read and served */
 	int error;
-	uint64_t faults;
 };
 
-static void *floor_main(void *arg)
+struct floor_handler {
+	int uffd;		/* blocking: its handler threads sleep in read() */
+	uint8_t *dest;
+	const uint8_t *src;	/* the image, mapped */
+	uint64_t page_size;
+	uint64_t size;
+	unsigned int started;
+	struct floor_thread threads[MAX_HANDLER_THREADS];
+};
+
+/* Place the page at @addr from the image: one UFFDIO_COPY, which wakes the thread. */
+static int floor_copy(const struct floor_handler *h, uint64_t addr)
 {
-	struct floor_handler *h = arg;
-	struct uffd_msg msg;
+	uint64_t page = addr & ~(h->page_size - 1);
+	struct uffdio_copy copy = {
+		.dst = page,
+		.src = (uint64_t)(uintptr_t)(h->src + (page - (uint64_t)(uintptr_t)h->dest)),
+		.len = h->page_size,
+	};
 
-	for (;;) {
-		struct pollfd pfd[2] = {
-			{ .fd = h->uffd, .events = POLLIN },
-			{ .fd = h->quit, .events = POLLIN },
-		};
-		struct uffdio_copy copy;
-		uint64_t addr;
+	while (ioctl(h->uffd, UFFDIO_COPY, &copy)) {
+		if (errno == EAGAIN) {
+			copy.copy = 0;
+			continue;
+		}
+		if (errno == EEXIST) {
+			/* Never here when each page is touched once; wake anyway. */
+			struct uffdio_range r = { .start = page, .len = h->page_size };
 
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			h->error = -errno;
-			break;
+			ioctl(h->uffd, UFFDIO_WAKE, &r);
+			return 0;
 		}
-		if (pfd[1].revents)
-			break;
-		if (read(h->uffd, &msg, sizeof(msg)) != sizeof(msg)) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			h->error = -errno;
-			break;
-		}
-		if (msg.event != UFFD_EVENT_PAGEFAULT)
-			continue;	/* no event was asked for */
-		h->faults++;
-		addr = msg.arg.pagefault.address & ~(h->page_size - 1);
-		copy = (struct uffdio_copy) {
-			.dst = addr,
-			.src = (uint64_t)(uintptr_t)(h->src + (addr - (uint64_t)(uintptr_t)h->dest)),
-			.len = h->page_size,
-		};
-		while (ioctl(h->uffd, UFFDIO_COPY, &copy)) {
-			if (errno == EAGAIN) {
-				copy.copy = 0;
-				continue;
-			}
-			if (errno == EEXIST) {
-				/* Never here when each page is touched once; wake anyway. */
-				struct uffdio_range r = { .start = addr, .len = h->page_size };
-
-				ioctl(h->uffd, UFFDIO_WAKE, &r);
-				break;
-			}
-			h->error = -errno;
-			return NULL;
-		}
+		return -errno;
 	}
-	return NULL;
+	return 0;
 }
 
-/* A userfaultfd the way libpcram gets one: device, syscall, user-mode only. */
+/*
+ * A handler thread: block in read() until a fault comes, serve every
+ * message read. It ends by pthread_cancel() in read(), a cancellation
+ * point, once every page is placed.
+ */
+static void *floor_main(void *arg)
+{
+	struct floor_thread *t = arg;
+	const struct floor_handler *h = t->h;
+	struct uffd_msg msgs[MSGS_PER_READ];
+
+	for (;;) {
+		ssize_t n = read(h->uffd, msgs, sizeof(msgs));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			t->error = -errno;
+			return NULL;
+		}
+		for (size_t i = 0; i < (size_t)n / sizeof(msgs[0]); i++) {
+			if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
+				continue;	/* no event was asked for */
+			t->faults++;
+			t->error = floor_copy(h, msgs[i].arg.pagefault.address);
+			if (t->error)
+				return NULL;
+		}
+	}
+}
+
+/* A blocking userfaultfd, as libpcram gets one: device, syscall, user-mode only. */
 static int open_uffd(void)
 {
 	int dev, fd;
 
 	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
 	if (dev >= 0) {
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);
 		close(dev);
 		if (fd >= 0)
 			return fd;
 	}
-	fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	fd = syscall(__NR_userfaultfd, O_CLOEXEC);
 	if (fd < 0 && errno == EPERM)
-		fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+		fd = syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
 	return fd < 0 ? -errno : fd;
 }
 
-/* ---- one run ---------------------------------------------------------------- */
-
-enum side { FLOOR = 0, PCRAM = 1 };
-static const char *const side_names[] = { "floor", "pcram" };
-
-struct run_cfg {
-	const struct image *img;
-	bool huge;
-	unsigned int threads;		/* faulting threads */
-	unsigned int fault_threads;	/* libpcram's; the floor has one */
-	const struct placement *pl;
-};
-
-struct run_result {
-	uint64_t p50, p99, max;		/* ns */
-	double faults_per_s;
-	uint64_t faults;
-	/* libpcram's own count of what happened, or the floor's */
-	uint64_t requests, duplicates, eagain;
-	bool image_read_through;
-};
-
-static int floor_start(const struct run_cfg *c, struct floor_handler *h, uint8_t *dest,
-		       bool *read_through_done)
+static int floor_start(const struct image *img, const struct row *row, uint8_t *dest,
+		       struct floor_handler *h, bool *read_through_done)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = {
-		.range = { .start = (uint64_t)(uintptr_t)dest, .len = c->img->size },
+		.range = { .start = (uint64_t)(uintptr_t)dest, .len = img->size },
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 	void *src;
-	int ret;
 
-	memset(h, 0, sizeof(*h));
-	h->uffd = h->quit = -1;
-	h->dest = dest;
-	h->page_size = c->img->page_size;
-	src = mmap(NULL, c->img->size, PROT_READ, MAP_PRIVATE, c->img->fd, 0);
+	*h = (struct floor_handler) {
+		.uffd = -1, .dest = dest, .page_size = img->page_size, .size = img->size,
+	};
+	src = mmap(NULL, img->size, PROT_READ, MAP_PRIVATE, img->fd, 0);
 	if (src == MAP_FAILED)
 		return bench_err(-errno, "floor: mapping the image: %s", strerror(errno));
 	h->src = src;
-	read_through(src, c->img->size);
+	read_through(src, img->size);
 	*read_through_done = true;
 
 	h->uffd = open_uffd();
@@ -412,43 +480,51 @@ static int floor_start(const struct run_cfg *c, struct floor_handler *h, uint8_t
 		return bench_err(-errno, "floor: UFFDIO_API: %s", strerror(errno));
 	if (ioctl(h->uffd, UFFDIO_REGISTER, &reg))
 		return bench_err(-errno, "floor: UFFDIO_REGISTER: %s", strerror(errno));
-	h->quit = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (h->quit < 0)
-		return bench_err(-errno, "floor: eventfd: %s", strerror(errno));
-	/* Created while this thread is pinned: it inherits the handler CPU. */
-	ret = pthread_create(&h->thread, NULL, floor_main, h);
-	if (ret) {
-		/* No thread to tell to quit: floor_stop must not wait for one. */
-		close(h->quit);
-		h->quit = -1;
-		return bench_err(-ret, "floor: pthread_create: %s", strerror(ret));
+	for (unsigned int i = 0; i < row->handler_threads; i++) {
+		struct floor_thread *t = &h->threads[i];
+		int ret;
+
+		t->h = h;
+		ret = pthread_create(&t->thread, NULL, floor_main, t);
+		if (ret)
+			return bench_err(-ret, "floor: pthread_create: %s", strerror(ret));
+		h->started++;
 	}
 	return 0;
 }
 
-static void floor_stop(const struct run_cfg *c, struct floor_handler *h)
+/* Stop the handler threads (all in read(), every page placed); the first error. */
+static int floor_stop(struct floor_handler *h, uint64_t *faults)
 {
-	uint64_t one = 1;
+	int error = 0;
 
-	if (h->quit >= 0) {
-		if (write(h->quit, &one, sizeof(one)) == sizeof(one))
-			pthread_join(h->thread, NULL);
-		close(h->quit);
+	*faults = 0;
+	for (unsigned int i = 0; i < h->started; i++) {
+		struct floor_thread *t = &h->threads[i];
+
+		pthread_cancel(t->thread);
+		pthread_join(t->thread, NULL);
+		*faults += t->faults;
+		if (t->error && !error)
+			error = t->error;
 	}
 	if (h->uffd >= 0)
 		close(h->uffd);
 	if (h->src)
-		munmap((void *)h->src, c->img->size);
+		munmap((void *)h->src, h->size);
+	return error;
 }
 
-static int engine_start(const struct run_cfg *c, struct pcram_dst **dstp, uint8_t *dest,
-		       bool *read_through_done)
+/* ---- libpcram ---------------------------------------------------------------- */
+
+static int engine_start(const struct image *img, const struct row *row, uint8_t *dest,
+			struct pcram_dst **dstp, bool *read_through_done)
 {
-	struct pcram_dst_options opts = { .fault_threads = c->fault_threads };
+	struct pcram_dst_options opts = { .fault_threads = row->handler_threads };
 	struct pcram_block blk = {
-		.name = "bench", .host = dest, .length = c->img->size,
-		.page_size = c->img->page_size,
-		.type = c->huge ? PCRAM_BLOCK_HUGETLB : PCRAM_BLOCK_ANON,
+		.name = "bench", .host = dest, .length = img->size,
+		.page_size = img->page_size,
+		.type = img->page_size == HUGE_SIZE ? PCRAM_BLOCK_HUGETLB : PCRAM_BLOCK_ANON,
 		.fd = -1,
 	};
 	struct pcram_dst *dst;
@@ -460,142 +536,193 @@ static int engine_start(const struct run_cfg *c, struct pcram_dst **dstp, uint8_
 	*dstp = dst;
 	ret = pcram_dst_add_block(dst, &blk);
 	if (!ret)
-		ret = pcram_dst_use_image(dst, c->img->path, NULL);
+		ret = pcram_dst_use_image(dst, img->path, NULL);
 	if (!ret) {
-		*read_through_done = read_through_mappings_of(c->img) > 0;
+		*read_through_done = read_through_mappings_of(img) > 0;
 		ret = pcram_dst_incoming_init(dst);
 	}
 	if (!ret)
-		ret = pcram_dst_enable_notify(dst);	/* pinned: see floor_start */
+		ret = pcram_dst_enable_notify(dst);	/* starts its fault threads */
 	if (ret)
 		return bench_err(ret, "libpcram: %s", pcram_dst_strerror(dst));
 	return 0;
 }
 
-/* Wait for a thread, or end the whole command: its fault is never served. */
-static int run_once(const struct run_cfg *c, enum side side, uint64_t *lat,
-		    struct run_result *res)
-{
-	uint64_t n = c->img->nr_pages, t_start = UINT64_MAX, t_end = 0;
-	struct faulter faulters[MAX_FAULTING_THREADS];
-	struct floor_handler floor = { .uffd = -1, .quit = -1 };
-	struct pcram_dst *dst = NULL;
-	cpu_set_t saved;
-	pthread_barrier_t start;
-	pthread_attr_t attr;
-	cpu_set_t fault_set;
-	unsigned int started = 0;
-	uint8_t *dest = NULL;
+/* ---- one run ---------------------------------------------------------------- */
+
+/* One side, set up for one run: the floor's handler, or libpcram's. */
+struct handler {
+	enum side side;
+	const struct image *img;
+	const struct row *row;
+	uint8_t *dest;
+	struct floor_handler floor;
+	struct pcram_dst *dst;
+	bool read_through;
 	int ret;
+};
 
-	memset(res, 0, sizeof(*res));
-	ret = bench_map_dest(c->img->size, c->huge, &dest);
-	if (ret)
-		return ret;
+/*
+ * Set up a side in a thread of its own, pinned where the row puts the
+ * handler (or not pinned): the handler threads inherit its CPUs, the
+ * floor's as libpcram's, which are made inside pcram_dst_enable_notify.
+ */
+static void *handler_start_main(void *arg)
+{
+	struct handler *hd = arg;
+	int cpu = hd->row->handler_cpu;
 
-	/* The handler threads inherit this thread's CPU while they are made. */
-	if (sched_getaffinity(0, sizeof(saved), &saved)) {
-		ret = bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
-		goto out_unmap;
+	if (cpu >= 0) {
+		hd->ret = bench_pin(cpu);
+		if (hd->ret) {
+			bench_err(hd->ret, "pinning to CPU %d: %s", cpu, strerror(-hd->ret));
+			return NULL;
+		}
 	}
-	ret = bench_pin(c->pl->handler_cpu);
-	if (ret) {
-		bench_err(ret, "pinning to CPU %d: %s", c->pl->handler_cpu, strerror(-ret));
-		goto out_unmap;
-	}
-	if (side == FLOOR)
-		ret = floor_start(c, &floor, dest, &res->image_read_through);
+	if (hd->side == FLOOR)
+		hd->ret = floor_start(hd->img, hd->row, hd->dest, &hd->floor, &hd->read_through);
 	else
-		ret = engine_start(c, &dst, dest, &res->image_read_through);
-	sched_setaffinity(0, sizeof(saved), &saved);
-	if (ret)
-		goto out_side;
+		hd->ret = engine_start(hd->img, hd->row, hd->dest, &hd->dst, &hd->read_through);
+	return NULL;
+}
 
-	pthread_barrier_init(&start, NULL, c->threads);
-	pthread_attr_init(&attr);
-	CPU_ZERO(&fault_set);
-	CPU_SET(c->pl->fault_cpu, &fault_set);
-	pthread_attr_setaffinity_np(&attr, sizeof(fault_set), &fault_set);
-	for (unsigned int i = 0; i < c->threads; i++) {
-		faulters[i] = (struct faulter) {
-			.start = &start, .dest = dest, .page_size = c->img->page_size,
-			.first = n * i / c->threads, .end = n * (i + 1) / c->threads,
+/* What one run measured; p50 to max in ns. */
+struct run_result {
+	uint64_t p50, p99, p99_9, max;
+	uint64_t faults_per_s;
+	uint64_t faults;
+	uint64_t served, duplicates, eagain;
+	bool image_read_through;
+};
+
+/* Stop the side; its count of what it served; the first error, or @ret. */
+static int handler_stop(struct handler *hd, struct run_result *res, int ret)
+{
+	int err;
+
+	if (hd->side == FLOOR) {
+		err = floor_stop(&hd->floor, &res->served);
+		if (err && !ret)
+			ret = bench_err(err, "floor: handler: %s", strerror(-err));
+		return ret;
+	}
+	if (!hd->dst)
+		return ret;
+	if (!ret) {
+		struct pcram_dst_stats st;
+
+		if (!pcram_dst_stats(hd->dst, &st, sizeof(st))) {
+			res->served = st.requests;
+			res->duplicates = st.duplicates + st.stale;
+			res->eagain = st.eagain;
+			if (st.provider_errors)
+				ret = bench_err(-EIO, "libpcram: the image provider failed %" PRIu64
+						" times", st.provider_errors);
+		}
+	}
+	err = pcram_dst_cleanup(hd->dst);
+	if (err && !ret)
+		ret = bench_err(err, "libpcram: cleanup: %s", pcram_dst_strerror(hd->dst));
+	pcram_dst_free(hd->dst);
+	return ret;
+}
+
+/* Start the faulting threads, each on its CPU, and wait for all of them. */
+static int run_faulters(const struct row *row, enum side side, uint8_t *dest, uint64_t n,
+			uint64_t *lat, struct faulter *f)
+{
+	pthread_barrier_t start;
+
+	pthread_barrier_init(&start, NULL, row->faulters);
+	for (unsigned int i = 0; i < row->faulters; i++) {
+		int ret;
+
+		f[i] = (struct faulter) {
+			.start = &start, .cpu = row->faulter_cpus[i], .dest = dest,
+			.page_size = row->page_size,
+			.first = n * i / row->faulters, .end = n * (i + 1) / row->faulters,
 			.lat = lat,
 		};
-		ret = pthread_create(&faulters[i].thread, &attr, faulter_main, &faulters[i]);
+		ret = pthread_create(&f[i].thread, NULL, faulter_main, &f[i]);
 		if (ret) {
 			/* The barrier would never open: nothing to do but leave. */
 			fprintf(stderr, "%s bench: creating faulting thread %u: %s\n",
 				prog, i, strerror(ret));
 			exit(1);
 		}
-		started++;
 	}
-	pthread_attr_destroy(&attr);
-	for (unsigned int i = 0; i < started; i++)
-		bench_join(faulters[i].thread, RUN_TIMEOUT_S,
-			   "fault run (a fault was never served)");
+	for (unsigned int i = 0; i < row->faulters; i++)
+		bench_join(f[i].thread, RUN_TIMEOUT_S, "fault run (a fault was never served)");
 	pthread_barrier_destroy(&start);
 
-	for (unsigned int i = 0; i < c->threads; i++) {
-		const struct faulter *f = &faulters[i];
+	for (unsigned int i = 0; i < row->faulters; i++) {
+		if (f[i].pin_error)
+			return bench_err(f[i].pin_error, "pinning a faulting thread to CPU %d: %s",
+					 f[i].cpu, strerror(-f[i].pin_error));
+		if (f[i].bad)
+			return bench_err(-EIO, "%s: %" PRIu64 " pages arrived wrong; page %"
+					 PRIu64 " read %#" PRIx64 ", not %#" PRIx64,
+					 side_names[side], f[i].bad, f[i].bad_page, f[i].bad_value,
+					 bench_pattern(f[i].bad_page));
+	}
+	return 0;
+}
 
-		if (f->t_start < t_start)
-			t_start = f->t_start;
-		if (f->t_end > t_end)
-			t_end = f->t_end;
-		if (f->bad && !ret)
-			ret = bench_err(-EIO, "%s: %" PRIu64 " pages arrived wrong; page %" PRIu64
-					" read %#" PRIx64 ", not %#" PRIx64, side_names[side],
-					f->bad, f->bad_page, f->bad_value, bench_pattern(f->bad_page));
+/* The run's figures from its samples (sorted here) and its threads' clocks. */
+static void run_figures(uint64_t *lat, uint64_t n, const struct faulter *f,
+			unsigned int nr_faulters, struct run_result *res)
+{
+	uint64_t t_start = UINT64_MAX, t_end = 0;
+
+	for (unsigned int i = 0; i < nr_faulters; i++) {
+		if (f[i].t_start < t_start)
+			t_start = f[i].t_start;
+		if (f[i].t_end > t_end)
+			t_end = f[i].t_end;
 	}
 	res->faults = n;
-	res->faults_per_s = t_end > t_start ? (double)n * 1e9 / (double)(t_end - t_start) : 0;
+	res->faults_per_s = t_end > t_start ?
+		(uint64_t)((double)n * 1e9 / (double)(t_end - t_start) + 0.5) : 0;
 	qsort(lat, n, sizeof(*lat), bench_cmp_u64);
 	res->p50 = bench_percentile(lat, n, 0.50);
 	res->p99 = bench_percentile(lat, n, 0.99);
+	res->p99_9 = bench_percentile(lat, n, 0.999);
 	res->max = lat[n - 1];
+}
 
-	if (side == PCRAM) {
-		struct pcram_dst_stats st;
+/* One run of one side: every page of @img faulted once into fresh memory. */
+static int run_once(const struct image *img, const struct row *row, enum side side,
+		    uint64_t *lat, struct faulter *faulters, struct run_result *res)
+{
+	struct handler hd = {
+		.side = side, .img = img, .row = row, .floor = { .uffd = -1 },
+	};
+	pthread_t starter;
+	int ret;
 
-		if (!pcram_dst_stats(dst, &st, sizeof(st))) {
-			res->requests = st.requests;
-			res->duplicates = st.duplicates + st.stale;
-			res->eagain = st.eagain;
-			if (st.provider_errors && !ret)
-				ret = bench_err(-EIO, "libpcram: the image provider failed %" PRIu64
-						" times", st.provider_errors);
-		}
-	} else {
-		res->requests = floor.faults;
+	memset(res, 0, sizeof(*res));
+	ret = bench_map_dest(img->size, img->page_size == HUGE_SIZE, &hd.dest);
+	if (ret)
+		return ret;
+	ret = pthread_create(&starter, NULL, handler_start_main, &hd);
+	if (ret) {
+		ret = bench_err(-ret, "pthread_create: %s", strerror(ret));
+		goto out_unmap;
 	}
-out_side:
-	if (side == FLOOR) {
-		floor_stop(c, &floor);
-		if (floor.error && !ret)
-			ret = bench_err(floor.error, "floor: handler: %s", strerror(-floor.error));
-	} else if (dst) {
-		int err = pcram_dst_cleanup(dst);
-
-		if (err && !ret)
-			ret = bench_err(err, "libpcram: cleanup: %s", pcram_dst_strerror(dst));
-		pcram_dst_free(dst);
-	}
+	pthread_join(starter, NULL);
+	res->image_read_through = hd.read_through;
+	ret = hd.ret;
+	if (!ret)
+		ret = run_faulters(row, side, hd.dest, img->nr_pages, lat, faulters);
+	if (!ret)
+		run_figures(lat, img->nr_pages, faulters, row->faulters, res);
+	ret = handler_stop(&hd, res, ret);
 out_unmap:
-	munmap(dest, c->img->size);
+	munmap(hd.dest, img->size);
 	return ret;
 }
 
-/* ---- rounds and medians --------------------------------------------------------- */
-
-struct side_stats {
-	uint64_t p50, p99, max;		/* medians over rounds; max: the largest */
-	uint64_t faults_per_s;
-	uint64_t faults;		/* per run */
-	uint64_t requests, duplicates, eagain;	/* sums over rounds */
-	bool image_read_through;	/* in every round */
-};
+/* ---- rounds and spreads ------------------------------------------------------ */
 
 struct rounds {
 	unsigned int n;
@@ -611,48 +738,36 @@ static void summarize(const struct rounds *rs, struct side_stats *s)
 	for (unsigned int i = 0; i < rs->n; i++) {
 		const struct run_result *r = &rs->r[i];
 
-		if (r->max > s->max)
-			s->max = r->max;
-		s->faults = r->faults;
-		s->requests += r->requests;
+		s->faults_per_run = r->faults;
+		s->served += r->served;
 		s->duplicates += r->duplicates;
 		s->eagain += r->eagain;
 		s->image_read_through &= r->image_read_through;
 	}
-#define MEDIAN_OF(field, expr) do {					\
+#define SPREAD_OF(field) do {						\
 		for (unsigned int i = 0; i < rs->n; i++)		\
-			v[i] = (expr);					\
-		s->field = bench_median_u64(v, rs->n);			\
+			v[i] = rs->r[i].field;				\
+		bench_spread_of(v, rs->n, &s->field);			\
 	} while (0)
-	MEDIAN_OF(p50, rs->r[i].p50);
-	MEDIAN_OF(p99, rs->r[i].p99);
-	MEDIAN_OF(faults_per_s, (uint64_t)(rs->r[i].faults_per_s + 0.5));
-#undef MEDIAN_OF
+	SPREAD_OF(p50);
+	SPREAD_OF(p99);
+	SPREAD_OF(p99_9);
+	SPREAD_OF(max);
+	SPREAD_OF(faults_per_s);
+#undef SPREAD_OF
 }
 
-struct row {
-	uint64_t page_size;
-	unsigned int threads;
-	unsigned int fault_threads;
-	const struct placement *pl;
-	struct side_stats side[2];	/* [FLOOR], [PCRAM] */
-};
-
+/* What every run of a page size shares. */
 struct bench {
 	unsigned int rounds;
 	uint64_t *lat;			/* one run's samples */
-	const struct placement *main_pl;	/* of the fault thread rows */
+	struct faulter *faulters;	/* one run's faulting threads */
 };
 
 /* Floor and libpcram, @rounds times each, alternating which goes first. */
-static int measure_row(struct bench *b, const struct image *img, bool huge,
-		       unsigned int threads, const struct placement *pl, struct row *row)
+static int measure_row(const struct bench *b, const struct image *img, struct row *row)
 {
 	static struct rounds rs[2];
-	struct run_cfg c = {
-		.img = img, .huge = huge, .threads = threads, .fault_threads = 1,
-		.pl = pl,
-	};
 	int ret;
 
 	rs[FLOOR].n = rs[PCRAM].n = 0;
@@ -660,58 +775,54 @@ static int measure_row(struct bench *b, const struct image *img, bool huge,
 		for (unsigned int k = 0; k < 2; k++) {
 			enum side s = (r + k) % 2 ? PCRAM : FLOOR;
 
-			ret = run_once(&c, s, b->lat, &rs[s].r[rs[s].n]);
+			ret = run_once(img, row, s, b->lat, b->faulters, &rs[s].r[rs[s].n]);
 			if (ret)
 				return ret;
 			rs[s].n++;
 		}
 	}
-	*row = (struct row) {
-		.page_size = img->page_size, .threads = threads, .fault_threads = 1,
-		.pl = pl,
-	};
 	summarize(&rs[FLOOR], &row->side[FLOOR]);
 	summarize(&rs[PCRAM], &row->side[PCRAM]);
 	return 0;
 }
 
-/*
- * What more fault threads buy: 16 faulting threads, libpcram with 1, 2 and
- * 4 fault threads and the floor, in a rotating order each round.
- */
-static int measure_fault_threads(struct bench *b, const struct image *img,
-				 struct side_stats *floor_st, struct row *rows)
+/* ---- one page size ------------------------------------------------------------- */
+
+struct section {
+	uint64_t page_size;
+	uint64_t pages_per_run;		/* 0 when skipped */
+	bool capped;			/* fewer than asked for: all that are free */
+	char skipped[256];		/* why not measured; "" when measured */
+	struct row rows[MAX_ROWS];
+	unsigned int nr_rows;
+};
+
+/* Every row of @sec that can be measured, on an image of @pages pages. */
+static int measure_section(const struct bench *b, struct section *sec, uint64_t pages,
+			   unsigned int nr_all_cpus)
 {
-	static struct rounds rs[NR_FT_COUNTS + 1];	/* [0]: floor */
-	const unsigned int nr = NR_FT_COUNTS + 1;
+	struct image img;
 	int ret;
 
-	for (unsigned int k = 0; k < nr; k++)
-		rs[k].n = 0;
-	for (unsigned int r = 0; r < b->rounds; r++) {
-		for (unsigned int j = 0; j < nr; j++) {
-			unsigned int k = (r + j) % nr;
-			struct run_cfg c = {
-				.img = img, .threads = FT_FAULTING_THREADS,
-				.fault_threads = k ? fault_thread_counts[k - 1] : 1,
-				.pl = b->main_pl,
-			};
+	sec->pages_per_run = pages;
+	sec->nr_rows = plan_rows(sec->rows, sec->page_size, pages, nr_all_cpus);
+	ret = image_create(&img, sec->page_size, pages);
+	if (ret)
+		goto out;
+	{
+		/* A discarded warm-up pair: first runs pay for first uses. */
+		struct run_result wr;
 
-			ret = run_once(&c, k ? PCRAM : FLOOR, b->lat, &rs[k].r[rs[k].n]);
-			if (ret)
-				return ret;
-			rs[k].n++;
-		}
+		ret = run_once(&img, &sec->rows[0], FLOOR, b->lat, b->faulters, &wr);
+		if (!ret)
+			ret = run_once(&img, &sec->rows[0], PCRAM, b->lat, b->faulters, &wr);
 	}
-	summarize(&rs[0], floor_st);
-	for (unsigned int k = 1; k < nr; k++) {
-		rows[k - 1] = (struct row) {
-			.page_size = img->page_size, .threads = FT_FAULTING_THREADS,
-			.fault_threads = fault_thread_counts[k - 1], .pl = b->main_pl,
-		};
-		summarize(&rs[k], &rows[k - 1].side[PCRAM]);
-	}
-	return 0;
+	for (unsigned int i = 0; i < sec->nr_rows && !ret; i++)
+		if (!sec->rows[i].skipped[0])
+			ret = measure_row(b, &img, &sec->rows[i]);
+out:
+	image_close(&img);
+	return ret;
 }
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -720,35 +831,32 @@ struct report {
 	struct utsname uts;
 	char clocksource[32];
 	uint64_t clock_read_ns;
-	unsigned int cpus;
 	unsigned int rounds;
-	const struct placement *main_pl, *other_pl;
-	char other_pl_skipped[128];
-	uint64_t pages_4k, pages_2m;
-	bool pages_2m_capped;		/* fewer than asked for: all that are free */
-	char skipped_2m[256];
 	const char *image_dir;
-	struct row rows_4k[NR_THREAD_COUNTS + 1];	/* + 1 thread, other placement */
-	unsigned int nr_rows_4k;
-	struct row rows_2m[NR_THREAD_COUNTS];
-	unsigned int nr_rows_2m;
-	struct side_stats ft_floor;
-	struct row ft_rows[NR_FT_COUNTS];
-	const struct row *ratio_row;
 	bool all_read_through;
+	struct section s4k, s2m;
 };
 
+/* libpcram's figure over the floor's: both the medians shown. */
+static double ratio_of(const struct bench_spread *pcram, const struct bench_spread *floor)
+{
+	return bench_ratio(pcram->median, floor->median);
+}
+
 static void json_side(struct json *j, const char *key, const struct side_stats *s,
-		      bool pcram)
+		      enum side side)
 {
 	json_open_object(j, key);
-	json_u64(j, "p50_ns", s->p50);
-	json_u64(j, "p99_ns", s->p99);
-	json_u64(j, "max_ns", s->max);
-	json_u64(j, "faults_per_s", s->faults_per_s);
-	json_u64(j, "faults_per_run", s->faults);
-	json_u64(j, pcram ? "requests" : "faults_read", s->requests);
-	if (pcram) {
+	bench_json_spread(j, "p50_ns", &s->p50);
+	bench_json_spread(j, "p99_ns", &s->p99);
+	bench_json_spread(j, "p99_9_ns", &s->p99_9);
+	bench_json_spread(j, "max_ns", &s->max);
+	bench_json_spread(j, "faults_per_s", &s->faults_per_s);
+	json_u64(j, "faults_per_run", s->faults_per_run);
+	if (side == FLOOR) {
+		json_u64(j, "faults_read", s->served);
+	} else {
+		json_u64(j, "requests", s->served);
 		json_u64(j, "duplicates", s->duplicates);
 		json_u64(j, "eagain", s->eagain);
 	}
@@ -757,38 +865,62 @@ static void json_side(struct json *j, const char *key, const struct side_stats *
 
 static void json_row(struct json *j, const struct row *r)
 {
+	const struct side_stats *p = &r->side[PCRAM], *f = &r->side[FLOOR];
+	bool measured = !r->skipped[0];
+
 	json_open_object(j, NULL);
 	json_u64(j, "page_size", r->page_size);
-	json_u64(j, "threads", r->threads);
-	json_u64(j, "fault_threads", r->fault_threads);
-	json_string(j, "placement", r->pl->name);
-	json_side(j, "pcram", &r->side[PCRAM], true);
-	json_side(j, "floor", &r->side[FLOOR], false);
-	json_double(j, "ratio_p50", bench_ratio(r->side[PCRAM].p50, r->side[FLOOR].p50), 4);
-	json_double(j, "ratio_p99", bench_ratio(r->side[PCRAM].p99, r->side[FLOOR].p99), 4);
+	json_string(j, "placement", placement_names[r->placement]);
+	json_u64(j, "faulters", r->faulters);
+	json_open_array(j, "faulter_cpus");
+	for (unsigned int i = 0; i < r->faulters; i++)
+		json_int(j, NULL, r->faulter_cpus[i]);
+	json_close_array(j);
+	json_u64(j, "handler_threads", r->handler_threads);
+	if (r->handler_cpu >= 0)
+		json_int(j, "handler_cpu", r->handler_cpu);
+	else
+		json_null(j, "handler_cpu");
+	json_string(j, "skipped", measured ? NULL : r->skipped);
+	if (measured) {
+		json_side(j, "pcram", p, PCRAM);
+		json_side(j, "floor", f, FLOOR);
+		json_double(j, "ratio_p50", ratio_of(&p->p50, &f->p50), 4);
+		json_double(j, "ratio_p99", ratio_of(&p->p99, &f->p99), 4);
+		json_double(j, "ratio_p99_9", ratio_of(&p->p99_9, &f->p99_9), 4);
+	} else {
+		json_null(j, "pcram");
+		json_null(j, "floor");
+		json_null(j, "ratio_p50");
+		json_null(j, "ratio_p99");
+		json_null(j, "ratio_p99_9");
+	}
 	json_close_object(j);
 }
 
-static void json_placement(struct json *j, const struct placement *pl)
+static void json_section(struct json *j, const char *key, const struct section *sec)
 {
-	json_open_object(j, NULL);
-	json_string(j, "name", pl->name);
-	json_int(j, "handler_cpu", pl->handler_cpu);
-	json_int(j, "fault_cpu", pl->fault_cpu);
+	json_open_object(j, key);
+	json_u64(j, "page_size", sec->page_size);
+	if (sec->skipped[0]) {
+		json_null(j, "pages_per_run");
+		json_null(j, "capped");
+		json_string(j, "skipped", sec->skipped);
+		json_null(j, "rows");
+	} else {
+		json_u64(j, "pages_per_run", sec->pages_per_run);
+		json_bool(j, "capped", sec->capped);
+		json_null(j, "skipped");
+		json_open_array(j, "rows");
+		for (unsigned int i = 0; i < sec->nr_rows; i++)
+			json_row(j, &sec->rows[i]);
+		json_close_array(j);
+	}
 	json_close_object(j);
-}
-
-static bool target_met(const struct report *rp)
-{
-	const struct row *r = rp->ratio_row;
-
-	return bench_ratio(r->side[PCRAM].p50, r->side[FLOOR].p50) <= TARGET_RATIO_P50 &&
-	       bench_ratio(r->side[PCRAM].p99, r->side[FLOOR].p99) <= TARGET_RATIO_P99;
 }
 
 static void print_json(const struct report *rp)
 {
-	const struct row *rr = rp->ratio_row;
 	struct json j;
 
 	json_init(&j, stdout);
@@ -799,226 +931,107 @@ static void print_json(const struct report *rp)
 	json_string(&j, "machine", rp->uts.machine);
 	json_string(&j, "clocksource", rp->clocksource[0] ? rp->clocksource : NULL);
 	json_u64(&j, "clock_read_ns", rp->clock_read_ns);
-	json_u64(&j, "cpus", rp->cpus);
+	json_u64(&j, "cpus", cpus.n);
 	json_u64(&j, "rounds", rp->rounds);
 	json_string(&j, "image_dir", rp->image_dir);
 	json_bool(&j, "image_read_through", rp->all_read_through);
-
-	json_double(&j, "ratio_p50", bench_ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50), 4);
-	json_double(&j, "ratio_p99", bench_ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99), 4);
-	json_open_object(&j, "ratio_of");
-	json_u64(&j, "page_size", rr->page_size);
-	json_u64(&j, "threads", rr->threads);
-	json_string(&j, "placement", rr->pl->name);
-	json_close_object(&j);
-	json_open_object(&j, "target");
-	json_double(&j, "ratio_p50", TARGET_RATIO_P50, 2);
-	json_double(&j, "ratio_p99", TARGET_RATIO_P99, 2);
-	json_bool(&j, "met", target_met(rp));
-	json_close_object(&j);
-
-	json_open_object(&j, "placement");
-	json_string(&j, "rows", rp->main_pl->name);
-	json_open_array(&j, "measured");
-	json_placement(&j, rp->main_pl);
-	if (rp->other_pl)
-		json_placement(&j, rp->other_pl);
-	json_close_array(&j);
-	json_string(&j, "skipped", rp->other_pl ? NULL : rp->other_pl_skipped);
-	json_close_object(&j);
-
-	json_open_object(&j, "4k");
-	json_u64(&j, "pages_per_run", rp->pages_4k);
-	json_null(&j, "skipped");
-	json_open_array(&j, "rows");
-	for (unsigned int i = 0; i < rp->nr_rows_4k; i++)
-		json_row(&j, &rp->rows_4k[i]);
-	json_close_array(&j);
-	json_close_object(&j);
-
-	json_open_object(&j, "2m");
-	if (rp->nr_rows_2m) {
-		json_u64(&j, "pages_per_run", rp->pages_2m);
-		json_bool(&j, "capped", rp->pages_2m_capped);
-		json_null(&j, "skipped");
-		json_open_array(&j, "rows");
-		for (unsigned int i = 0; i < rp->nr_rows_2m; i++)
-			json_row(&j, &rp->rows_2m[i]);
-		json_close_array(&j);
-	} else {
-		json_null(&j, "pages_per_run");
-		json_string(&j, "skipped", rp->skipped_2m);
-		json_null(&j, "rows");
-	}
-	json_close_object(&j);
-
-	json_open_object(&j, "fault_threads");
-	json_u64(&j, "page_size", 4 * KIB);
-	json_u64(&j, "threads", FT_FAULTING_THREADS);
-	json_string(&j, "placement", rp->main_pl->name);
-	json_side(&j, "floor", &rp->ft_floor, false);
-	json_open_array(&j, "pcram");
-	for (unsigned int i = 0; i < NR_FT_COUNTS; i++) {
-		const struct side_stats *s = &rp->ft_rows[i].side[PCRAM];
-
-		json_open_object(&j, NULL);
-		json_u64(&j, "fault_threads", rp->ft_rows[i].fault_threads);
-		json_u64(&j, "p50_ns", s->p50);
-		json_u64(&j, "p99_ns", s->p99);
-		json_u64(&j, "max_ns", s->max);
-		json_u64(&j, "faults_per_s", s->faults_per_s);
-		json_u64(&j, "requests", s->requests);
-		json_u64(&j, "duplicates", s->duplicates);
-		json_u64(&j, "eagain", s->eagain);
-		json_close_object(&j);
-	}
-	json_close_array(&j);
-	json_close_object(&j);
+	json_section(&j, "4k", &rp->s4k);
+	json_section(&j, "2m", &rp->s2m);
 	json_close_object(&j);
 	json_finish(&j);
 }
 
-#define ROW_FMT "%-4s %7s  %-9s %8s %9s %10s %8s  %8s %9s %10s %8s  %5s %5s\n"
+/* A column of the text: "median (min-max)". */
+#define COL_FMT "%-26s"
 
-/* @label centred in @width columns of dashes. */
-static void print_rule(const char *label, int width)
+static void print_spread(const struct bench_spread *s, const char *fmt)
 {
-	int len = (int)strlen(label) + 2, left = (width - len) / 2;
+	char cell[72];
 
-	for (int i = 0; i < left; i++)
-		putchar('-');
-	printf(" %s ", label);
-	for (int i = left + len; i < width; i++)
-		putchar('-');
+	snprintf(cell, sizeof(cell), "%" PRIu64 " (%" PRIu64 "-%" PRIu64 ")", s->median,
+		 s->min, s->max);
+	printf(fmt, cell);
 }
 
-static void print_row_header(void)
+static void print_side(const char *name, const struct side_stats *s)
 {
-	printf("%*s", 24, "");
-	print_rule("libpcram (ns)", 38);
-	printf("  ");
-	print_rule("floor (ns)", 38);
-	printf("  pcram/floor\n");
-	printf(ROW_FMT, "page", "threads", "placement", "p50", "p99", "max", "faults/s",
-	       "p50", "p99", "max", "faults/s", "p50", "p99");
+	printf("  %-11s", name);
+	print_spread(&s->p50, " " COL_FMT);
+	print_spread(&s->p99, " " COL_FMT);
+	print_spread(&s->p99_9, " " COL_FMT);
+	print_spread(&s->max, " " COL_FMT);
+	print_spread(&s->faults_per_s, " %s\n");
 }
 
 static void print_row(const struct row *r)
 {
-	const struct side_stats *s[2] = { &r->side[PCRAM], &r->side[FLOOR] };
-	char v[13][24];
+	const struct side_stats *p = &r->side[PCRAM], *f = &r->side[FLOOR];
+	char cell[3][16];
 
-	snprintf(v[0], sizeof(v[0]), "%s", bench_size_name(r->page_size));
-	snprintf(v[1], sizeof(v[1]), "%u", r->threads);
-	snprintf(v[2], sizeof(v[2]), "%s", r->pl->name);
-	for (int i = 0; i < 2; i++) {
-		snprintf(v[3 + 4 * i], sizeof(v[0]), "%" PRIu64, s[i]->p50);
-		snprintf(v[4 + 4 * i], sizeof(v[0]), "%" PRIu64, s[i]->p99);
-		snprintf(v[5 + 4 * i], sizeof(v[0]), "%" PRIu64, s[i]->max);
-		snprintf(v[6 + 4 * i], sizeof(v[0]), "%" PRIu64, s[i]->faults_per_s);
+	printf("%s, %u faulting thread%s, %u handler thread%s\n",
+	       placement_names[r->placement], r->faulters, r->faulters == 1 ? "" : "s",
+	       r->handler_threads, r->handler_threads == 1 ? "" : "s");
+	if (r->skipped[0]) {
+		printf("  SKIP: %s\n", r->skipped);
+		return;
 	}
-	snprintf(v[11], sizeof(v[0]), "%.2f", bench_ratio(s[0]->p50, s[1]->p50));
-	snprintf(v[12], sizeof(v[0]), "%.2f", bench_ratio(s[0]->p99, s[1]->p99));
-	printf(ROW_FMT, v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
-	       v[10], v[11], v[12]);
+	print_side("libpcram", p);
+	print_side("floor", f);
+	snprintf(cell[0], sizeof(cell[0]), "%.2f", ratio_of(&p->p50, &f->p50));
+	snprintf(cell[1], sizeof(cell[1]), "%.2f", ratio_of(&p->p99, &f->p99));
+	snprintf(cell[2], sizeof(cell[2]), "%.2f", ratio_of(&p->p99_9, &f->p99_9));
+	printf("  %-11s " COL_FMT " " COL_FMT " %s\n", "pcram/floor", cell[0], cell[1],
+	       cell[2]);
 }
 
-static void print_placement(const struct placement *pl)
+static void print_section(const struct section *sec)
 {
-	if (pl->handler_cpu == pl->fault_cpu)
-		printf("  %-9s handler and faulting threads all on CPU %d\n", pl->name,
-		       pl->handler_cpu);
-	else
-		printf("  %-9s handler threads on CPU %d, faulting threads on CPU %d\n",
-		       pl->name, pl->handler_cpu, pl->fault_cpu);
+	const char *size = sec->page_size == HUGE_SIZE ? "2 MiB pages (hugetlbfs)" :
+				     "4 KiB pages";
+
+	if (sec->skipped[0]) {
+		printf("\n%s: SKIP: %s\n", size, sec->skipped);
+		return;
+	}
+	printf("\n%s, %" PRIu64 " a run%s\n", size, sec->pages_per_run,
+	       sec->capped ? " (all the free huge pages)" : "");
+	printf("  %-11s " COL_FMT " " COL_FMT " " COL_FMT " " COL_FMT " %s\n", "",
+	       "p50 ns", "p99 ns", "p99.9 ns", "max ns", "faults/s");
+	for (unsigned int i = 0; i < sec->nr_rows; i++)
+		print_row(&sec->rows[i]);
 }
 
 static void print_text(const struct report *rp)
 {
-	const struct row *rr = rp->ratio_row;
-	double r50 = bench_ratio(rr->side[PCRAM].p50, rr->side[FLOOR].p50);
-	double r99 = bench_ratio(rr->side[PCRAM].p99, rr->side[FLOOR].p99);
-
 	printf("pcram bench fault: userfaultfd fault round trip, libpcram (image provider) "
-	       "against a bare handler (floor)\n");
+	       "against a bare handler\n"
+	       "(floor: handler threads blocking in read(), one UFFDIO_COPY a fault)\n");
 	printf("kernel %s %s, %u CPUs, clocksource %s (a clock read: %" PRIu64 " ns), "
-	       "libpcram %s\n", rp->uts.release, rp->uts.machine, rp->cpus,
+	       "libpcram %s\n", rp->uts.release, rp->uts.machine, cpus.n,
 	       rp->clocksource[0] ? rp->clocksource : "?", rp->clock_read_ns,
 	       pcram_version());
-	printf("placement (the same for both sides):\n");
-	print_placement(rp->main_pl);
-	if (rp->other_pl)
-		print_placement(rp->other_pl);
-	else
-		printf("  (%s)\n", rp->other_pl_skipped);
+	printf("placement (the same for both sides):\n"
+	       "  same-cpu   the faulting thread and the handler threads on CPU %d\n",
+	       cpus.id[0]);
+	if (cpus.n > 1)
+		printf("  split-cpu  the faulting thread on CPU %d, the handler threads on CPU %d\n"
+		       "  all-cpus   a faulting thread on each of the %u CPUs; the handler threads\n"
+		       "             not pinned (where the scheduler puts them)\n",
+		       cpus.id[1], cpus.id[0], cpus.n);
 	printf("method: each fault timed in the faulting thread (first touch of a page); "
 	       "%u rounds,\n"
-	       "  floor and libpcram alternating; p50, p99, faults/s: median of the rounds' "
-	       "exact values;\n"
-	       "  max: the largest of all rounds. Image in %s, in the page cache and read\n"
-	       "  through by both sides%s; destination fresh, nothing pre-faulted.\n",
+	       "  floor and libpcram alternating. Each figure: the median of the rounds' "
+	       "values\n"
+	       "  (min-max over the rounds); percentiles exact within a round. Image in %s,\n"
+	       "  in the page cache and read through by both sides%s; destination fresh,\n"
+	       "  nothing pre-faulted.\n",
 	       rp->rounds, rp->image_dir,
 	       rp->all_read_through ? "" : " (NOT libpcram's mapping: not found)");
-	printf("\n");
-	print_row_header();
-	for (unsigned int i = 0; i < rp->nr_rows_4k; i++)
-		print_row(&rp->rows_4k[i]);
-	for (unsigned int i = 0; i < rp->nr_rows_2m; i++)
-		print_row(&rp->rows_2m[i]);
-	printf("(4K: %" PRIu64 " pages a run", rp->pages_4k);
-	if (rp->nr_rows_2m)
-		printf("; 2M: %" PRIu64 " pages a run, hugetlbfs%s)\n", rp->pages_2m,
-		       rp->pages_2m_capped ? ", all the free huge pages" : "");
-	else
-		printf("; 2M rows skipped: %s)\n", rp->skipped_2m);
-
-	printf("\nfault threads: %u faulting threads, 4K pages, %s\n", FT_FAULTING_THREADS,
-	       rp->main_pl->name);
-	printf("  %-14s %8s %8s %9s %9s\n", "", "p50 ns", "p99 ns", "max ns", "faults/s");
-	printf("  %-14s %8" PRIu64 " %8" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n",
-	       "floor (1)", rp->ft_floor.p50, rp->ft_floor.p99, rp->ft_floor.max,
-	       rp->ft_floor.faults_per_s);
-	for (unsigned int i = 0; i < NR_FT_COUNTS; i++) {
-		const struct side_stats *s = &rp->ft_rows[i].side[PCRAM];
-		char name[32];
-
-		snprintf(name, sizeof(name), "libpcram (%u)", rp->ft_rows[i].fault_threads);
-		printf("  %-14s %8" PRIu64 " %8" PRIu64 " %9" PRIu64 " %9" PRIu64 "\n",
-		       name, s->p50, s->p99, s->max, s->faults_per_s);
-	}
-
-	printf("\ntarget (4K, 1 thread, %s): ratio_p50 %.2f <= %.2f, ratio_p99 %.2f <= %.2f: %s\n",
-	       rr->pl->name, r50, TARGET_RATIO_P50, r99, TARGET_RATIO_P99,
-	       target_met(rp) ? "met" : "NOT met");
+	print_section(&rp->s4k);
+	print_section(&rp->s2m);
 }
 
 /* ---- bench fault ------------------------------------------------------------------------ */
-
-static int pick_placements(struct placement pl[2], unsigned int *cpus, char *why,
-			   size_t size)
-{
-	cpu_set_t set;
-	int first = -1, second = -1;
-
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
-	*cpus = CPU_COUNT(&set);
-	for (int c = 0; c < CPU_SETSIZE && second < 0; c++) {
-		if (!CPU_ISSET(c, &set))
-			continue;
-		if (first < 0)
-			first = c;
-		else
-			second = c;
-	}
-	pl[0] = (struct placement) { "same-cpu", first, first };
-	if (second < 0) {
-		snprintf(why, size, "split-cpu not measured: this process may run on one CPU only");
-		return 1;
-	}
-	pl[1] = (struct placement) { "split-cpu", first, second };
-	return 2;
-}
 
 static void read_clocksource(char *buf, size_t size)
 {
@@ -1032,136 +1045,83 @@ static void read_clocksource(char *buf, size_t size)
 	fclose(f);
 }
 
+static bool section_read_through(const struct section *sec)
+{
+	bool all = true;
+
+	for (unsigned int i = 0; i < sec->nr_rows; i++)
+		if (!sec->rows[i].skipped[0])
+			all &= sec->rows[i].side[FLOOR].image_read_through &&
+			       sec->rows[i].side[PCRAM].image_read_through;
+	return all;
+}
+
 int bench_fault_main(int argc, char **argv)
 {
 	static struct report rp;
-	struct placement pl[2];
 	struct bench b = { 0 };
-	struct image img;
 	struct bench_args a;
-	unsigned long pages, rounds;
-	uint64_t huge_want;
-	bool json, quick;
-	int ret, nr_pl;
+	uint64_t pages, huge_want;
+	int ret;
 
 	ret = bench_parse_args(argc, argv, MAX_PAGES, MAX_ROUNDS, &a);
 	if (ret >= 0)
 		return ret;
-	json = a.json;
-	quick = a.quick;
-	pages = a.pages;
-	rounds = a.rounds;
+	if (sysconf(_SC_PAGESIZE) != 4 * KIB)
+		return fail("bench", "fault: measures 4 KiB base pages; this system's are %ld bytes",
+			    sysconf(_SC_PAGESIZE));
+	if (find_cpus())
+		return fail("bench", "fault: %s", bench_errbuf);
 
-	/* -n sets the pages of a run for both sizes; huge pages are capped below. */
-	huge_want = pages ? pages : quick ? QUICK_HUGE_PAGES : DEFAULT_HUGE_PAGES;
-	if (!pages)
-		pages = quick ? QUICK_PAGES : DEFAULT_PAGES;
-	if (!rounds)
-		rounds = quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
-	if (pages < FT_FAULTING_THREADS)
-		return fail("bench", "-n %lu: each of %u faulting threads needs a page",
-			    pages, FT_FAULTING_THREADS);
+	/*
+	 * -n sets the pages of a run for both sizes; huge pages are capped
+	 * below. By default, enough for a faulting thread on every CPU.
+	 */
+	pages = a.pages ? a.pages : a.quick ? QUICK_PAGES : DEFAULT_PAGES;
+	huge_want = a.pages ? a.pages : a.quick ? QUICK_HUGE_PAGES : DEFAULT_HUGE_PAGES;
+	if (!a.pages && pages < cpus.n)
+		pages = cpus.n;
+	if (!a.pages && huge_want < cpus.n)
+		huge_want = cpus.n;
 
 	memset(&rp, 0, sizeof(rp));
 	uname(&rp.uts);
 	read_clocksource(rp.clocksource, sizeof(rp.clocksource));
 	rp.clock_read_ns = clock_read_ns();
-	rp.rounds = rounds;
-	nr_pl = pick_placements(pl, &rp.cpus, rp.other_pl_skipped,
-				sizeof(rp.other_pl_skipped));
-	if (nr_pl < 0)
-		return fail("bench", "%s", bench_errbuf);
-	/*
-	 * The rows share one CPU: a same-CPU wakeup is a short context switch,
-	 * a cross-CPU one an IPI that costs far more on a virtual machine, and
-	 * would hide libpcram's own cost under its noise.
-	 */
-	rp.main_pl = &pl[0];
-	rp.other_pl = nr_pl > 1 ? &pl[1] : NULL;
-	b.rounds = rounds;
-	b.main_pl = rp.main_pl;
-	b.lat = calloc(pages > huge_want ? pages : huge_want, sizeof(*b.lat));
-	if (!b.lat)
-		return fail("bench", "out of memory");
-	rp.all_read_through = true;
-
-	/* ---- 4 KiB ---- */
-	if (sysconf(_SC_PAGESIZE) != 4 * KIB) {
-		free(b.lat);
-		return fail("bench", "fault: measures 4 KiB base pages; this system's are %ld bytes",
-			    sysconf(_SC_PAGESIZE));
-	}
-	ret = image_create(&img, 4 * KIB, pages);
-	if (ret)
-		goto fail_img;
+	rp.rounds = a.rounds ? a.rounds : a.quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
 	rp.image_dir = image_dir();
-	rp.pages_4k = pages;
-	{
-		/* A discarded warm-up pair: first runs pay for first uses. */
-		struct run_cfg warm = { .img = &img, .threads = 1, .fault_threads = 1,
-					.pl = rp.main_pl };
-		struct run_result wr;
+	rp.s4k.page_size = 4 * KIB;
+	rp.s2m.page_size = HUGE_SIZE;
+	b.rounds = rp.rounds;
+	b.lat = calloc(pages > huge_want ? pages : huge_want, sizeof(*b.lat));
+	b.faulters = calloc(cpus.n, sizeof(*b.faulters));
+	if (!b.lat || !b.faulters) {
+		ret = bench_err(-ENOMEM, "out of memory");
+		goto out;
+	}
 
-		ret = run_once(&warm, FLOOR, b.lat, &wr);
-		if (!ret)
-			ret = run_once(&warm, PCRAM, b.lat, &wr);
-		if (ret)
-			goto fail_img;
-	}
-	for (unsigned int i = 0; i < NR_THREAD_COUNTS; i++) {
-		ret = measure_row(&b, &img, false, thread_counts[i], rp.main_pl,
-				  &rp.rows_4k[rp.nr_rows_4k]);
-		if (ret)
-			goto fail_img;
-		rp.nr_rows_4k++;
-	}
-	if (rp.other_pl) {
-		ret = measure_row(&b, &img, false, 1, rp.other_pl, &rp.rows_4k[rp.nr_rows_4k]);
-		if (ret)
-			goto fail_img;
-		rp.nr_rows_4k++;
-	}
-	rp.ratio_row = &rp.rows_4k[0];
-	ret = measure_fault_threads(&b, &img, &rp.ft_floor, rp.ft_rows);
+	ret = measure_section(&b, &rp.s4k, pages, NR_ALL_CPUS_ROWS);
 	if (ret)
-		goto fail_img;
-	image_close(&img);
-
-	/* ---- 2 MiB ---- */
-	rp.pages_2m = bench_huge_pages_usable(huge_want, 1, rp.skipped_2m,
-					      sizeof(rp.skipped_2m));
-	rp.pages_2m_capped = rp.pages_2m && rp.pages_2m < huge_want;
-	if (rp.pages_2m) {
-		ret = image_create(&img, HUGE_SIZE, rp.pages_2m);
+		goto out;
+	/* 2 MiB: one all-cpus row; fault threads are a 4 KiB question. */
+	rp.s2m.pages_per_run = bench_huge_pages_usable(huge_want, 1, rp.s2m.skipped,
+						       sizeof(rp.s2m.skipped));
+	if (rp.s2m.pages_per_run) {
+		rp.s2m.capped = rp.s2m.pages_per_run < huge_want;
+		ret = measure_section(&b, &rp.s2m, rp.s2m.pages_per_run, 1);
 		if (ret)
-			goto fail_img;
-		for (unsigned int i = 0; i < NR_THREAD_COUNTS; i++) {
-			ret = measure_row(&b, &img, true, thread_counts[i], rp.main_pl,
-					  &rp.rows_2m[rp.nr_rows_2m]);
-			if (ret)
-				goto fail_img;
-			rp.nr_rows_2m++;
-		}
-		image_close(&img);
+			goto out;
 	}
-
-	for (unsigned int i = 0; i < rp.nr_rows_4k; i++)
-		for (int s = 0; s < 2; s++)
-			rp.all_read_through &= rp.rows_4k[i].side[s].image_read_through;
-	for (unsigned int i = 0; i < rp.nr_rows_2m; i++)
-		for (int s = 0; s < 2; s++)
-			rp.all_read_through &= rp.rows_2m[i].side[s].image_read_through;
-	rp.all_read_through &= rp.ft_floor.image_read_through;
-	for (unsigned int i = 0; i < NR_FT_COUNTS; i++)
-		rp.all_read_through &= rp.ft_rows[i].side[PCRAM].image_read_through;
+	rp.all_read_through = section_read_through(&rp.s4k) &&
+			      section_read_through(&rp.s2m);
+out:
 	free(b.lat);
-	if (json)
+	free(b.faulters);
+	if (ret)
+		return fail("bench", "fault: %s", bench_errbuf);
+	if (a.json)
 		print_json(&rp);
 	else
 		print_text(&rp);
 	return 0;
-fail_img:
-	image_close(&img);
-	free(b.lat);
-	return fail("bench", "fault: %s", bench_errbuf);
 }
