@@ -7,6 +7,7 @@
 #define PCRAM_TOOLS_BENCH_H
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +35,19 @@ int bench_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 /* Pin the calling thread to @cpu: 0 or -errno. */
 int bench_pin(int cpu);
+/*
+ * bench migrate's, for any benchmark: pin the calling thread to @cpu (-1:
+ * leave it) with its CPU set saved in @saved, for bench_pin_restore() to
+ * put back: 0 or -errno.
+ */
+int bench_pin_saving(int cpu, cpu_set_t *saved);
+void bench_pin_restore(const cpu_set_t *saved);
+/*
+ * A userfaultfd the way libpcram gets one (/dev/userfaultfd, the system
+ * call, user-mode only), UFFDIO_API done: the fd, or -errno with the
+ * reason in bench_errbuf.
+ */
+int bench_uffd_new(void);
 /* Every 8 bytes of page @page of a benchmark's data; never 0, so no page
  * is a zero page. */
 uint64_t bench_pattern(uint64_t page);
@@ -82,12 +96,13 @@ int bench_tcp_listen(uint16_t *port);
 /* A TCP connection to 127.0.0.1:@port, or -errno. */
 int bench_tcp_connect(uint16_t port);
 
-/* The options 'bench fault' and 'bench batch' take; 0 where not given. */
+/* The options of 'bench fault', 'bench batch' and 'bench migrate'; 0 where not given. */
 struct bench_args {
 	bool json;		/* -j */
 	bool quick;		/* --quick */
 	unsigned long pages;	/* -n */
 	unsigned long rounds;	/* -r */
+	unsigned long mib;	/* -s (bench_parse_args_sized only) */
 };
 
 /*
@@ -96,5 +111,12 @@ struct bench_args {
  */
 int bench_parse_args(int argc, char **argv, unsigned long max_pages,
 		     unsigned long max_rounds, struct bench_args *a);
+/*
+ * The same, and -s MIB from @min_mib to @max_mib (@max_mib 0: no -s);
+ * @max_pages 0: no -n.
+ */
+int bench_parse_args_sized(int argc, char **argv, unsigned long max_pages,
+			   unsigned long max_rounds, unsigned long min_mib,
+			   unsigned long max_mib, struct bench_args *a);
 
 #endif /* PCRAM_TOOLS_BENCH_H */

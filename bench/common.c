@@ -5,6 +5,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -14,14 +15,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 
 #include "bench.h"
 #include "json.h"
 #include "migrate.h"
 #include "cli.h"
+
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
 
 /* ---- shared ----------------------------------------------------------------------------- */
 
@@ -64,6 +72,45 @@ int bench_pin(int cpu)
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
 	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+/* bench migrate's: pinning that is undone, and a userfaultfd. */
+int bench_pin_saving(int cpu, cpu_set_t *saved)
+{
+	if (sched_getaffinity(0, sizeof(*saved), saved))
+		return -errno;
+	return cpu < 0 ? 0 : bench_pin(cpu);
+}
+
+void bench_pin_restore(const cpu_set_t *saved)
+{
+	sched_setaffinity(0, sizeof(*saved), saved);
+}
+
+int bench_uffd_new(void)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int dev, fd = -1;
+
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev >= 0) {
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+		close(dev);
+	}
+	if (fd < 0)
+		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == EPERM)
+		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		return bench_err(-errno, "no userfaultfd: %s ('pcram probe' says why)",
+				 strerror(errno));
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int err = errno;
+
+		close(fd);
+		return bench_err(-err, "UFFDIO_API: %s", strerror(err));
+	}
+	return fd;
 }
 
 int bench_cmp_u64(const void *a, const void *b)
@@ -154,18 +201,38 @@ uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t 
 int bench_parse_args(int argc, char **argv, unsigned long max_pages,
 		     unsigned long max_rounds, struct bench_args *a)
 {
-	static const struct option opts[] = {
+	return bench_parse_args_sized(argc, argv, max_pages, max_rounds, 0, 0, a);
+}
+
+int bench_parse_args_sized(int argc, char **argv, unsigned long max_pages,
+			   unsigned long max_rounds, unsigned long min_mib,
+			   unsigned long max_mib, struct bench_args *a)
+{
+	static const struct option all[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "pages", required_argument, NULL, 'n' },
+		{ "size", required_argument, NULL, 's' },
 		{ "rounds", required_argument, NULL, 'r' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	struct option opts[sizeof(all) / sizeof(all[0])];
+	char short_opts[16] = "jr:h";
+	unsigned int n = 0;
 	int c;
 
+	/* Only the options this benchmark takes: getopt refuses the others. */
+	for (unsigned int i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (!(all[i].val == 'n' && !max_pages) && !(all[i].val == 's' && !max_mib))
+			opts[n++] = all[i];
+	if (max_pages)
+		strcat(short_opts, "n:");
+	if (max_mib)
+		strcat(short_opts, "s:");
+
 	memset(a, 0, sizeof(*a));
-	while ((c = getopt_long(argc, argv, "jn:r:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, short_opts, opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 			a->json = true;
@@ -174,6 +241,13 @@ int bench_parse_args(int argc, char **argv, unsigned long max_pages,
 			if (bench_parse_count(optarg, 1, max_pages, &a->pages)) {
 				fail("bench", "-n %s: want a page count from 1 to %lu", optarg,
 				     max_pages);
+				return usage("bench", stderr);
+			}
+			break;
+		case 's':
+			if (bench_parse_count(optarg, min_mib, max_mib, &a->mib)) {
+				fail("bench", "-s %s: want a size in MiB from %lu to %lu", optarg,
+				     min_mib, max_mib);
 				return usage("bench", stderr);
 			}
 			break;

@@ -445,144 +445,177 @@ static int row_num(struct __test_metadata *_metadata, const char *json, const ch
 	return jq_num(_metadata, json, filter, v);
 }
 
-/*
- * Row @key ("4k", "2m") of a measured migrate run: consistent with itself.
- * Checks with jq the relations that need no arithmetic, and the ratios here.
- */
+/* jq @filter on row @key of @json is "true". */
+static void expect_row_true(struct __test_metadata *_metadata, const char *json,
+			    const char *key, const char *what, const char *filter)
+{
+	char f[2048], val[512];
+
+	snprintf(f, sizeof(f), ".rounds as $r | .\"%s\" as $row | %s", key, filter);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, f)) TH_LOG("%s: %s", key, what);
+	EXPECT_STREQ("true", val) TH_LOG("%s: %s: %s", key, what, json);
+}
+
+/* Row @key's ratio @ratio is the migration's median bytes/s over @floor's. */
+static void check_migrate_ratio(struct __test_metadata *_metadata, const char *json,
+				const char *key, const char *ratio, const char *floor)
+{
+	double r, mig, fl;
+	char field[128];
+
+	ASSERT_EQ(0, row_num(_metadata, json, key, ratio, &r));
+	ASSERT_EQ(0, row_num(_metadata, json, key, "migration.bytes_per_s.median", &mig));
+	snprintf(field, sizeof(field), "%s.bytes_per_s.median", floor);
+	ASSERT_EQ(0, row_num(_metadata, json, key, field, &fl));
+	EXPECT_TRUE(ratio_matches(r, (unsigned long long)mig, (unsigned long long)fl))
+		TH_LOG("%s: %s %f, %f / %f", key, ratio, r, mig, fl);
+}
+
+/* Row @key ("4k", "2m") of a measured migrate run: whole, and consistent with itself. */
 static void check_migrate_row(struct __test_metadata *_metadata, const char *json,
 			      const char *key, unsigned long long page_size,
-			      unsigned long long bytes, double *r_tp, double *r_p99)
+			      unsigned long long bytes)
 {
-	double raw, mig, idle99, loaded99, samples;
 	char filter[1024], val[512];
 
-	snprintf(filter, sizeof(filter), ".\"%s\" | [.skipped, .page_size, .bytes] | "
-		 "map(tostring) | join(\" \")", key);
+	snprintf(filter, sizeof(filter), ".\"%s\" | [.skipped, .page_size, .bytes, "
+		 ".pages_per_run] | map(tostring) | join(\" \")", key);
 	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
-	snprintf(filter, sizeof(filter), "null %llu %llu", page_size, bytes);
+	snprintf(filter, sizeof(filter), "null %llu %llu %llu", page_size, bytes,
+		 bytes / page_size);
 	EXPECT_STREQ(filter, val);
 
-	/* Every migration of the throughput and loaded runs, every page right. */
-	snprintf(filter, sizeof(filter),
-		 ".rounds as $r | .\"%s\".throughput as $t | .\"%s\".bytes as $b |"
-		 " $t.migrations == 2 * $r and $t.pages_per_migration == $b / %llu and"
-		 " $t.pages_verified == $t.migrations * $t.pages_per_migration and"
-		 " $t.zero_pages == 0 and $t.raw_bytes_per_s > 0 and"
-		 " $t.migration_bytes_per_s > 0", key, key, page_size);
-	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
-	EXPECT_STREQ("true", val) TH_LOG("%s throughput: %s", key, json);
+	expect_row_true(_metadata, json, key, "keys",
+			"([\"ratio_migration_equal_work\", \"ratio_migration_raw\", "
+			"\"migration\", \"equal_work\", \"raw\"] - ($row | keys)) == [] and "
+			"([\"bytes_per_s\", \"source_cpu_us_per_gib\", "
+			"\"destination_cpu_us_per_gib\", \"source_peak_rss_bytes\", "
+			"\"destination_peak_rss_bytes\", \"runs\", \"pages_verified\", "
+			"\"zero_pages\"] - ($row.migration | keys)) == [] and "
+			"([\"bytes_per_s\", \"writer_cpu_us_per_gib\", \"reader_cpu_us_per_gib\", "
+			"\"writer_peak_rss_bytes\", \"reader_peak_rss_bytes\", \"runs\", "
+			"\"pages_verified\", \"uffdio_copies\"] - ($row.equal_work | keys)) == [] and "
+			"([\"bytes_per_s\", \"writer_cpu_us_per_gib\", \"reader_cpu_us_per_gib\", "
+			"\"writer_peak_rss_bytes\", \"reader_peak_rss_bytes\", \"runs\"] - "
+			"($row.raw | keys)) == []");
+	/* Every spread is of figures measured, in order. */
+	expect_row_true(_metadata, json, key, "spreads",
+			"[$row | .. | objects | select(has(\"median\"))] as $s | ($s | length) == 15"
+			" and ($s | map(.min > 0 and .min <= .median and .median <= .max) | all)");
+	/* Every run of each kind, every page placed right, none as a zero flag. */
+	expect_row_true(_metadata, json, key, "runs and pages",
+			"$row.migration.runs == $r and $row.equal_work.runs == $r and"
+			" $row.raw.runs == $r and"
+			" $row.migration.pages_verified == $r * $row.pages_per_run and"
+			" $row.equal_work.pages_verified == $r * $row.pages_per_run and"
+			" $row.migration.zero_pages == 0");
+	/* One UFFDIO_COPY per run received: at least one a run, at most one a page. */
+	expect_row_true(_metadata, json, key, "UFFDIO_COPY calls",
+			"$row.equal_work.uffdio_copies >= $r and"
+			" $row.equal_work.uffdio_copies <= $r * $row.pages_per_run");
+	/* The sending sides hold the block, the placing receivers theirs. */
+	expect_row_true(_metadata, json, key, "peak RSS",
+			"[$row.migration.source_peak_rss_bytes, "
+			"$row.migration.destination_peak_rss_bytes, "
+			"$row.equal_work.writer_peak_rss_bytes, $row.equal_work.reader_peak_rss_bytes,"
+			" $row.raw.writer_peak_rss_bytes] | map(.min >= $row.bytes) | all");
 
-	/*
-	 * Idle: every sample taken, each a request (nothing else brings a
-	 * page). Loaded: at most as many, none but the samples' requests.
-	 */
-	snprintf(filter, sizeof(filter),
-		 ".rounds as $r | .\"%s\".faults as $f | $f.samples_per_run > 0 and"
-		 " $f.idle.samples == $f.samples_per_run * $r and"
-		 " $f.idle.requests == $f.idle.samples and"
-		 " $f.idle.p50_ns > 0 and $f.idle.p99_ns >= $f.idle.p50_ns and"
-		 " $f.idle.max_ns >= $f.idle.p99_ns and"
-		 " $f.loaded.samples <= $f.samples_per_run * $r and"
-		 " $f.loaded.requests <= $f.loaded.samples and"
-		 " ($f.loaded.samples == 0 or ($f.loaded.p50_ns > 0 and"
-		 " $f.loaded.p99_ns >= $f.loaded.p50_ns and"
-		 " $f.loaded.max_ns >= $f.loaded.p99_ns)) and"
-		 " $f.loaded_bulk_pages > 0 and $f.loaded_bulk_bytes_per_s > 0", key);
-	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
-	EXPECT_STREQ("true", val) TH_LOG("%s faults: %s", key, json);
-
-	/* The ratios are made of the numbers shown. */
-	ASSERT_EQ(0, row_num(_metadata, json, key, "throughput.raw_bytes_per_s", &raw));
-	ASSERT_EQ(0, row_num(_metadata, json, key, "throughput.migration_bytes_per_s", &mig));
-	ASSERT_EQ(0, row_num(_metadata, json, key, "ratio_throughput", r_tp));
-	EXPECT_TRUE(ratio_matches(*r_tp, (unsigned long long)mig, (unsigned long long)raw))
-		TH_LOG("%s: ratio_throughput %f, %f / %f", key, *r_tp, mig, raw);
-
-	ASSERT_EQ(0, row_num(_metadata, json, key, "faults.loaded.samples", &samples));
-	if (!samples) {
-		/* The push brought everything before the first fault: no ratio. */
-		snprintf(filter, sizeof(filter), ".\"%s\".ratio_p99_under_load", key);
-		ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
-		EXPECT_STREQ("null", val);
-		*r_p99 = NAN;
-		return;
-	}
-	ASSERT_EQ(0, row_num(_metadata, json, key, "faults.idle.p99_ns", &idle99));
-	ASSERT_EQ(0, row_num(_metadata, json, key, "faults.loaded.p99_ns", &loaded99));
-	ASSERT_EQ(0, row_num(_metadata, json, key, "ratio_p99_under_load", r_p99));
-	EXPECT_TRUE(ratio_matches(*r_p99, (unsigned long long)loaded99,
-				  (unsigned long long)idle99))
-		TH_LOG("%s: ratio_p99_under_load %f, %f / %f", key, *r_p99, loaded99, idle99);
+	check_migrate_ratio(_metadata, json, key, "ratio_migration_equal_work", "equal_work");
+	check_migrate_ratio(_metadata, json, key, "ratio_migration_raw", "raw");
 }
 
 TEST_F_TIMEOUT(bench, migrate_json, BENCH_TIMEOUT)
 {
 	const char *json = self->r.out;
-	double r_tp, r_p99, top;
 	char val[512];
 
 	run_json(_metadata, &self->r, MIGRATE,
 		 "\"benchmark\", \"version\", \"kernel\", \"machine\", \"cpus\", "
-		 "\"rounds\", \"ratio_throughput\", \"ratio_p99_under_load\", "
-		 "\"ratio_of\", \"target\", \"placement\", \"4k\", \"2m\"");
+		 "\"rounds\", \"nice\", \"placement\", \"4k\", \"2m\"");
 	ASSERT_EQ(0, jq(val, sizeof(val), json, ".benchmark"));
 	EXPECT_STREQ("migrate", val);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, ".rounds"));
+	EXPECT_STREQ("2", val);
 
-	/* Two CPUs or more: source and destination apart; one: nothing pinned. */
+	/* The floors ran at the priority of libpcram's bulk threads. */
 	ASSERT_EQ(0, jq(val, sizeof(val), json,
-			".placement as $p | if .cpus >= 2 then $p.source_cpu != $p.destination_cpu"
-			" and $p.source_cpu >= 0 and $p.destination_cpu >= 0 and $p.vcpu_cpu >= 0"
-			" else $p.source_cpu == null and $p.destination_cpu == null end"));
+			".nice | .migration_bulk == 19 and .floors == .migration_bulk"));
 	EXPECT_STREQ("true", val) TH_LOG("%s", json);
 
-	check_migrate_row(_metadata, json, "4k", 4096, 16 << 20, &r_tp, &r_p99);
-
-	/* The top-level ratios are the 4 KiB row's. */
-	ASSERT_EQ(0, jq(val, sizeof(val), json, ".ratio_of.page_size"));
-	EXPECT_STREQ("4096", val);
-	ASSERT_EQ(0, jq_num(_metadata, json, ".ratio_throughput", &top));
-	EXPECT_EQ(r_tp, top);
-	if (isnan(r_p99)) {
-		ASSERT_EQ(0, jq(val, sizeof(val), json, ".ratio_p99_under_load"));
-		EXPECT_STREQ("null", val);
-	} else {
-		ASSERT_EQ(0, jq_num(_metadata, json, ".ratio_p99_under_load", &top));
-		EXPECT_EQ(r_p99, top);
-	}
-	/* "met" says what the ratios say, whatever they are. */
+	/* Two CPUs or more: the sides apart; one: nothing pinned. */
 	ASSERT_EQ(0, jq(val, sizeof(val), json,
-			"(.ratio_throughput >= .target.ratio_throughput and"
-			" .ratio_p99_under_load != null and"
-			" .ratio_p99_under_load <= .target.ratio_p99_under_load) == .target.met"));
-	EXPECT_STREQ("true", val);
+			".placement as $p | if .cpus >= 2 then $p.sending_cpu != $p.receiving_cpu"
+			" and $p.sending_cpu >= 0 and $p.receiving_cpu >= 0"
+			" else $p.sending_cpu == null and $p.receiving_cpu == null end"));
+	EXPECT_STREQ("true", val) TH_LOG("%s", json);
+
+	check_migrate_row(_metadata, json, "4k", 4096, 16 << 20);
 
 	/* 2 MiB: measured when two huge pages are free, else the reason. */
 	if (free_2m_pages() >= 2) {
 		unsigned long long pages = free_2m_pages() < 8 ? free_2m_pages() : 8;
 
-		check_migrate_row(_metadata, json, "2m", 2 << 20, pages << 21, &r_tp, &r_p99);
+		check_migrate_row(_metadata, json, "2m", 2 << 20, pages << 21);
 	} else {
-		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\".ratio_throughput"));
-		EXPECT_STREQ("null", val);
+		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\" | keys | join(\" \")"));
+		EXPECT_STREQ("skipped", val);
 		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\".skipped"));
 		EXPECT_NE(NULL, strstr(val, "huge pages")) TH_LOG("%s", val);
 	}
 }
 
+/*
+ * The median MB/s printed on @kind's line of the row starting at @row,
+ * the ratios printed under it.
+ */
+static int text_mbps(const char *row, const char *kind, double *mbps)
+{
+	char at[64];
+	const char *p;
+
+	snprintf(at, sizeof(at), "\n%-11s ", kind);
+	p = strstr(row, at);
+	return p && sscanf(p + strlen(at), "%lf", mbps) == 1 ? 0 : -1;
+}
+
+/* Printed with 3 decimals from figures printed with 1: within both roundings. */
+static bool text_ratio_matches(double shown, double a, double b)
+{
+	double q = a / b;
+
+	return b > 0 && fabs(shown - q) <= 0.0005 + q * (0.05 / a + 0.05 / b) + 1e-9;
+}
+
 TEST_F_TIMEOUT(bench, migrate_text, BENCH_TIMEOUT)
 {
+	const char *out = self->r.out, *row;
+	double mig, eq, raw, r_eq, r_raw;
+
 	ASSERT_EQ(0, run(&self->r, MIGRATE)) TH_LOG("%s", self->r.err);
-	EXPECT_NE(NULL, strstr(self->r.out, "\nplacement: ")) TH_LOG("%s", self->r.out);
-	EXPECT_NE(NULL, strstr(self->r.out, "\n4K            16 MiB ")) TH_LOG("%s", self->r.out);
-	EXPECT_NE(NULL, strstr(self->r.out, "pages verified byte for byte; 0 went as zero flags"));
-	EXPECT_NE(NULL, strstr(self->r.out, "\n4K   idle    "));
-	EXPECT_NE(NULL, strstr(self->r.out, "\n4K   loaded  "));
-	EXPECT_NE(NULL, strstr(self->r.out, "\ntarget (4K): ratio_throughput "));
-	EXPECT_TRUE(strstr(self->r.out, ": met\n") || strstr(self->r.out, ": NOT met\n"))
-		TH_LOG("%s", self->r.out);
+	EXPECT_NE(NULL, strstr(out, "\nplacement: ")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(out, "\npriority: the floors at nice 19, as libpcram's bulk "
+				    "threads (nice 19)\n")) TH_LOG("%s", out);
+	row = strstr(out, "\n4K: 16 MiB a run (4096 pages)\n");
+	ASSERT_NE(NULL, row) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(row, "MB/s")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(row, "send CPU s/GiB")) TH_LOG("%s", out);
+	EXPECT_NE(NULL, strstr(row, "peak RSS MiB send/receive")) TH_LOG("%s", out);
+	ASSERT_EQ(0, text_mbps(row, "migration", &mig)) TH_LOG("%s", out);
+	ASSERT_EQ(0, text_mbps(row, "equal-work", &eq)) TH_LOG("%s", out);
+	ASSERT_EQ(0, text_mbps(row, "raw", &raw)) TH_LOG("%s", out);
+	row = strstr(row, "\nmigration/equal-work ");
+	ASSERT_NE(NULL, row) TH_LOG("%s", out);
+	ASSERT_EQ(2, sscanf(row, "\nmigration/equal-work %lf, migration/raw %lf", &r_eq, &r_raw));
+	EXPECT_TRUE(text_ratio_matches(r_eq, mig, eq))
+		TH_LOG("migration/equal-work %.3f, %.1f / %.1f", r_eq, mig, eq);
+	EXPECT_TRUE(text_ratio_matches(r_raw, mig, raw))
+		TH_LOG("migration/raw %.3f, %.1f / %.1f", r_raw, mig, raw);
+	EXPECT_NE(NULL, strstr(out, "\n8192 of 8192 pages verified byte for byte after the "
+				    "migrations, 8192 of 8192 after equal-work\n0 pages went as "
+				    "zero flags; ")) TH_LOG("%s", out);
+	EXPECT_EQ(NULL, strstr(out, "target")) TH_LOG("%s", out);
 	if (free_2m_pages() < 2) {
-		EXPECT_NE(NULL, strstr(self->r.out, "\n2M          skipped: "))
-			TH_LOG("%s", self->r.out);
+		EXPECT_NE(NULL, strstr(out, "\n2M: skipped: ")) TH_LOG("%s", out);
 	}
 }
 
