@@ -8,6 +8,8 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -27,6 +29,8 @@ int bench_fault_main(int argc, char **argv);
 int bench_migrate_main(int argc, char **argv);
 /* bench/batch.c: PCRAM_IOC_BATCH against UFFDIO_COPY, and the probe. */
 int bench_batch_main(int argc, char **argv);
+/* bench/netfault.c: a fault served over TCP, libpcram against a bare handler. */
+int bench_netfault_main(int argc, char **argv);
 
 /* What went wrong, for the one line a failed benchmark prints. */
 extern char bench_errbuf[512];
@@ -118,5 +122,52 @@ int bench_parse_args(int argc, char **argv, unsigned long max_pages,
 int bench_parse_args_sized(int argc, char **argv, unsigned long max_pages,
 			   unsigned long max_rounds, unsigned long min_mib,
 			   unsigned long max_mib, struct bench_args *a);
+
+/* ---- a thread on a CPU; the vCPU simulator (bench netfault) ---------------------- */
+
+/* A thread on @cpu (-1: anywhere this process may run): 0 or -errno. */
+int bench_thread_on(pthread_t *t, int cpu, void *(*fn)(void *), void *arg);
+
+/*
+ * A vCPU-like thread on a destination: told to go at the switchover, it
+ * touches pages that have not arrived, one after another (each the first
+ * missing page from a random one), with CLOCK_MONOTONIC around the first
+ * read of each: touch to data. Each page it reads is checked against
+ * bench_pattern(). Written once so that every side of a comparison faults
+ * the same way: equal seeds pick equal pages, but for pages that arrived
+ * by other means.
+ */
+struct bench_vcpu {
+	/* Set before bench_vcpu_start(). */
+	uint8_t *mem;			/* the destination's memory */
+	uint64_t page_size, nr_pages;
+	uint64_t want;			/* samples to take, at most */
+	uint64_t *lat;			/* room for @want samples, ns */
+	uint32_t seed;			/* not 0 */
+	/*
+	 * Whether the page at @host arrived other than by the vCPU's touch
+	 * (a push); NULL: none does.
+	 */
+	bool (*arrived)(void *opaque, const void *host);
+	void *opaque;
+	/* Results, once joined. */
+	uint64_t n;			/* samples taken: fewer when nothing is missing */
+	uint64_t bad, bad_page, bad_value;	/* pages read wrong, the first of them */
+	/* The simulator's own. */
+	pthread_t thread;
+	sem_t go;
+	atomic_bool abort;
+	uint64_t *touched;		/* a bit a page */
+	bool started;
+};
+
+/* Its thread, on @cpu (-1: anywhere), waiting for bench_vcpu_go(): 0 or -errno. */
+int bench_vcpu_start(struct bench_vcpu *v, int cpu);
+/* Start faulting; safe from a library's callback. */
+void bench_vcpu_go(struct bench_vcpu *v);
+/* Stop at the next page (the run failed), or before the first. */
+void bench_vcpu_abort(struct bench_vcpu *v);
+/* Wait for it (bench_join()) and free its own; nothing when it never started. */
+void bench_vcpu_join(struct bench_vcpu *v, unsigned int timeout_s, const char *what);
 
 #endif /* PCRAM_TOOLS_BENCH_H */

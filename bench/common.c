@@ -23,6 +23,7 @@
 #include <linux/userfaultfd.h>
 
 #include "bench.h"
+#include "clock.h"
 #include "json.h"
 #include "migrate.h"
 #include "cli.h"
@@ -327,4 +328,128 @@ int bench_tcp_connect(uint16_t port)
 		return bench_err(-err, "connecting to 127.0.0.1:%u: %s", port, strerror(err));
 	}
 	return fd;
+}
+
+/* ---- a thread on a CPU; the vCPU simulator (bench netfault) ------------------------ */
+
+int bench_thread_on(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int ret;
+
+	pthread_attr_init(&attr);
+	if (cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	ret = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return ret ? bench_err(-ret, "pthread_create: %s", strerror(ret)) : 0;
+}
+
+static uint32_t xorshift32(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static bool vcpu_touched(const struct bench_vcpu *v, uint64_t p)
+{
+	return v->touched[p / 64] & (1ULL << (p % 64));
+}
+
+/*
+ * A random page that is missing (the first from a random one), or -1. A
+ * page the vCPU touched is there: its own bitmap says so without asking.
+ */
+static int64_t vcpu_pick_missing(struct bench_vcpu *v)
+{
+	uint64_t start = xorshift32(&v->seed) % v->nr_pages;
+
+	for (uint64_t i = 0; i < v->nr_pages; i++) {
+		uint64_t p = (start + i) % v->nr_pages;
+
+		if (!vcpu_touched(v, p) &&
+		    !(v->arrived && v->arrived(v->opaque, v->mem + p * v->page_size)))
+			return (int64_t)p;
+	}
+	return -1;
+}
+
+static void *vcpu_main(void *arg)
+{
+	struct bench_vcpu *v = arg;
+	uint64_t words = v->page_size / sizeof(uint64_t);
+
+	while (sem_wait(&v->go) && errno == EINTR)
+		;
+	while (!atomic_load(&v->abort) && v->n < v->want) {
+		int64_t p = vcpu_pick_missing(v);
+		volatile uint64_t *page;
+		uint64_t t0, t1, x, expect;
+
+		if (p < 0)
+			break;	/* something else brought every page */
+		v->touched[p / 64] |= 1ULL << (p % 64);
+		page = (volatile uint64_t *)(v->mem + (uint64_t)p * v->page_size);
+		expect = bench_pattern((uint64_t)p);
+		t0 = mono_ns();
+		x = page[0];	/* the first touch: a MISSING fault */
+		t1 = mono_ns();
+		v->lat[v->n++] = t1 - t0;
+		if ((x != expect || page[words - 1] != expect) && !v->bad++) {
+			v->bad_page = (uint64_t)p;
+			v->bad_value = x;
+		}
+	}
+	return NULL;
+}
+
+int bench_vcpu_start(struct bench_vcpu *v, int cpu)
+{
+	int ret;
+
+	v->n = v->bad = 0;
+	atomic_store(&v->abort, false);
+	v->touched = calloc((v->nr_pages + 63) / 64, sizeof(uint64_t));
+	if (!v->touched)
+		return bench_err(-ENOMEM, "out of memory");
+	sem_init(&v->go, 0, 0);
+	ret = bench_thread_on(&v->thread, cpu, vcpu_main, v);
+	if (ret) {
+		sem_destroy(&v->go);
+		free(v->touched);
+		v->touched = NULL;
+		return ret;
+	}
+	v->started = true;
+	return 0;
+}
+
+void bench_vcpu_go(struct bench_vcpu *v)
+{
+	sem_post(&v->go);
+}
+
+void bench_vcpu_abort(struct bench_vcpu *v)
+{
+	if (!v->started)
+		return;
+	atomic_store(&v->abort, true);
+	sem_post(&v->go);
+}
+
+void bench_vcpu_join(struct bench_vcpu *v, unsigned int timeout_s, const char *what)
+{
+	if (!v->started)
+		return;
+	bench_join(v->thread, timeout_s, what);
+	sem_destroy(&v->go);
+	free(v->touched);
+	v->touched = NULL;
+	v->started = false;
 }

@@ -27,6 +27,7 @@ static const struct {
 	{ "fault", bench_fault_main },
 	{ "migrate", bench_migrate_main },
 	{ "batch", bench_batch_main },
+	{ "netfault", bench_netfault_main },
 };
 
 int bench_main(int argc, char **argv)

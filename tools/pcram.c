@@ -126,12 +126,14 @@ static const struct subcommand commands[] = {
 		.main = bench_main,
 		.synopsis = "pcram bench fault [-j] [-n PAGES] [-r ROUNDS] [--quick]\n"
 			    "       pcram bench migrate [-j] [-s MIB] [-r ROUNDS] [--quick]\n"
-			    "       pcram bench batch [-j] [-n PAGES] [-r ROUNDS] [--quick]",
+			    "       pcram bench batch [-j] [-n PAGES] [-r ROUNDS] [--quick]\n"
+			    "       pcram bench netfault [-j] [-s MIB] [-r ROUNDS] [--quick]",
 		.summary = "measure libpcram and pcram.ko beside their floors",
 		.options = "  -j, --json           print one JSON object\n"
 			   "  -n, --pages PAGES    fault, batch: pages a run\n"
 			   "                       (fault, 2 MiB: at most the free huge pages)\n"
-			   "  -s, --size MIB       migrate: MiB a run (2 MiB: at most the free huge pages)\n"
+			   "  -s, --size MIB       migrate, netfault: MiB a run\n"
+			   "                       (2 MiB: at most the free huge pages)\n"
 			   "  -r, --rounds ROUNDS  rounds of runs for each row\n"
 			   "  --quick              tiny sizes, for tests\n",
 	},

@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 
 #include "kselftest_harness.h"
@@ -886,6 +887,246 @@ TEST_F(bench, bad_usage_refused)
 	EXPECT_NE(NULL, strstr(self->r.out, "pcram bench migrate [-j]"));
 }
 
+/* ---- bench netfault --------------------------------------------------------------- */
+
+#define NETFAULT "pcram bench netfault --quick"
+#define NETFAULT_MIB 16
+#define NETFAULT_SAMPLES 100
+
+/*
+ * Row @key ("4k", "2m") of a measured netfault run: every key; samples
+ * and requests as the runs make them; percentiles and spreads in order,
+ * each pooled figure inside its rounds' spread; every ratio the quotient
+ * of the pooled figures shown, to its four decimals.
+ */
+static void check_netfault_row(struct __test_metadata *_metadata, const char *json,
+			       const char *key, unsigned long long page_size,
+			       unsigned long long bytes, unsigned long long rounds)
+{
+	char filter[2048], val[512];
+
+	snprintf(filter, sizeof(filter),
+		 "[\"skipped\", \"page_size\", \"bytes\", \"samples_per_run\", \"ratios\","
+		 " \"floor\", \"idle\", \"loaded\", \"loaded_bulk_bytes_per_s\","
+		 " \"loaded_bulk_pages\"] - (.\"%s\" | keys) | join(\",\")", key);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+	EXPECT_STREQ("", val) TH_LOG("%s: keys missing", key);
+	snprintf(filter, sizeof(filter), ".\"%s\" | [.skipped, .page_size, .bytes] | "
+		 "map(tostring) | join(\" \")", key);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+	snprintf(filter, sizeof(filter), "null %llu %llu", page_size, bytes);
+	EXPECT_STREQ(filter, val);
+
+	/* Each side: its keys, its spread's keys, and the order of its figures. */
+	snprintf(filter, sizeof(filter),
+		 ".\"%s\" as $r | [\"floor\", \"idle\", \"loaded\"] | map($r[.] as $s |"
+		 " ([\"samples\", \"requests\", \"rounds_measured\", \"p50_ns\", \"p99_ns\","
+		 " \"p99_9_ns\", \"max_ns\", \"spread\"] - ($s | keys) | length == 0) and"
+		 " ([\"p50_ns\", \"p99_ns\", \"p99_9_ns\"] - ($s.spread | keys) | length == 0) and"
+		 " (if $s.samples == 0 then $s.p50_ns == null and $s.rounds_measured == 0 else"
+		 " $s.p50_ns > 0 and $s.p50_ns <= $s.p99_ns and $s.p99_ns <= $s.p99_9_ns and"
+		 " $s.p99_9_ns <= $s.max_ns and $s.rounds_measured >= 1 and"
+		 " ([\"p50_ns\", \"p99_ns\", \"p99_9_ns\"] | map(. as $q | $s.spread[$q] as $d |"
+		 " $d.min <= $d.median and $d.median <= $d.max and $d.min <= $s[$q] and"
+		 " $s[$q] <= $d.max and $d.max <= $s.max_ns) | all) end)) | all", key);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+	EXPECT_STREQ("true", val) TH_LOG("%s sides: %s", key, json);
+
+	/*
+	 * Floor and idle: every sample of every round taken, each one request
+	 * (nothing else brings a page). Loaded: at most as many; the push
+	 * carried pages.
+	 */
+	snprintf(filter, sizeof(filter),
+		 ".\"%s\" as $r | %llu as $n | $r.samples_per_run > 0 and"
+		 " ([$r.floor, $r.idle] | map(.samples == $r.samples_per_run * $n and"
+		 " .requests == .samples and .rounds_measured == $n) | all) and"
+		 " $r.loaded.samples <= $r.samples_per_run * $n and"
+		 " $r.loaded.requests <= $r.loaded.samples and"
+		 " $r.loaded.rounds_measured <= $n and"
+		 " $r.loaded_bulk_pages > 0 and $r.loaded_bulk_bytes_per_s > 0", key, rounds);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+	EXPECT_STREQ("true", val) TH_LOG("%s samples: %s", key, json);
+
+	/* Each ratio of each percentile: a over b of the pooled figures shown. */
+	snprintf(filter, sizeof(filter),
+		 ".\"%s\" as $r | [[\"idle_over_floor\", \"idle\", \"floor\"],"
+		 " [\"loaded_over_idle\", \"loaded\", \"idle\"],"
+		 " [\"loaded_over_floor\", \"loaded\", \"floor\"]] | map(. as [$k, $a, $b] |"
+		 " [\"p50\", \"p99\", \"p99_9\"] | map(. as $q | $r.ratios[$k][$q] as $x |"
+		 " if $r[$a].samples == 0 or $r[$b].samples == 0 then $x == null else"
+		 " ($x - $r[$a][$q + \"_ns\"] / $r[$b][$q + \"_ns\"] | fabs) <= 0.0000501 end)"
+		 " | all) | all", key);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+	EXPECT_STREQ("true", val) TH_LOG("%s ratios: %s", key, json);
+}
+
+TEST_F_TIMEOUT(bench, netfault_json, BENCH_TIMEOUT)
+{
+	const char *json = self->r.out;
+	unsigned long long rounds;
+	char val[512];
+
+	run_json(_metadata, &self->r, NETFAULT,
+		 "\"benchmark\", \"version\", \"kernel\", \"machine\", \"cpus\", \"rounds\", "
+		 "\"fault_path_nice\", \"placement\", \"4k\", \"2m\"");
+	ASSERT_EQ(0, jq(val, sizeof(val), json, ".benchmark"));
+	EXPECT_STREQ("netfault", val);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, ".rounds"));
+	rounds = strtoull(val, NULL, 10);
+	EXPECT_EQ(2, rounds);
+	/* The nice value this test runs at: the floor's threads inherit it. */
+	ASSERT_EQ(0, jq(val, sizeof(val), json, ".fault_path_nice"));
+	EXPECT_EQ(getpriority(PRIO_PROCESS, 0), atoi(val));
+
+	/* Two CPUs or more: source and destination apart; one: nothing pinned. */
+	ASSERT_EQ(0, jq(val, sizeof(val), json,
+			".placement as $p | ([\"source_cpu\", \"destination_cpu\", \"vcpu_cpu\"] -"
+			" ($p | keys) | length == 0) and (if .cpus >= 2 then"
+			" $p.source_cpu != $p.destination_cpu and $p.source_cpu >= 0 and"
+			" $p.destination_cpu >= 0 and $p.vcpu_cpu >= 0 else $p.source_cpu == null"
+			" and $p.destination_cpu == null and $p.vcpu_cpu == null end)"));
+	EXPECT_STREQ("true", val) TH_LOG("%s", json);
+
+	check_netfault_row(_metadata, json, "4k", 4096, NETFAULT_MIB << 20, rounds);
+	/* 2 MiB: measured when two huge pages are free, else the reason. */
+	if (free_2m_pages() >= 2) {
+		long free = free_2m_pages();
+		unsigned long long pages = free < NETFAULT_MIB / 2 ? free : NETFAULT_MIB / 2;
+
+		check_netfault_row(_metadata, json, "2m", 2 << 20, pages << 21, rounds);
+	} else {
+		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\" | keys | join(\",\")"));
+		EXPECT_STREQ("skipped", val);
+		ASSERT_EQ(0, jq(val, sizeof(val), json, ".\"2m\".skipped"));
+		EXPECT_NE(NULL, strstr(val, "huge pages")) TH_LOG("%s", val);
+	}
+}
+
+/* A side's lines in the text: samples, requests, and per percentile pooled, min, median, max. */
+struct netfault_text_side {
+	unsigned long long samples, requests, v[3][4];
+};
+
+/* Side @name of @row's table: 0, 1 when it has no samples, -1 when not found. */
+static int netfault_text_side(const char *row, const char *name,
+			      struct netfault_text_side *s)
+{
+	static const char *const pct[3] = { "p50", "p99", "p99.9" };
+	char head[32];
+	const char *p;
+
+	snprintf(head, sizeof(head), "\n  %-7s ", name);
+	p = strstr(row, head);
+	if (!p)
+		return -1;
+	if (!strncmp(p + strlen(head), "(no samples", 11))
+		return 1;
+	for (int q = 0; q < 3; q++, p = strchr(p + 1, '\n')) {
+		char got[8];
+		unsigned long long *v = s->v[q];
+
+		if (!p)
+			return -1;
+		if (!q && sscanf(p, " %*s %7s %llu %llu %llu %llu %llu %llu", got, &s->samples,
+				 &s->requests, &v[0], &v[1], &v[2], &v[3]) != 7)
+			return -1;
+		if (q && sscanf(p, " %7s %llu %llu %llu %llu", got, &v[0], &v[1], &v[2],
+				&v[3]) != 5)
+			return -1;
+		if (strcmp(got, pct[q]))
+			return -1;
+	}
+	return 0;
+}
+
+TEST_F_TIMEOUT(bench, netfault_text, BENCH_TIMEOUT)
+{
+	static const char *const names[3] = { "floor", "idle", "loaded" };
+	static const struct { const char *line; int a, b; } ratios[] = {
+		{ "\n  idle/floor    ", 1, 0 },
+		{ "\n  loaded/idle   ", 2, 1 },
+		{ "\n  loaded/floor  ", 2, 0 },
+	};
+	struct netfault_text_side sides[3];
+	int measured[3];
+	const char *row;
+	char head[96];
+
+	ASSERT_EQ(0, run(&self->r, NETFAULT)) TH_LOG("%s", self->r.err);
+	EXPECT_NE(NULL, strstr(self->r.out, "\nplacement: ")) TH_LOG("%s", self->r.out);
+	EXPECT_NE(NULL, strstr(self->r.out, "\npriority: the floor's threads and libpcram's "
+			       "request path at nice "));
+	snprintf(head, sizeof(head), "\n4K: a %d MiB block, up to %d samples a run\n",
+		 NETFAULT_MIB, NETFAULT_SAMPLES);
+	row = strstr(self->r.out, head);
+	ASSERT_NE(NULL, row) TH_LOG("%s", self->r.out);
+	for (int k = 0; k < 3; k++) {
+		measured[k] = netfault_text_side(row, names[k], &sides[k]);
+		ASSERT_LE(0, measured[k]) TH_LOG("%s: %s", names[k], self->r.out);
+		if (measured[k])
+			continue;
+		for (int q = 0; q < 3; q++) {
+			const unsigned long long *v = sides[k].v[q];
+
+			EXPECT_TRUE(v[0] > 0 && v[1] <= v[2] && v[2] <= v[3] && v[1] <= v[0] &&
+				    v[0] <= v[3]) TH_LOG("%s, percentile %d: %s", names[k], q,
+							  self->r.out);
+		}
+	}
+	/* Floor and idle always have samples: only the push can bring pages first. */
+	EXPECT_EQ(0, measured[0]);
+	EXPECT_EQ(0, measured[1]);
+	EXPECT_EQ(2 * NETFAULT_SAMPLES, sides[0].samples);
+	EXPECT_EQ(2 * NETFAULT_SAMPLES, sides[1].samples);
+	/* Printed with three decimals: off by half a unit of the last at most. */
+	for (int i = 0; i < 3; i++) {
+		const char *p = strstr(row, ratios[i].line);
+		double r[3];
+
+		ASSERT_NE(NULL, p) TH_LOG("%s", self->r.out);
+		if (measured[ratios[i].a] || measured[ratios[i].b]) {
+			EXPECT_EQ(0, strncmp(p + strlen(ratios[i].line), "(a side has no samples)",
+					     23));
+			continue;
+		}
+		ASSERT_EQ(3, sscanf(p + strlen(ratios[i].line), "%lf %lf %lf", &r[0], &r[1],
+				    &r[2])) TH_LOG("%s", p);
+		for (int q = 0; q < 3; q++) {
+			double want = (double)sides[ratios[i].a].v[q][0] /
+				      (double)sides[ratios[i].b].v[q][0];
+
+			EXPECT_LE(fabs(r[q] - want), 0.0005 + 1e-9)
+				TH_LOG("%s percentile %d: %f, not %f", ratios[i].line + 3, q, r[q],
+				       want);
+		}
+	}
+	EXPECT_NE(NULL, strstr(row, "\n  the push ran at ")) TH_LOG("%s", self->r.out);
+	if (free_2m_pages() < 2) {
+		EXPECT_NE(NULL, strstr(self->r.out, "\n2M: skipped: ")) TH_LOG("%s", self->r.out);
+	} else {
+		EXPECT_NE(NULL, strstr(self->r.out, "\n2M: a ")) TH_LOG("%s", self->r.out);
+	}
+}
+
+TEST_F(bench, netfault_bad_usage_refused)
+{
+	EXPECT_EQ(2, run(&self->r, "pcram bench netfault -s 3"));
+	EXPECT_NE(NULL, strstr(self->r.err, "-s 3: want a size in MiB from 4 to 65536"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench netfault -s 4x"));
+	EXPECT_NE(NULL, strstr(self->r.err, "-s 4x: want a size in MiB"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench netfault -s 65537"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench netfault -r 0"));
+	EXPECT_NE(NULL, strstr(self->r.err, "-r 0: want a round count from 1 to 101"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench netfault -r 102"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench netfault -n 5"));
+	EXPECT_EQ(2, run(&self->r, "pcram bench netfault extra"));
+	EXPECT_NE(NULL, strstr(self->r.err, "\n       pcram bench netfault [-j] [-s MIB]"));
+	EXPECT_EQ(0, run(&self->r, "pcram bench netfault --help"));
+	EXPECT_NE(NULL, strstr(self->r.out, "\n       pcram bench netfault [-j] [-s MIB] "
+			       "[-r ROUNDS] [--quick]\n"));
+}
+
 /*
  * As cli_test does for the older commands: each usage line (one per
  * benchmark, the later ones indented under "usage: ") in pcram(8)'s SYNOPSIS.
@@ -912,7 +1153,7 @@ TEST_F(bench, usage_matches_man_page)
 		snprintf(line, sizeof(line), "\n%.*s\n", (int)strcspn(p + 7, "\n"), p + 7);
 		EXPECT_NE(NULL, strstr(page, line)) TH_LOG("pcram(8) SYNOPSIS lacks: %s", line + 1);
 	}
-	EXPECT_EQ(3, n) TH_LOG("usage lines: %s", self->r.out);
+	EXPECT_EQ(4, n) TH_LOG("usage lines: %s", self->r.out);
 }
 
 TEST_HARNESS_MAIN

@@ -91,7 +91,7 @@ check_values() {
 	check_values "--help add del list" pcram vm ""
 	check_values "--json --name --pid" pcram vm add --
 	check_values "$(benchmarks)" pcram bench ""
-	check_values "batch fault migrate" pcram bench ""
+	check_values "batch fault migrate netfault" pcram bench ""
 	check_values "stat" pcram help st
 	check_values "--prometheus" pcram stat --pr
 } >>"$tmp/fail"
