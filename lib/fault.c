@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "dst.h"
+#include "thread.h"
 
 #define MSGS_PER_READ 64
 
@@ -275,6 +276,7 @@ static void *fault_main(void *arg)
 
 	snprintf(name, sizeof(name), "pcram-fault/%u", ft->index);
 	pthread_setname_np(pthread_self(), name);
+	thread_urgent();
 
 	pthread_mutex_lock(&dst->ready_lock);
 	dst->nr_ready++;

@@ -21,6 +21,7 @@
 
 #include "compat.h"
 #include "dst.h"
+#include "thread.h"
 #include "wire.h"
 
 #define BATCH_PAGES 64
@@ -597,8 +598,11 @@ static void *rx_main(void *arg)
 	struct rx_end e = { .ret = 0 };
 	bool stop_other = true;
 
-	if (!a->urgent && !(in->opts.flags & PCRAM_IN_F_BULK_SAME_PRIORITY))
-		wire_background_thread();
+	pthread_setname_np(pthread_self(), a->urgent ? "pcram-rx-urgent" : "pcram-rx-bulk");
+	if (a->urgent)
+		thread_urgent();
+	else if (!(in->opts.flags & PCRAM_IN_F_BULK_SAME_PRIORITY))
+		thread_background();
 	rx_loop(in, a->urgent, &e);
 
 	if (e.fatal && e.ret == -EPROTO) {

@@ -20,6 +20,7 @@
 
 #include "compat.h"
 #include "src.h"
+#include "thread.h"
 
 int src_error(struct pcram_src *src, int err, const char *fmt, ...)
 {
@@ -328,6 +329,8 @@ static void *urgent_main(void *arg)
 	char err[512];
 	int last = -1;
 
+	pthread_setname_np(pthread_self(), "pcram-urgent");
+	thread_urgent();
 	for (;;) {
 		struct wire_msg m;
 		int ret = wire_read_msg(src->urgent, &t, buf, sizeof(buf), &m, err,
@@ -394,9 +397,10 @@ static void *push_main(void *arg)
 	/* Requests only: the destination completes by asking for every page. */
 	if (src->opts.flags & PCRAM_SRC_F_NO_PUSH)
 		return NULL;
+	pthread_setname_np(pthread_self(), "pcram-push");
 	send_batch_init(&sb, &src->bulk_tx);
 	if (!(src->opts.flags & PCRAM_SRC_F_BULK_SAME_PRIORITY))
-		wire_background_thread();
+		thread_background();
 	left = pages_unsent(src);
 
 	/* Laps over all blocks until a whole lap finds nothing left. */

@@ -14,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
@@ -626,12 +624,6 @@ void wire_nodelay(int fd)
 
 	/* Not TCP (a socketpair in tests): nothing to turn off. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-void wire_background_thread(void)
-{
-	/* Linux: a thread's own nice value, set through its tid. */
-	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 }
 
 int wire_reader_init(struct wire_reader *r, int fd, size_t cap)

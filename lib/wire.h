@@ -193,8 +193,6 @@ int wire_sendv_full(int fd, struct iovec *iov, unsigned int n);
  * ACKs, 40 ms). Bulk writes are batched by the sender instead.
  */
 void wire_nodelay(int fd);
-/* The calling thread to nice 19: background pages yield the CPU. */
-void wire_background_thread(void);
 
 /*
  * Liveness (Documentation/wire-protocol.rst, "Liveness"): a read that

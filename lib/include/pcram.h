@@ -592,7 +592,9 @@ struct pcram_src_block {
  * The push thread keeps the caller's priority. By default it runs at
  * nice 19, so that serving a request wins the CPU over the push: with
  * both at one priority, the p99 of a fault under a full-speed push was
- * 17-44 times its p99 with the push idle, on a 2-CPU host.
+ * 17-44 times its p99 with the push idle, on a 2-CPU host. (The thread
+ * serving requests also asks for a short time slice, whatever this flag:
+ * Documentation/lib.rst, "Keeping the urgent path fast".)
  */
 #define PCRAM_SRC_F_BULK_SAME_PRIORITY (1U << 2)
 /*

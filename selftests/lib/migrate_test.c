@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <pcram.h>
 #include "kselftest_harness.h"
@@ -502,6 +503,104 @@ TEST_F_TIMEOUT(mig, bulk_receiver_at_nice_19, 120)
 TEST_F_TIMEOUT(mig, bulk_receiver_same_priority, 120)
 {
 	bulk_priority(_metadata, self, PCRAM_IN_F_BULK_SAME_PRIORITY, 0);
+}
+
+/* struct sched_attr to SCHED_ATTR_SIZE_VER0 (glibc before 2.41 has none). */
+struct slice_attr {
+	uint32_t size, policy;
+	uint64_t flags;
+	int32_t nice;
+	uint32_t priority;
+	uint64_t runtime, deadline, period;
+};
+
+/* A thread's time slice in ns (EEVDF, Linux 6.12); 0 where there is none. */
+static uint64_t slice_ns(pid_t tid, int *nice)
+{
+	struct slice_attr a = { .size = sizeof(a) };
+
+	if (syscall(SYS_sched_getattr, tid, &a, sizeof(a), 0))
+		return 0;
+	*nice = a.nice;
+	return a.runtime;
+}
+
+struct thread_sched {
+	int n;			/* threads with the name */
+	int short_slice;	/* of them, with libpcram's urgent slice */
+	int nice_19;
+};
+
+/* This process's threads named @name (a prefix), and how they are scheduled. */
+static struct thread_sched threads_named(const char *name)
+{
+	struct thread_sched ts = { 0 };
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[300], comm[32] = "";
+		int nice = 0;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		read_whole(path, comm, sizeof(comm));
+		if (strncmp(comm, name, strlen(name)))
+			continue;
+		ts.n++;
+		ts.short_slice += slice_ns(atoi(e->d_name), &nice) == 100000;
+		ts.nice_19 += nice == 19;
+	}
+	if (d)
+		closedir(d);
+	return ts;
+}
+
+/*
+ * The urgent path (fault threads, the urgent receiver, the source's
+ * request server) asks for the shortest slice, so that its wakeup
+ * preempts a background thread mid-slice; its nice value stays the
+ * caller's. The bulk receiver keeps the default slice at nice 19.
+ * ('pcram bench netfault' measures what it is for.)
+ */
+TEST_F_TIMEOUT(mig, urgent_threads_take_a_short_slice, 120)
+{
+	struct thread_sched fault, rx_urgent, urgent, rx_bulk;
+	struct toucher *first, *rest;
+	int nice = 0;
+
+	if (!slice_ns((pid_t)syscall(SYS_gettid), &nice))
+		SKIP(return, "the kernel keeps no time slice per thread (EEVDF custom slices, Linux 6.12)");
+	if (threads_at_nice_19())
+		SKIP(return, "threads at nice 19 here already (run under nice?)");
+	self->s.flags = PCRAM_SRC_F_NO_PUSH;
+	start_source(_metadata, self);
+	start_destination(_metadata, self, 0);
+	first = crowd_add(self->crowd, &self->r, self->src);
+	toucher_add_page(first, 0);
+	ASSERT_EQ(0, toucher_start(first));
+	ASSERT_TRUE(WAIT_FOR(pcram_dst_pages_missing(self->dst) < self->pages, DEADLINE_MS));
+	/* Each thread sets its own as it starts: wait for the last. */
+	EXPECT_TRUE(WAIT_FOR(threads_named("pcram-rx-bulk").nice_19 == 1, DEADLINE_MS));
+	fault = threads_named("pcram-fault/");
+	rx_urgent = threads_named("pcram-rx-urgent");
+	urgent = threads_named("pcram-urgent");
+	rx_bulk = threads_named("pcram-rx-bulk");
+	EXPECT_LE(1, fault.n);
+	EXPECT_EQ(fault.n, fault.short_slice);
+	EXPECT_EQ(1, rx_urgent.n);
+	EXPECT_EQ(1, rx_urgent.short_slice);
+	EXPECT_EQ(1, urgent.n);
+	EXPECT_EQ(1, urgent.short_slice);
+	EXPECT_EQ(0, fault.nice_19 + rx_urgent.nice_19 + urgent.nice_19);
+	EXPECT_EQ(1, rx_bulk.n);
+	EXPECT_EQ(0, rx_bulk.short_slice);
+	rest = crowd_add(self->crowd, &self->r, self->src);
+	for (size_t p = 1; p < self->pages; p++)
+		toucher_add_page(rest, p);
+	ASSERT_EQ(0, toucher_start(rest));
+	wait_complete(_metadata, self);
 }
 
 /*
