@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * What the benchmarks of 'pcram bench' share, each written once: errors,
- * data, memory, pinning, percentiles and option parsing.
+ * What the benchmarks of 'pcram bench' share, each written once, so that
+ * every side of a comparison does a thing the same way: errors, CPUs and
+ * threads, userfaultfd, memory and data, figures, JSON, options, loopback
+ * TCP and the vCPU simulator.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,9 +20,11 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
+#include <pcram.h>
 
 #include "bench.h"
 #include "clock.h"
@@ -32,7 +36,7 @@
 #define UFFD_USER_MODE_ONLY 1
 #endif
 
-/* ---- shared ----------------------------------------------------------------------------- */
+/* ---- errors -------------------------------------------------------------------------------- */
 
 char bench_errbuf[512];
 
@@ -46,25 +50,7 @@ int bench_err(int err, const char *fmt, ...)
 	return err;
 }
 
-uint64_t bench_pattern(uint64_t page)
-{
-	return 0x9e3779b97f4a7c15ULL * (page + 1);
-}
-
-int bench_map_dest(uint64_t size, bool huge, uint8_t **dest)
-{
-	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (huge ? MAP_HUGETLB | MAP_HUGE_2MB : 0);
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
-
-	if (p == MAP_FAILED)
-		return bench_err(-errno, "mapping %" PRIu64 " MiB of %s destination memory: %s",
-				 size / MIB, huge ? "2 MiB hugetlb" : "anonymous", strerror(errno));
-	/* The page size is what is placed: base pages stay base pages. */
-	if (!huge)
-		madvise(p, size, MADV_NOHUGEPAGE);
-	*dest = p;
-	return 0;
-}
+/* ---- CPUs and threads ---------------------------------------------------------------------- */
 
 int bench_pin(int cpu)
 {
@@ -75,7 +61,6 @@ int bench_pin(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
-/* bench migrate's: pinning that is undone, and a userfaultfd. */
 int bench_pin_saving(int cpu, cpu_set_t *saved)
 {
 	if (sched_getaffinity(0, sizeof(*saved), saved))
@@ -87,6 +72,38 @@ void bench_pin_restore(const cpu_set_t *saved)
 {
 	sched_setaffinity(0, sizeof(*saved), saved);
 }
+
+int bench_thread_on(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int ret;
+
+	pthread_attr_init(&attr);
+	if (cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	ret = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return ret ? bench_err(-ret, "pthread_create: %s", strerror(ret)) : 0;
+}
+
+void bench_join(pthread_t t, unsigned int timeout_s, const char *what)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_s;
+	if (pthread_timedjoin_np(t, NULL, &ts) == ETIMEDOUT) {
+		fprintf(stderr, "%s bench: the %s took over %u s: stuck; giving up "
+			"(the stuck threads end with the process)\n", prog, what, timeout_s);
+		exit(1);
+	}
+}
+
+/* ---- userfaultfd --------------------------------------------------------------------------- */
 
 int bench_uffd_new(void)
 {
@@ -113,6 +130,55 @@ int bench_uffd_new(void)
 	}
 	return fd;
 }
+
+/* ---- memory and data ----------------------------------------------------------------------- */
+
+uint64_t bench_pattern(uint64_t page)
+{
+	return 0x9e3779b97f4a7c15ULL * (page + 1);
+}
+
+int bench_map_dest(uint64_t size, bool huge, uint8_t **dest)
+{
+	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (huge ? MAP_HUGETLB | MAP_HUGE_2MB : 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, -1, 0);
+
+	if (p == MAP_FAILED)
+		return bench_err(-errno, "mapping %" PRIu64 " MiB of %s destination memory: %s",
+				 size / MIB, huge ? "2 MiB hugetlb" : "anonymous", strerror(errno));
+	/* The page size is what is placed: base pages stay base pages. */
+	if (!huge)
+		madvise(p, size, MADV_NOHUGEPAGE);
+	*dest = p;
+	return 0;
+}
+
+uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size)
+{
+	long total, free_pages = huge_pages_available(2 << 20, &total);
+
+	if (free_pages < 0) {
+		snprintf(why, size, "this kernel has no 2 MiB hugetlbfs pool");
+		return 0;
+	}
+	if (free_pages < 1) {
+		snprintf(why, size,
+			 "no free 2 MiB huge pages (%ld reserved, 0 free); reserve some with "
+			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", total, want);
+		return 0;
+	}
+	if ((uint64_t)free_pages < min) {
+		snprintf(why, size,
+			 "%ld free 2 MiB huge pages, %" PRIu64 " needed; reserve more with "
+			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", free_pages, min,
+			 (uint64_t)total + min - (uint64_t)free_pages);
+		return 0;
+	}
+	why[0] = '\0';
+	return (uint64_t)free_pages < want ? (uint64_t)free_pages : want;
+}
+
+/* ---- figures ------------------------------------------------------------------------------- */
 
 int bench_cmp_u64(const void *a, const void *b)
 {
@@ -146,6 +212,18 @@ void bench_spread_of(uint64_t *v, unsigned int n, struct bench_spread *s)
 	s->median = n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
 }
 
+double bench_ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0;
+}
+
+const char *bench_size_name(uint64_t page_size)
+{
+	return page_size == HUGE_SIZE ? "2M" : "4K";
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
 void bench_json_spread(struct json *j, const char *key, const struct bench_spread *s)
 {
 	json_open_object(j, key);
@@ -155,10 +233,7 @@ void bench_json_spread(struct json *j, const char *key, const struct bench_sprea
 	json_close_object(j);
 }
 
-double bench_ratio(uint64_t a, uint64_t b)
-{
-	return b ? (double)a / (double)b : 0;
-}
+/* ---- options ------------------------------------------------------------------------------- */
 
 int bench_parse_count(const char *s, unsigned long min, unsigned long max,
 		      unsigned long *out)
@@ -172,31 +247,6 @@ int bench_parse_count(const char *s, unsigned long min, unsigned long max,
 		return -1;
 	*out = v;
 	return 0;
-}
-
-uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size)
-{
-	long total, free_pages = huge_pages_available(2 << 20, &total);
-
-	if (free_pages < 0) {
-		snprintf(why, size, "this kernel has no 2 MiB hugetlbfs pool");
-		return 0;
-	}
-	if (free_pages < 1) {
-		snprintf(why, size,
-			 "no free 2 MiB huge pages (%ld reserved, 0 free); reserve some with "
-			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", total, want);
-		return 0;
-	}
-	if ((uint64_t)free_pages < min) {
-		snprintf(why, size,
-			 "%ld free 2 MiB huge pages, %" PRIu64 " needed; reserve more with "
-			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", free_pages, min,
-			 (uint64_t)total + min - (uint64_t)free_pages);
-		return 0;
-	}
-	why[0] = '\0';
-	return (uint64_t)free_pages < want ? (uint64_t)free_pages : want;
 }
 
 int bench_parse_args(int argc, char **argv, unsigned long max_pages,
@@ -273,25 +323,7 @@ int bench_parse_args_sized(int argc, char **argv, unsigned long max_pages,
 	return -1;
 }
 
-const char *bench_size_name(uint64_t page_size)
-{
-	return page_size == HUGE_SIZE ? "2M" : "4K";
-}
-
-void bench_join(pthread_t t, unsigned int timeout_s, const char *what)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_s;
-	if (pthread_timedjoin_np(t, NULL, &ts) == ETIMEDOUT) {
-		fprintf(stderr, "%s bench: the %s took over %u s: stuck; giving up "
-			"(the stuck threads end with the process)\n", prog, what, timeout_s);
-		exit(1);
-	}
-}
-
-/* ---- loopback TCP ---------------------------------------------------------- */
+/* ---- loopback TCP -------------------------------------------------------------------------- */
 
 int bench_tcp_listen(uint16_t *port)
 {
@@ -330,24 +362,7 @@ int bench_tcp_connect(uint16_t port)
 	return fd;
 }
 
-/* ---- a thread on a CPU; the vCPU simulator (bench netfault) ------------------------ */
-
-int bench_thread_on(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
-{
-	pthread_attr_t attr;
-	cpu_set_t set;
-	int ret;
-
-	pthread_attr_init(&attr);
-	if (cpu >= 0) {
-		CPU_ZERO(&set);
-		CPU_SET(cpu, &set);
-		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
-	}
-	ret = pthread_create(t, &attr, fn, arg);
-	pthread_attr_destroy(&attr);
-	return ret ? bench_err(-ret, "pthread_create: %s", strerror(ret)) : 0;
-}
+/* ---- the vCPU simulator (bench netfault) --------------------------------------------------- */
 
 static uint32_t xorshift32(uint32_t *s)
 {
