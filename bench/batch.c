@@ -41,7 +41,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/pcram.h>
@@ -140,20 +139,6 @@ struct report {
 	char probe_skipped[160];
 	struct bench_spread p50[2], p99[2];	/* [0] probe off, [1] on */
 };
-
-static int uffd_new(void)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0)
-		return bench_err(-errno, "userfaultfd: %s", strerror(errno));
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		close(fd);
-		return bench_err(-errno, "UFFDIO_API: %s", strerror(errno));
-	}
-	return fd;
-}
 
 /* Anonymous 4 KiB pages registered for missing faults. */
 static uint8_t *dest_new(int uffd, uint64_t pages)
@@ -419,7 +404,7 @@ static int placer_open(struct placer *pl, uint64_t pages)
 {
 	pl->pages = pages;
 	pl->fd = -1;
-	pl->uffd = uffd_new();
+	pl->uffd = bench_uffd_new(O_NONBLOCK);
 	if (pl->uffd < 0)
 		return pl->uffd;
 	pl->fd = context_new(pl->uffd, "bench-batch");
@@ -637,7 +622,7 @@ static int measure_probe(struct report *rp)
 		ret = 0;
 		goto out;
 	}
-	uffd = uffd_new();
+	uffd = bench_uffd_new(O_NONBLOCK);
 	if (uffd < 0) {
 		ret = uffd;
 		goto out;

@@ -57,10 +57,17 @@ void bench_join(pthread_t t, unsigned int timeout_s, const char *what);
 
 /*
  * A userfaultfd the way libpcram gets one (/dev/userfaultfd, the system
- * call, user-mode only), UFFDIO_API done: the fd, or -errno with the
- * reason in bench_errbuf.
+ * call, user-mode only), close-on-exec, UFFDIO_API done. @flags: 0 for a
+ * handler that blocks in read(), or O_NONBLOCK. The fd, or -errno with
+ * the reason in bench_errbuf.
  */
-int bench_uffd_new(void);
+int bench_uffd_new(int flags);
+/*
+ * Place the page at @page (@page_size bytes) from @src: one UFFDIO_COPY,
+ * which wakes whoever faulted on it. 0 or -errno; a handler thread's, so
+ * bench_errbuf is left to the caller.
+ */
+int bench_uffd_copy_page(int uffd, uint64_t page, const void *src, uint64_t page_size);
 
 /* ---- memory and data ----------------------------------------------------------------------- */
 

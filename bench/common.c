@@ -105,20 +105,20 @@ void bench_join(pthread_t t, unsigned int timeout_s, const char *what)
 
 /* ---- userfaultfd --------------------------------------------------------------------------- */
 
-int bench_uffd_new(void)
+int bench_uffd_new(int flags)
 {
 	struct uffdio_api api = { .api = UFFD_API };
 	int dev, fd = -1;
 
 	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
 	if (dev >= 0) {
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | flags);
 		close(dev);
 	}
 	if (fd < 0)
-		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | flags);
 	if (fd < 0 && errno == EPERM)
-		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | flags | UFFD_USER_MODE_ONLY);
 	if (fd < 0)
 		return bench_err(-errno, "no userfaultfd: %s ('pcram probe' says why)",
 				 strerror(errno));
@@ -129,6 +129,29 @@ int bench_uffd_new(void)
 		return bench_err(-err, "UFFDIO_API: %s", strerror(err));
 	}
 	return fd;
+}
+
+int bench_uffd_copy_page(int uffd, uint64_t page, const void *src, uint64_t page_size)
+{
+	struct uffdio_copy copy = {
+		.dst = page, .src = (uint64_t)(uintptr_t)src, .len = page_size,
+	};
+
+	while (ioctl(uffd, UFFDIO_COPY, &copy)) {
+		if (errno == EAGAIN) {
+			copy.copy = 0;
+			continue;
+		}
+		if (errno == EEXIST) {
+			/* Never here when each page is touched once; wake anyway. */
+			struct uffdio_range r = { .start = page, .len = page_size };
+
+			ioctl(uffd, UFFDIO_WAKE, &r);
+			return 0;
+		}
+		return -errno;
+	}
+	return 0;
 }
 
 /* ---- memory and data ----------------------------------------------------------------------- */

@@ -40,7 +40,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -52,10 +51,6 @@
 #include "clock.h"
 #include "json.h"
 #include "cli.h"
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
 
 /* Defaults: a whole run takes well under 30 s on a 2-CPU host. */
 #define DEFAULT_PAGES 4096
@@ -376,31 +371,13 @@ struct floor_handler {
 	struct floor_thread threads[MAX_HANDLER_THREADS];
 };
 
-/* Place the page at @addr from the image: one UFFDIO_COPY, which wakes the thread. */
+/* Place the page at @addr from the image. */
 static int floor_copy(const struct floor_handler *h, uint64_t addr)
 {
 	uint64_t page = addr & ~(h->page_size - 1);
-	struct uffdio_copy copy = {
-		.dst = page,
-		.src = (uint64_t)(uintptr_t)(h->src + (page - (uint64_t)(uintptr_t)h->dest)),
-		.len = h->page_size,
-	};
 
-	while (ioctl(h->uffd, UFFDIO_COPY, &copy)) {
-		if (errno == EAGAIN) {
-			copy.copy = 0;
-			continue;
-		}
-		if (errno == EEXIST) {
-			/* Never here when each page is touched once; wake anyway. */
-			struct uffdio_range r = { .start = page, .len = h->page_size };
-
-			ioctl(h->uffd, UFFDIO_WAKE, &r);
-			return 0;
-		}
-		return -errno;
-	}
-	return 0;
+	return bench_uffd_copy_page(h->uffd, page, h->src + (page - (uintptr_t)h->dest),
+				    h->page_size);
 }
 
 /*
@@ -434,28 +411,9 @@ static void *floor_main(void *arg)
 	}
 }
 
-/* A blocking userfaultfd, as libpcram gets one: device, syscall, user-mode only. */
-static int open_uffd(void)
-{
-	int dev, fd;
-
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev >= 0) {
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);
-		close(dev);
-		if (fd >= 0)
-			return fd;
-	}
-	fd = syscall(__NR_userfaultfd, O_CLOEXEC);
-	if (fd < 0 && errno == EPERM)
-		fd = syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
-	return fd < 0 ? -errno : fd;
-}
-
 static int floor_start(const struct image *img, const struct row *row, uint8_t *dest,
 		       struct floor_handler *h, bool *read_through_done)
 {
-	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = {
 		.range = { .start = (uint64_t)(uintptr_t)dest, .len = img->size },
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
@@ -472,12 +430,10 @@ static int floor_start(const struct image *img, const struct row *row, uint8_t *
 	read_through(src, img->size);
 	*read_through_done = true;
 
-	h->uffd = open_uffd();
+	/* Blocking: its handler threads sleep in read(). */
+	h->uffd = bench_uffd_new(0);
 	if (h->uffd < 0)
-		return bench_err(h->uffd, "floor: no userfaultfd: %s ('pcram probe' says why)",
-				 strerror(-h->uffd));
-	if (ioctl(h->uffd, UFFDIO_API, &api))
-		return bench_err(-errno, "floor: UFFDIO_API: %s", strerror(errno));
+		return h->uffd;
 	if (ioctl(h->uffd, UFFDIO_REGISTER, &reg))
 		return bench_err(-errno, "floor: UFFDIO_REGISTER: %s", strerror(errno));
 	for (unsigned int i = 0; i < row->handler_threads; i++) {

@@ -374,7 +374,7 @@ static int floor_dest(const struct run_ctx *c, uint8_t **dest, int *uffd)
 
 	if (ret)
 		return ret;
-	*uffd = bench_uffd_new();
+	*uffd = bench_uffd_new(O_NONBLOCK);
 	if (*uffd < 0)
 		return *uffd;
 	reg.range.start = (uintptr_t)*dest;

@@ -65,10 +65,6 @@
 #include "json.h"
 #include "cli.h"
 
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
-
 #define DEFAULT_MIB 512
 #define DEFAULT_ROUNDS 5
 #define DEFAULT_SAMPLES 2000		/* faults timed in one run */
@@ -233,24 +229,6 @@ static int vcpu_check(const struct bench_vcpu *v)
 
 /* ---- the floor: a bare handler and a bare server ------------------------------- */
 
-/* A blocking userfaultfd, the way libpcram gets one: device, syscall, user-mode only. */
-static int open_uffd(void)
-{
-	int dev, fd;
-
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev >= 0) {
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);
-		close(dev);
-		if (fd >= 0)
-			return fd;
-	}
-	fd = syscall(__NR_userfaultfd, O_CLOEXEC);
-	if (fd < 0 && errno == EPERM)
-		fd = syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
-	return fd < 0 ? -errno : fd;
-}
-
 /* A small request is sent at once, and the tail of a page too. */
 static void nodelay(int fd)
 {
@@ -370,30 +348,6 @@ static void floor_release(struct floor_handler *h)
 	ioctl(h->uffd, UFFDIO_UNREGISTER, &bell);
 }
 
-/* Place @h->buf at @addr: 0 or -errno. */
-static int floor_place(struct floor_handler *h, uint64_t addr)
-{
-	struct uffdio_copy copy = {
-		.dst = addr, .src = (uint64_t)(uintptr_t)h->buf, .len = h->page_size,
-	};
-
-	while (ioctl(h->uffd, UFFDIO_COPY, &copy)) {
-		if (errno == EAGAIN) {
-			copy.copy = 0;
-			continue;
-		}
-		if (errno == EEXIST) {
-			/* Never here when each page is touched once; wake anyway. */
-			struct uffdio_range r = { .start = addr, .len = h->page_size };
-
-			ioctl(h->uffd, UFFDIO_WAKE, &r);
-			return 0;
-		}
-		return -errno;
-	}
-	return 0;
-}
-
 static void *floor_handler_main(void *arg)
 {
 	struct floor_handler *h = arg;
@@ -430,7 +384,7 @@ static void *floor_handler_main(void *arg)
 		if (!ret)
 			ret = recv_all(h->fd, h->buf, h->page_size);
 		if (!ret)
-			ret = floor_place(h, addr);
+			ret = bench_uffd_copy_page(h->uffd, addr, h->buf, h->page_size);
 		if (ret) {
 			h->ret = ret == 1 ? -EPIPE : ret;
 			snprintf(h->err, sizeof(h->err), "floor handler: page %" PRIu64 ": %s",
@@ -447,7 +401,6 @@ static void *floor_handler_main(void *arg)
 /* The handler's userfaultfd, over the destination and the doorbell. */
 static int floor_uffd(struct floor_handler *h)
 {
-	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register dest = {
 		.range = { (uint64_t)(uintptr_t)h->dest, h->size },
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
@@ -457,12 +410,10 @@ static int floor_uffd(struct floor_handler *h)
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 
-	h->uffd = open_uffd();
+	/* Blocking: the handler sleeps in read(). */
+	h->uffd = bench_uffd_new(0);
 	if (h->uffd < 0)
-		return bench_err(h->uffd, "floor: no userfaultfd: %s ('pcram probe' says why)",
-				 strerror(-h->uffd));
-	if (ioctl(h->uffd, UFFDIO_API, &api))
-		return bench_err(-errno, "floor: UFFDIO_API: %s", strerror(errno));
+		return h->uffd;
 	if (ioctl(h->uffd, UFFDIO_REGISTER, &dest) || ioctl(h->uffd, UFFDIO_REGISTER, &bell))
 		return bench_err(-errno, "floor: UFFDIO_REGISTER: %s", strerror(errno));
 	return 0;
