@@ -854,7 +854,6 @@ int bench_batch_main(int argc, char **argv)
 {
 	static struct report rp;
 	struct bench_args a;
-	cpu_set_t set;
 	int ret;
 
 	ret = bench_parse_args(argc, argv, MAX_PAGES, MAX_ROUNDS, &a);
@@ -871,12 +870,9 @@ int bench_batch_main(int argc, char **argv)
 			    sysconf(_SC_PAGESIZE));
 	if (access("/sys/module/pcram", F_OK))
 		return fail("bench", "batch: %s", module_absent_reason());
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return fail("bench", "batch: sched_getaffinity: %s", strerror(errno));
-	rp.cpus = CPU_COUNT(&set);
-	for (rp.cpu = 0; !CPU_ISSET(rp.cpu, &set); rp.cpu++)
-		;
-	ret = bench_pin(rp.cpu);
+	ret = bench_cpus(&rp.cpus, &rp.cpu, 1);
+	if (!ret)
+		ret = bench_pin(rp.cpu);
 	if (!ret)
 		ret = measure_placement(&rp);
 	if (!ret)

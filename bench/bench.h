@@ -39,6 +39,11 @@ int bench_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 
 /* ---- CPUs and threads ---------------------------------------------------------------------- */
 
+/*
+ * The CPUs this process may run on: how many into @count, the first @max
+ * of them into @ids: 0 or -errno.
+ */
+int bench_cpus(unsigned int *count, int *ids, unsigned int max);
 /* Pin the calling thread to @cpu: 0 or -errno. */
 int bench_pin(int cpu);
 /*

@@ -52,6 +52,20 @@ int bench_err(int err, const char *fmt, ...)
 
 /* ---- CPUs and threads ---------------------------------------------------------------------- */
 
+int bench_cpus(unsigned int *count, int *ids, unsigned int max)
+{
+	unsigned int n = 0;
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
+	*count = (unsigned int)CPU_COUNT(&set);
+	for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+		if (CPU_ISSET(c, &set))
+			ids[n++] = c;
+	return 0;
+}
+
 int bench_pin(int cpu)
 {
 	cpu_set_t set;

@@ -102,19 +102,6 @@ static struct {
 	int id[CPU_SETSIZE];
 } cpus;
 
-static int find_cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
-	cpus.n = 0;
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			cpus.id[cpus.n++] = c;
-	return 0;
-}
-
 enum placement { SAME_CPU, SPLIT_CPU, ALL_CPUS };
 static const char *const placement_names[] = { "same-cpu", "split-cpu", "all-cpus" };
 
@@ -312,7 +299,6 @@ struct faulter {
 	pthread_t thread;
 	pthread_barrier_t *start;
 	int cpu;
-	int pin_error;
 	uint8_t *dest;
 	uint64_t page_size;
 	uint64_t first, end;	/* pages [first, end) */
@@ -327,11 +313,7 @@ static void *faulter_main(void *arg)
 	struct faulter *f = arg;
 	uint64_t words = f->page_size / sizeof(uint64_t);
 
-	f->pin_error = bench_pin(f->cpu);
-	/* Wait even when unpinned: the others would wait for this one forever. */
 	pthread_barrier_wait(f->start);
-	if (f->pin_error)
-		return NULL;
 	f->t_start = mono_ns();
 	for (uint64_t p = f->first; p < f->end; p++) {
 		volatile uint64_t *page = (volatile uint64_t *)(f->dest + p * f->page_size);
@@ -519,22 +501,14 @@ struct handler {
 };
 
 /*
- * Set up a side in a thread of its own, pinned where the row puts the
+ * Set up a side in a thread of its own, on the CPU where the row puts the
  * handler (or not pinned): the handler threads inherit its CPUs, the
  * floor's as libpcram's, which are made inside pcram_dst_enable_notify.
  */
 static void *handler_start_main(void *arg)
 {
 	struct handler *hd = arg;
-	int cpu = hd->row->handler_cpu;
 
-	if (cpu >= 0) {
-		hd->ret = bench_pin(cpu);
-		if (hd->ret) {
-			bench_err(hd->ret, "pinning to CPU %d: %s", cpu, strerror(-hd->ret));
-			return NULL;
-		}
-	}
 	if (hd->side == FLOOR)
 		hd->ret = floor_start(hd->img, hd->row, hd->dest, &hd->floor, &hd->read_through);
 	else
@@ -599,11 +573,11 @@ static int run_faulters(const struct row *row, enum side side, uint8_t *dest, ui
 			.first = n * i / row->faulters, .end = n * (i + 1) / row->faulters,
 			.lat = lat,
 		};
-		ret = pthread_create(&f[i].thread, NULL, faulter_main, &f[i]);
+		ret = bench_thread_on(&f[i].thread, f[i].cpu, faulter_main, &f[i]);
 		if (ret) {
 			/* The barrier would never open: nothing to do but leave. */
-			fprintf(stderr, "%s bench: creating faulting thread %u: %s\n",
-				prog, i, strerror(ret));
+			fprintf(stderr, "%s bench: creating faulting thread %u on CPU %d: %s\n",
+				prog, i, f[i].cpu, strerror(-ret));
 			exit(1);
 		}
 	}
@@ -612,9 +586,6 @@ static int run_faulters(const struct row *row, enum side side, uint8_t *dest, ui
 	pthread_barrier_destroy(&start);
 
 	for (unsigned int i = 0; i < row->faulters; i++) {
-		if (f[i].pin_error)
-			return bench_err(f[i].pin_error, "pinning a faulting thread to CPU %d: %s",
-					 f[i].cpu, strerror(-f[i].pin_error));
 		if (f[i].bad)
 			return bench_err(-EIO, "%s: %" PRIu64 " pages arrived wrong; page %"
 					 PRIu64 " read %#" PRIx64 ", not %#" PRIx64,
@@ -660,11 +631,9 @@ static int run_once(const struct image *img, const struct row *row, enum side si
 	ret = bench_map_dest(img->size, img->page_size == HUGE_SIZE, &hd.dest);
 	if (ret)
 		return ret;
-	ret = pthread_create(&starter, NULL, handler_start_main, &hd);
-	if (ret) {
-		ret = bench_err(-ret, "pthread_create: %s", strerror(ret));
+	ret = bench_thread_on(&starter, row->handler_cpu, handler_start_main, &hd);
+	if (ret)
 		goto out_unmap;
-	}
 	pthread_join(starter, NULL);
 	res->image_read_through = hd.read_through;
 	ret = hd.ret;
@@ -1026,7 +995,7 @@ int bench_fault_main(int argc, char **argv)
 	if (sysconf(_SC_PAGESIZE) != 4 * KIB)
 		return fail("bench", "fault: measures 4 KiB base pages; this system's are %ld bytes",
 			    sysconf(_SC_PAGESIZE));
-	if (find_cpus())
+	if (bench_cpus(&cpus.n, cpus.id, CPU_SETSIZE))
 		return fail("bench", "fault: %s", bench_errbuf);
 
 	/*

@@ -468,16 +468,11 @@ static struct placement pl = { -1, -1 };
 
 static int pick_cpus(unsigned int *cpus)
 {
-	int picked[2], n = 0;
-	cpu_set_t set;
+	int picked[2], ret = bench_cpus(cpus, picked, 2);
 
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
-	*cpus = (unsigned int)CPU_COUNT(&set);
-	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
-		if (CPU_ISSET(c, &set))
-			picked[n++] = c;
-	if (n == 2)
+	if (ret)
+		return ret;
+	if (*cpus >= 2)
 		pl = (struct placement) { picked[0], picked[1] };
 	return 0;
 }

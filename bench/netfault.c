@@ -174,37 +174,14 @@ static struct placement pl = { -1, -1, -1 };
 
 static int pick_cpus(unsigned int *cpus)
 {
-	int picked[3] = { -1, -1, -1 }, n = 0;
-	cpu_set_t set;
+	int picked[3], ret = bench_cpus(cpus, picked, 3);
 
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
-	*cpus = (unsigned int)CPU_COUNT(&set);
-	for (int c = 0; c < CPU_SETSIZE && n < 3; c++)
-		if (CPU_ISSET(c, &set))
-			picked[n++] = c;
-	if (n < 2)
-		return 0;
-	pl = (struct placement) { picked[0], picked[1], n > 2 ? picked[2] : picked[1] };
+	if (ret)
+		return ret;
+	if (*cpus >= 2)
+		pl = (struct placement) { picked[0], picked[1],
+					  *cpus > 2 ? picked[2] : picked[1] };
 	return 0;
-}
-
-/* Pin the calling thread to @cpu (-1: leave it), keeping the old set. */
-static void pin_self(int cpu, cpu_set_t *saved)
-{
-	cpu_set_t set;
-
-	sched_getaffinity(0, sizeof(*saved), saved);
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
-static void unpin_self(const cpu_set_t *saved)
-{
-	sched_setaffinity(0, sizeof(*saved), saved);
 }
 
 /* ---- one run's outcome ------------------------------------------------------------ */
@@ -679,9 +656,13 @@ static int run_pcram(const struct mem *m, enum kind kind, uint64_t want, uint32_
 		goto out;
 	source_up = true;
 	/* The destination's threads, the library's included, on its CPU. */
-	pin_self(pl.dst_cpu, &saved);
+	ret = bench_pin_saving(pl.dst_cpu, &saved);
+	if (ret) {
+		bench_err(ret, "pinning to CPU %d: %s", pl.dst_cpu, strerror(-ret));
+		goto out;
+	}
 	ret = pcram_destination(m, kind, port, &v, &in, &dst, &bulk, &urgent);
-	unpin_self(&saved);
+	bench_pin_restore(&saved);
 
 out:
 	if (ret) {
