@@ -81,6 +81,13 @@ int bench_uffd_copy_page(int uffd, uint64_t page, const void *src, uint64_t page
 uint64_t bench_pattern(uint64_t page);
 
 /*
+ * A source's RAM, @size bytes: private anonymous memory aligned to
+ * @page_size (it is only read: a 2 MiB block needs no huge pages there),
+ * every page filled with bench_pattern() of its number. munmap(*@src,
+ * @size) frees it. 0 or -errno.
+ */
+int bench_map_source(uint64_t size, uint64_t page_size, uint8_t **src);
+/*
  * Fresh destination memory, nothing of it touched: private anonymous base
  * pages (MADV_NOHUGEPAGE, whatever the THP mode), or 2 MiB hugetlbfs.
  */
@@ -108,6 +115,8 @@ void bench_spread_of(uint64_t *v, unsigned int n, struct bench_spread *s);
 
 /* a / b, or 0 when b is 0. */
 double bench_ratio(uint64_t a, uint64_t b);
+/* @n things in @ns nanoseconds, as a rate a second, rounded; 0 when @ns is 0. */
+uint64_t bench_per_s(uint64_t n, uint64_t ns);
 /* "4K" or "2M", for @page_size. */
 const char *bench_size_name(uint64_t page_size);
 
@@ -151,6 +160,14 @@ int bench_parse_args_sized(int argc, char **argv, unsigned long max_pages,
 int bench_tcp_listen(uint16_t *port);
 /* A TCP connection to 127.0.0.1:@port, or -errno. */
 int bench_tcp_connect(uint16_t port);
+/*
+ * Send or receive all @len bytes. Called in handler and server threads,
+ * so they leave bench_errbuf to the caller. Send: 0 or -errno (-EPIPE:
+ * nothing went). Receive: 0; 1 when the peer hung up before the first
+ * byte; -errno (-EPIPE: after it).
+ */
+int bench_send_all(int fd, const void *buf, size_t len);
+int bench_recv_all(int fd, void *buf, size_t len);
 
 /* ---- the vCPU simulator (bench netfault) --------------------------------------------------- */
 

@@ -175,6 +175,29 @@ uint64_t bench_pattern(uint64_t page)
 	return 0x9e3779b97f4a7c15ULL * (page + 1);
 }
 
+int bench_map_source(uint64_t size, uint64_t page_size, uint8_t **src)
+{
+	uint64_t per_page = page_size / sizeof(uint64_t), head;
+	uint8_t *map = mmap(NULL, size + page_size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *w;
+
+	if (map == MAP_FAILED)
+		return bench_err(-errno, "mapping the %" PRIu64 " MiB source: %s", size / MIB,
+				 strerror(errno));
+	/* Aligned inside the mapping; the rest of it unmapped. */
+	head = -(uintptr_t)map & (page_size - 1);
+	if (head)
+		munmap(map, head);
+	if (page_size - head)
+		munmap(map + head + size, page_size - head);
+	w = (uint64_t *)(map + head);
+	for (uint64_t i = 0; i < size / sizeof(uint64_t); i++)
+		w[i] = bench_pattern(i / per_page);
+	*src = (uint8_t *)w;
+	return 0;
+}
+
 int bench_map_dest(uint64_t size, bool huge, uint8_t **dest)
 {
 	int flags = MAP_PRIVATE | MAP_ANONYMOUS | (huge ? MAP_HUGETLB | MAP_HUGE_2MB : 0);
@@ -252,6 +275,11 @@ void bench_spread_of(uint64_t *v, unsigned int n, struct bench_spread *s)
 double bench_ratio(uint64_t a, uint64_t b)
 {
 	return b ? (double)a / (double)b : 0;
+}
+
+uint64_t bench_per_s(uint64_t n, uint64_t ns)
+{
+	return ns ? (uint64_t)((double)n * 1e9 / (double)ns + 0.5) : 0;
 }
 
 const char *bench_size_name(uint64_t page_size)
@@ -397,6 +425,42 @@ int bench_tcp_connect(uint16_t port)
 		return bench_err(-err, "connecting to 127.0.0.1:%u: %s", port, strerror(err));
 	}
 	return fd;
+}
+
+int bench_send_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int bench_recv_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, p + got, len - got, MSG_WAITALL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return got ? -EPIPE : 1;
+		got += (size_t)n;
+	}
+	return 0;
 }
 
 /* ---- the vCPU simulator (bench netfault) --------------------------------------------------- */

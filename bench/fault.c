@@ -608,8 +608,7 @@ static void run_figures(uint64_t *lat, uint64_t n, const struct faulter *f,
 			t_end = f[i].t_end;
 	}
 	res->faults = n;
-	res->faults_per_s = t_end > t_start ?
-		(uint64_t)((double)n * 1e9 / (double)(t_end - t_start) + 0.5) : 0;
+	res->faults_per_s = bench_per_s(n, t_end > t_start ? t_end - t_start : 0);
 	qsort(lat, n, sizeof(*lat), bench_cmp_u64);
 	res->p50 = bench_percentile(lat, n, 0.50);
 	res->p99 = bench_percentile(lat, n, 0.99);

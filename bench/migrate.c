@@ -150,27 +150,6 @@ static void side_cost(struct side_out *o, uint64_t cpu0)
 	o->peak_rss = peak_rss_bytes();
 }
 
-/*
- * The sending side's RAM: private anonymous memory aligned to the page
- * size (it is only read; a 2 MiB block needs no huge pages there), filled.
- */
-static int source_ram(const struct run_ctx *c, uint8_t **ram)
-{
-	uint64_t per_page = c->page_size / sizeof(uint64_t);
-	void *map = mmap(NULL, c->size + c->page_size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t *w;
-
-	if (map == MAP_FAILED)
-		return bench_err(-errno, "mapping the %" PRIu64 " MiB source: %s",
-				 c->size / MIB, strerror(errno));
-	w = (uint64_t *)(((uintptr_t)map + c->page_size - 1) & ~(uintptr_t)(c->page_size - 1));
-	for (uint64_t i = 0; i < c->size / sizeof(uint64_t); i++)
-		w[i] = bench_pattern(i / per_page);
-	*ram = (uint8_t *)w;
-	return 0;
-}
-
 /* Every word of every page as the source's: 0, or -EIO naming the first page off. */
 static int verify(const struct run_ctx *c, const uint8_t *dest, struct side_out *o)
 {
@@ -200,7 +179,7 @@ static int source_side(const struct run_ctx *c, struct side_out *o)
 	uint64_t cpu0;
 	uint8_t *ram;
 
-	ret = source_ram(c, &ram);
+	ret = bench_map_source(c->size, c->page_size, &ram);
 	if (ret)
 		return ret;
 	sb.host = ram;
@@ -293,22 +272,6 @@ static int floor_priority(struct side_out *o)
 	return errno ? bench_err(-errno, "getpriority: %s", strerror(errno)) : 0;
 }
 
-static int send_all(int fd, const uint8_t *p, uint64_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return bench_err(n ? -errno : -EPIPE, "send: %s",
-					 n ? strerror(errno) : "nothing sent");
-		p += n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
  * The ready byte once the RAM is filled (the reader's clock waits for it),
  * then the block, 32 pages a send(2), as the source gathers them, and at
@@ -324,7 +287,7 @@ static int writer_side(const struct run_ctx *c, struct side_out *o)
 
 	ret = floor_priority(o);
 	if (!ret)
-		ret = source_ram(c, &ram);
+		ret = bench_map_source(c->size, c->page_size, &ram);
 	if (ret)
 		return ret;
 	cpu0 = process_cpu_ns();
@@ -334,9 +297,9 @@ static int writer_side(const struct run_ctx *c, struct side_out *o)
 	if (write(fd, "r", 1) != 1 || read(fd, &go, 1) != 1)
 		return bench_err(-EPIPE, "the reader went away before the start");
 	for (uint64_t off = 0; off < c->size; off += chunk) {
-		ret = send_all(fd, ram + off, c->size - off < chunk ? c->size - off : chunk);
+		ret = bench_send_all(fd, ram + off, c->size - off < chunk ? c->size - off : chunk);
 		if (ret)
-			return ret;
+			return bench_err(ret, "send: %s", strerror(-ret));
 	}
 	side_cost(o, cpu0);
 	close(fd);
@@ -705,11 +668,6 @@ struct row {
 
 static int floor_nice;		/* as the floors' processes read it back */
 
-static uint64_t bytes_per_s(uint64_t bytes, uint64_t ns)
-{
-	return ns ? (uint64_t)((double)bytes * 1e9 / (double)ns + 0.5) : 0;
-}
-
 static uint64_t us_per_gib(uint64_t ns, uint64_t bytes)
 {
 	return bytes ? (uint64_t)((double)ns / 1e3 * (double)GIB / (double)bytes + 0.5) : 0;
@@ -736,7 +694,7 @@ static int measure_row(struct row *r, uint64_t page_size, uint64_t size, bool hu
 
 			if (ret)
 				return ret;
-			bps[k][i] = bytes_per_s(size, out[1].ns);
+			bps[k][i] = bench_per_s(size, out[1].ns);
 			for (int s = 0; s < 2; s++) {
 				cpu[k][s][i] = us_per_gib(out[s].cpu_ns, size);
 				rss[k][s][i] = out[s].peak_rss;

@@ -105,44 +105,20 @@ struct mem {
 	uint64_t page_size;
 	uint64_t size;
 	bool huge;		/* destinations are 2 MiB hugetlbfs */
-	uint8_t *src;		/* the source's RAM, filled */
-	void *src_map;		/* ... as mapped (aligned inside) */
-	uint64_t src_map_len;
+	uint8_t *src;		/* the source's RAM, filled (bench_map_source()) */
 };
 
-/*
- * The source's RAM: private anonymous memory aligned to the page size
- * (the source only reads it; a 2 MiB block needs no huge pages there).
- * Every page holds bench_pattern() of its number: never zero.
- */
 static int mem_init(struct mem *m, uint64_t page_size, uint64_t size, bool huge)
 {
-	uint64_t words = size / sizeof(uint64_t), per_page = page_size / sizeof(uint64_t);
-	uint64_t *w;
-	uintptr_t a;
-
 	*m = (struct mem) { .page_size = page_size, .size = size, .huge = huge };
-	m->src_map_len = size + page_size;
-	m->src_map = mmap(NULL, m->src_map_len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m->src_map == MAP_FAILED) {
-		m->src_map = NULL;
-		return bench_err(-errno, "mapping the %" PRIu64 " MiB source: %s",
-				 size / MIB, strerror(errno));
-	}
-	a = ((uintptr_t)m->src_map + page_size - 1) & ~(uintptr_t)(page_size - 1);
-	m->src = (uint8_t *)a;
-	w = (uint64_t *)m->src;
-	for (uint64_t i = 0; i < words; i++)
-		w[i] = bench_pattern(i / per_page);
-	return 0;
+	return bench_map_source(size, page_size, &m->src);
 }
 
 static void mem_free(struct mem *m)
 {
-	if (m->src_map)
-		munmap(m->src_map, m->src_map_len);
-	m->src_map = NULL;
+	if (m->src)
+		munmap(m->src, m->size);
+	m->src = NULL;
 }
 
 /* Byte for byte against the source: 0, or -EIO naming the first page off. */
@@ -214,43 +190,6 @@ static void nodelay(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n ? -errno : -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* 0; 1 when the peer hung up before the first byte; -errno (-EPIPE: after it). */
-static int recv_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, p + got, len - got, MSG_WAITALL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return got ? -EPIPE : 1;
-		got += (size_t)n;
-	}
-	return 0;
-}
-
 struct floor_server {
 	pthread_t thread;
 	const struct mem *m;
@@ -275,7 +214,7 @@ static void *floor_server_main(void *arg)
 	nodelay(s->fd);
 	for (;;) {
 		uint64_t off;
-		int ret = recv_all(s->fd, &off, sizeof(off));
+		int ret = bench_recv_all(s->fd, &off, sizeof(off));
 
 		if (ret == 1)
 			break;	/* the run is over */
@@ -286,7 +225,7 @@ static void *floor_server_main(void *arg)
 			break;
 		}
 		if (!ret)
-			ret = send_all(s->fd, s->m->src + off, ps);
+			ret = bench_send_all(s->fd, s->m->src + off, ps);
 		if (ret) {
 			s->ret = ret;
 			snprintf(s->err, sizeof(s->err), "floor server: %s", strerror(-ret));
@@ -357,9 +296,9 @@ static void *floor_handler_main(void *arg)
 		}
 		addr &= ~(h->page_size - 1);
 		off = addr - dest;
-		ret = send_all(h->fd, &off, sizeof(off));
+		ret = bench_send_all(h->fd, &off, sizeof(off));
 		if (!ret)
-			ret = recv_all(h->fd, h->buf, h->page_size);
+			ret = bench_recv_all(h->fd, h->buf, h->page_size);
 		if (!ret)
 			ret = bench_uffd_copy_page(h->uffd, addr, h->buf, h->page_size);
 		if (ret) {
@@ -737,11 +676,6 @@ struct row {
 	uint64_t loaded_bulk_pages;
 };
 
-static uint64_t bytes_per_s(uint64_t bytes, uint64_t ns)
-{
-	return ns ? (uint64_t)((double)bytes * 1e9 / (double)ns + 0.5) : 0;
-}
-
 /* One round's @n samples at @lat (sorted in place): its own percentiles. */
 static void add_round(struct side *sd, uint64_t *lat, uint64_t n)
 {
@@ -817,7 +751,7 @@ static int measure_row(struct row *r, uint64_t page_size, uint64_t size, bool hu
 			sd->requests += rr.requests;
 			if (kind == LOADED) {
 				if (rr.bulk_ns)
-					bulk[nr_bulk++] = bytes_per_s(rr.pages_bulk * page_size,
+					bulk[nr_bulk++] = bench_per_s(rr.pages_bulk * page_size,
 								      rr.bulk_ns);
 				r->loaded_bulk_pages += rr.pages_bulk;
 			}
