@@ -699,12 +699,7 @@ static void print_json(const struct report *rp)
 {
 	struct json j;
 
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "benchmark", "batch");
-	json_string(&j, "version", pcram_version());
-	json_string(&j, "kernel", rp->uts.release);
-	json_string(&j, "machine", rp->uts.machine);
+	bench_json_begin(&j, "batch", &rp->uts);
 	json_u64(&j, "cpus", rp->cpus);
 	json_int(&j, "cpu", rp->cpu);
 	json_u64(&j, "rounds", rp->rounds);
@@ -744,8 +739,7 @@ static void print_json(const struct report *rp)
 		json_string(&j, "skipped", rp->probe_skipped);
 	}
 	json_close_object(&j);
-	json_close_object(&j);
-	json_finish(&j);
+	bench_json_end(&j);
 }
 
 /*
@@ -865,9 +859,8 @@ int bench_batch_main(int argc, char **argv)
 	rp.pages = a.pages ? a.pages : a.quick ? QUICK_PAGES : DEFAULT_PAGES;
 	rp.faults = a.pages ? a.pages : a.quick ? QUICK_FAULTS : DEFAULT_FAULTS;
 	rp.rounds = a.rounds ? a.rounds : a.quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
-	if (sysconf(_SC_PAGESIZE) != PAGE)
-		return fail("bench", "batch: measures 4 KiB base pages; this system's are %ld bytes",
-			    sysconf(_SC_PAGESIZE));
+	if (bench_base_pages_4k())
+		return fail("bench", "batch: %s", bench_errbuf);
 	if (access("/sys/module/pcram", F_OK))
 		return fail("bench", "batch: %s", module_absent_reason());
 	ret = bench_cpus(&rp.cpus, &rp.cpu, 1);

@@ -76,6 +76,8 @@ int bench_uffd_copy_page(int uffd, uint64_t page, const void *src, uint64_t page
 
 /* ---- memory and data ----------------------------------------------------------------------- */
 
+/* The benchmarks measure 4 KiB base pages: 0, or -EINVAL saying this system's size. */
+int bench_base_pages_4k(void);
 /* Every 8 bytes of page @page of a benchmark's data; never 0, so no page
  * is a zero page. */
 uint64_t bench_pattern(uint64_t page);
@@ -123,8 +125,18 @@ const char *bench_size_name(uint64_t page_size);
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
 struct json;
+struct utsname;
+/*
+ * Start the one JSON object of a report on stdout with what every report
+ * says first: @benchmark, libpcram's version, the kernel and the machine.
+ * bench_json_end() closes it.
+ */
+void bench_json_begin(struct json *j, const char *benchmark, const struct utsname *uts);
+void bench_json_end(struct json *j);
 /* @key: {"min": .., "median": .., "max": ..}. */
 void bench_json_spread(struct json *j, const char *key, const struct bench_spread *s);
+/* @key: a CPU number, or null for -1 (not pinned). */
+void bench_json_cpu(struct json *j, const char *key, int cpu);
 
 /* ---- options ------------------------------------------------------------------------------- */
 

@@ -170,6 +170,16 @@ int bench_uffd_copy_page(int uffd, uint64_t page, const void *src, uint64_t page
 
 /* ---- memory and data ----------------------------------------------------------------------- */
 
+int bench_base_pages_4k(void)
+{
+	long size = sysconf(_SC_PAGESIZE);
+
+	if (size != 4 * KIB)
+		return bench_err(-EINVAL, "measures 4 KiB base pages; this system's are %ld bytes",
+				 size);
+	return 0;
+}
+
 uint64_t bench_pattern(uint64_t page)
 {
 	return 0x9e3779b97f4a7c15ULL * (page + 1);
@@ -289,6 +299,22 @@ const char *bench_size_name(uint64_t page_size)
 
 /* ---- JSON ---------------------------------------------------------------------------------- */
 
+void bench_json_begin(struct json *j, const char *benchmark, const struct utsname *uts)
+{
+	json_init(j, stdout);
+	json_open_object(j, NULL);
+	json_string(j, "benchmark", benchmark);
+	json_string(j, "version", pcram_version());
+	json_string(j, "kernel", uts->release);
+	json_string(j, "machine", uts->machine);
+}
+
+void bench_json_end(struct json *j)
+{
+	json_close_object(j);
+	json_finish(j);
+}
+
 void bench_json_spread(struct json *j, const char *key, const struct bench_spread *s)
 {
 	json_open_object(j, key);
@@ -296,6 +322,14 @@ void bench_json_spread(struct json *j, const char *key, const struct bench_sprea
 	json_u64(j, "median", s->median);
 	json_u64(j, "max", s->max);
 	json_close_object(j);
+}
+
+void bench_json_cpu(struct json *j, const char *key, int cpu)
+{
+	if (cpu >= 0)
+		json_int(j, key, cpu);
+	else
+		json_null(j, key);
 }
 
 /* ---- options ------------------------------------------------------------------------------- */

@@ -801,10 +801,7 @@ static void json_row(struct json *j, const struct row *r)
 		json_int(j, NULL, r->faulter_cpus[i]);
 	json_close_array(j);
 	json_u64(j, "handler_threads", r->handler_threads);
-	if (r->handler_cpu >= 0)
-		json_int(j, "handler_cpu", r->handler_cpu);
-	else
-		json_null(j, "handler_cpu");
+	bench_json_cpu(j, "handler_cpu", r->handler_cpu);
 	json_string(j, "skipped", measured ? NULL : r->skipped);
 	if (measured) {
 		json_side(j, "pcram", p, PCRAM);
@@ -847,12 +844,7 @@ static void print_json(const struct report *rp)
 {
 	struct json j;
 
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "benchmark", "fault");
-	json_string(&j, "version", pcram_version());
-	json_string(&j, "kernel", rp->uts.release);
-	json_string(&j, "machine", rp->uts.machine);
+	bench_json_begin(&j, "fault", &rp->uts);
 	json_string(&j, "clocksource", rp->clocksource[0] ? rp->clocksource : NULL);
 	json_u64(&j, "clock_read_ns", rp->clock_read_ns);
 	json_u64(&j, "cpus", cpus.n);
@@ -861,8 +853,7 @@ static void print_json(const struct report *rp)
 	json_bool(&j, "image_read_through", rp->all_read_through);
 	json_section(&j, "4k", &rp->s4k);
 	json_section(&j, "2m", &rp->s2m);
-	json_close_object(&j);
-	json_finish(&j);
+	bench_json_end(&j);
 }
 
 /* A column of the text: "median (min-max)". */
@@ -991,9 +982,8 @@ int bench_fault_main(int argc, char **argv)
 	ret = bench_parse_args(argc, argv, MAX_PAGES, MAX_ROUNDS, &a);
 	if (ret >= 0)
 		return ret;
-	if (sysconf(_SC_PAGESIZE) != 4 * KIB)
-		return fail("bench", "fault: measures 4 KiB base pages; this system's are %ld bytes",
-			    sysconf(_SC_PAGESIZE));
+	if (bench_base_pages_4k())
+		return fail("bench", "fault: %s", bench_errbuf);
 	if (bench_cpus(&cpus.n, cpus.id, CPU_SETSIZE))
 		return fail("bench", "fault: %s", bench_errbuf);
 

@@ -730,15 +730,6 @@ static double ratio_to(const struct row *r, enum kind floor)
 	return bench_ratio(r->k[MIGRATION].bps.median, r->k[floor].bps.median);
 }
 
-/* A CPU number, or null when not pinned. */
-static void json_cpu(struct json *j, const char *key, int cpu)
-{
-	if (cpu >= 0)
-		json_u64(j, key, (uint64_t)cpu);
-	else
-		json_null(j, key);
-}
-
 static void json_kind(struct json *j, const struct row *r, enum kind k)
 {
 	static const char *const json_name[KINDS] = { "migration", "equal_work", "raw" };
@@ -788,12 +779,7 @@ static void print_json(const struct report *rp)
 {
 	struct json j;
 
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "benchmark", "migrate");
-	json_string(&j, "version", pcram_version());
-	json_string(&j, "kernel", rp->uts.release);
-	json_string(&j, "machine", rp->uts.machine);
+	bench_json_begin(&j, "migrate", &rp->uts);
 	json_u64(&j, "cpus", rp->cpus);
 	json_u64(&j, "rounds", rp->rounds);
 	json_open_object(&j, "nice");
@@ -801,13 +787,12 @@ static void print_json(const struct report *rp)
 	json_int(&j, "floors", floor_nice);
 	json_close_object(&j);
 	json_open_object(&j, "placement");
-	json_cpu(&j, "sending_cpu", pl.send_cpu);
-	json_cpu(&j, "receiving_cpu", pl.recv_cpu);
+	bench_json_cpu(&j, "sending_cpu", pl.send_cpu);
+	bench_json_cpu(&j, "receiving_cpu", pl.recv_cpu);
 	json_close_object(&j);
 	json_row(&j, "4k", &rp->rows[0]);
 	json_row(&j, "2m", &rp->rows[1]);
-	json_close_object(&j);
-	json_finish(&j);
+	bench_json_end(&j);
 }
 
 /* "median [min, max]" of @s over @div, with @dec decimals, in @w columns. */
@@ -892,9 +877,8 @@ int bench_migrate_main(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	mib = a.mib ? a.mib : a.quick ? QUICK_MIB : DEFAULT_MIB;
-	if (sysconf(_SC_PAGESIZE) != 4 * KIB)
-		return fail("bench", "migrate: measures 4 KiB base pages; this system's are %ld bytes",
-			    sysconf(_SC_PAGESIZE));
+	if (bench_base_pages_4k())
+		return fail("bench", "migrate: %s", bench_errbuf);
 
 	memset(&rp, 0, sizeof(rp));
 	uname(&rp.uts);

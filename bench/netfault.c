@@ -40,7 +40,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -158,6 +157,20 @@ static int pick_cpus(unsigned int *cpus)
 		pl = (struct placement) { picked[0], picked[1],
 					  *cpus > 2 ? picked[2] : picked[1] };
 	return 0;
+}
+
+/*
+ * Listen on 127.0.0.1 (@listen_fd, @port) and start @fn on the source's
+ * CPU to accept there: the source side of a run, the floor's or
+ * libpcram's. 0 or -errno.
+ */
+static int source_thread_start(int *listen_fd, uint16_t *port, pthread_t *t,
+			       void *(*fn)(void *), void *arg)
+{
+	*listen_fd = bench_tcp_listen(port);
+	if (*listen_fd < 0)
+		return *listen_fd;
+	return bench_thread_on(t, pl.src_cpu, fn, arg);
 }
 
 /* ---- one run's outcome ------------------------------------------------------------ */
@@ -370,12 +383,7 @@ static int run_floor(const struct mem *m, uint64_t want, uint32_t seed, uint64_t
 	ret = floor_uffd(&h);
 	if (ret)
 		goto out;
-	s.listen_fd = bench_tcp_listen(&port);
-	if (s.listen_fd < 0) {
-		ret = s.listen_fd;
-		goto out;
-	}
-	ret = bench_thread_on(&s.thread, pl.src_cpu, floor_server_main, &s);
+	ret = source_thread_start(&s.listen_fd, &port, &s.thread, floor_server_main, &s);
 	if (ret)
 		goto out;
 	server_up = true;
@@ -585,12 +593,7 @@ static int run_pcram(const struct mem *m, enum kind kind, uint64_t want, uint32_
 		bench_err(ret, "source: %s", pcram_src_strerror(s.src));
 		goto out;
 	}
-	s.listen_fd = bench_tcp_listen(&port);
-	if (s.listen_fd < 0) {
-		ret = s.listen_fd;
-		goto out;
-	}
-	ret = bench_thread_on(&s.thread, pl.src_cpu, source_main, &s);
+	ret = source_thread_start(&s.listen_fd, &port, &s.thread, source_main, &s);
 	if (ret)
 		goto out;
 	source_up = true;
@@ -851,24 +854,18 @@ static void print_json(const struct report *rp)
 {
 	struct json j;
 
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "benchmark", "netfault");
-	json_string(&j, "version", pcram_version());
-	json_string(&j, "kernel", rp->uts.release);
-	json_string(&j, "machine", rp->uts.machine);
+	bench_json_begin(&j, "netfault", &rp->uts);
 	json_u64(&j, "cpus", rp->cpus);
 	json_u64(&j, "rounds", rp->rounds);
 	json_int(&j, "fault_path_nice", rp->nice);
 	json_open_object(&j, "placement");
-	json_u64_or_null(&j, "source_cpu", (uint64_t)pl.src_cpu, pl.src_cpu >= 0);
-	json_u64_or_null(&j, "destination_cpu", (uint64_t)pl.dst_cpu, pl.dst_cpu >= 0);
-	json_u64_or_null(&j, "vcpu_cpu", (uint64_t)pl.vcpu_cpu, pl.vcpu_cpu >= 0);
+	bench_json_cpu(&j, "source_cpu", pl.src_cpu);
+	bench_json_cpu(&j, "destination_cpu", pl.dst_cpu);
+	bench_json_cpu(&j, "vcpu_cpu", pl.vcpu_cpu);
 	json_close_object(&j);
 	json_row(&j, "4k", &rp->rows[0]);
 	json_row(&j, "2m", &rp->rows[1]);
-	json_close_object(&j);
-	json_finish(&j);
+	bench_json_end(&j);
 }
 
 static void print_side(const char *name, const struct side *sd)
@@ -954,80 +951,38 @@ static void print_text(const struct report *rp)
 
 int bench_netfault_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "size", required_argument, NULL, 's' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "quick", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	static struct report rp;
-	unsigned long mib = 0, rounds = 0, v;
-	bool json = false, quick = false;
-	uint64_t samples, huge_pages;
-	int c, ret;
+	uint64_t mib, samples, huge_pages;
+	struct bench_args a;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "js:r:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 's':
-			if (bench_parse_count(optarg, MIN_MIB, MAX_MIB, &v)) {
-				fail("bench", "-s %s: want a size in MiB from %d to %d", optarg,
-				     MIN_MIB, MAX_MIB);
-				return usage("bench", stderr);
-			}
-			mib = v;
-			break;
-		case 'r':
-			if (bench_parse_count(optarg, 1, MAX_ROUNDS, &v)) {
-				fail("bench", "-r %s: want a round count from 1 to %d", optarg,
-				     MAX_ROUNDS);
-				return usage("bench", stderr);
-			}
-			rounds = v;
-			break;
-		case 'q':
-			quick = true;
-			break;
-		case 'h':
-			return usage("bench", stdout);
-		default:
-			return usage("bench", stderr);
-		}
-	}
-	if (optind != argc)
-		return usage("bench", stderr);
-	if (!mib)
-		mib = quick ? QUICK_MIB : DEFAULT_MIB;
-	if (!rounds)
-		rounds = quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
-	samples = quick ? QUICK_SAMPLES : DEFAULT_SAMPLES;
-	if (sysconf(_SC_PAGESIZE) != 4 * KIB)
-		return fail("bench", "netfault: measures 4 KiB base pages; this system's are "
-			    "%ld bytes", sysconf(_SC_PAGESIZE));
+	ret = bench_parse_args_sized(argc, argv, 0, MAX_ROUNDS, MIN_MIB, MAX_MIB, &a);
+	if (ret >= 0)
+		return ret;
+	mib = a.mib ? a.mib : a.quick ? QUICK_MIB : DEFAULT_MIB;
+	samples = a.quick ? QUICK_SAMPLES : DEFAULT_SAMPLES;
+	if (bench_base_pages_4k())
+		return fail("bench", "netfault: %s", bench_errbuf);
 
 	memset(&rp, 0, sizeof(rp));
 	uname(&rp.uts);
 	if (pick_cpus(&rp.cpus))
 		return fail("bench", "netfault: %s", bench_errbuf);
-	rp.rounds = rounds;
+	rp.rounds = a.rounds ? a.rounds : a.quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
 
-	ret = measure_row(&rp.rows[0], 4 * KIB, mib * MIB, false, rounds, samples, &rp.nice);
+	ret = measure_row(&rp.rows[0], 4 * KIB, mib * MIB, false, rp.rounds, samples, &rp.nice);
 	if (ret)
 		return fail("bench", "netfault: 4K: %s", bench_errbuf);
 	/* Two pages at least: one for the vCPU to fault on, one for the push. */
 	huge_pages = bench_huge_pages_usable(mib * MIB / HUGE_SIZE, 2, rp.rows[1].skipped,
 					     sizeof(rp.rows[1].skipped));
 	if (huge_pages) {
-		ret = measure_row(&rp.rows[1], HUGE_SIZE, huge_pages * HUGE_SIZE, true, rounds,
+		ret = measure_row(&rp.rows[1], HUGE_SIZE, huge_pages * HUGE_SIZE, true, rp.rounds,
 				  samples, &rp.nice);
 		if (ret)
 			return fail("bench", "netfault: 2M: %s", bench_errbuf);
 	}
-	if (json)
+	if (a.json)
 		print_json(&rp);
 	else
 		print_text(&rp);
