@@ -137,6 +137,14 @@ void bench_json_end(struct json *j);
 void bench_json_spread(struct json *j, const char *key, const struct bench_spread *s);
 /* @key: a CPU number, or null for -1 (not pinned). */
 void bench_json_cpu(struct json *j, const char *key, int cpu);
+/*
+ * Row @key of a block-size report (migrate, netfault): skipped, it is
+ * {"skipped": @skipped}, closed, and false; else "skipped": null,
+ * "page_size" and "bytes" are in, true, and the caller adds its figures
+ * and closes it.
+ */
+bool bench_json_row_begin(struct json *j, const char *key, const char *skipped,
+			  uint64_t page_size, uint64_t bytes);
 
 /* ---- options ------------------------------------------------------------------------------- */
 

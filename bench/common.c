@@ -332,6 +332,21 @@ void bench_json_cpu(struct json *j, const char *key, int cpu)
 		json_null(j, key);
 }
 
+bool bench_json_row_begin(struct json *j, const char *key, const char *skipped,
+			  uint64_t page_size, uint64_t bytes)
+{
+	json_open_object(j, key);
+	if (skipped[0]) {
+		json_string(j, "skipped", skipped);
+		json_close_object(j);
+		return false;
+	}
+	json_null(j, "skipped");
+	json_u64(j, "page_size", page_size);
+	json_u64(j, "bytes", bytes);
+	return true;
+}
+
 /* ---- options ------------------------------------------------------------------------------- */
 
 int bench_parse_count(const char *s, unsigned long min, unsigned long max,

@@ -758,15 +758,8 @@ static void json_kind(struct json *j, const struct row *r, enum kind k)
 
 static void json_row(struct json *j, const char *key, const struct row *r)
 {
-	json_open_object(j, key);
-	if (r->skipped[0]) {
-		json_string(j, "skipped", r->skipped);
-		json_close_object(j);
+	if (!bench_json_row_begin(j, key, r->skipped, r->page_size, r->bytes))
 		return;
-	}
-	json_null(j, "skipped");
-	json_u64(j, "page_size", r->page_size);
-	json_u64(j, "bytes", r->bytes);
 	json_u64(j, "pages_per_run", r->bytes / r->page_size);
 	json_double(j, "ratio_migration_equal_work", ratio_to(r, EQUAL_WORK), 4);
 	json_double(j, "ratio_migration_raw", ratio_to(r, RAW), 4);

@@ -821,15 +821,8 @@ static void json_side(struct json *j, const char *key, const struct side *sd)
 
 static void json_row(struct json *j, const char *key, const struct row *r)
 {
-	json_open_object(j, key);
-	if (r->skipped[0]) {
-		json_string(j, "skipped", r->skipped);
-		json_close_object(j);
+	if (!bench_json_row_begin(j, key, r->skipped, r->page_size, r->bytes))
 		return;
-	}
-	json_null(j, "skipped");
-	json_u64(j, "page_size", r->page_size);
-	json_u64(j, "bytes", r->bytes);
 	json_u64(j, "samples_per_run", r->samples_per_run);
 	json_open_object(j, "ratios");
 	for (unsigned int i = 0; i < NR_RATIOS; i++) {
