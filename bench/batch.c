@@ -21,16 +21,15 @@
  * the median of the rounds, with their min and max.
  *
  * Probe: the fault round trip of bench fault's floor (a bare handler that
- * reads one message and UFFDIO_COPYs the page), on a userfaultfd attached
- * to a pcram context, with the probe parameter on and off in alternating
- * runs. Handler and faulting thread share one CPU, as bench fault's rows
- * do: a cross-CPU wakeup on a virtual machine is noise far above the
- * probe's cost.
+ * blocks in read() for one message and UFFDIO_COPYs the page), on a
+ * userfaultfd attached to a pcram context, with the probe parameter on and
+ * off in alternating runs. Handler and faulting thread share one CPU, as
+ * bench fault's same-cpu row does: a cross-CPU wakeup on a virtual machine
+ * is noise far above the probe's cost.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -41,7 +40,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/pcram.h>
@@ -65,6 +63,8 @@
 /* The area is twice the pages placed, in the source and the destination. */
 #define MAX_PAGES (1U << 18)
 #define MAX_OPS_PER_CALL 256
+/* No probe run may take longer: a fault that is never served ends the bench. */
+#define RUN_TIMEOUT_S 120
 /* The random workload's: fixed, so that runs draw the same pages. */
 #define RANDOM_SEED 0x70637261ULL
 
@@ -140,20 +140,6 @@ struct report {
 	char probe_skipped[160];
 	struct bench_spread p50[2], p99[2];	/* [0] probe off, [1] on */
 };
-
-static int uffd_new(void)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	int fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0)
-		return bench_err(-errno, "userfaultfd: %s", strerror(errno));
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		close(fd);
-		return bench_err(-errno, "UFFDIO_API: %s", strerror(errno));
-	}
-	return fd;
-}
 
 /* Anonymous 4 KiB pages registered for missing faults. */
 static uint8_t *dest_new(int uffd, uint64_t pages)
@@ -419,7 +405,7 @@ static int placer_open(struct placer *pl, uint64_t pages)
 {
 	pl->pages = pages;
 	pl->fd = -1;
-	pl->uffd = uffd_new();
+	pl->uffd = bench_uffd_new(O_NONBLOCK);
 	if (pl->uffd < 0)
 		return pl->uffd;
 	pl->fd = context_new(pl->uffd, "bench-batch");
@@ -489,7 +475,6 @@ static int measure_placement(struct report *rp)
 
 struct fault_run {
 	int uffd;
-	int cpu;
 	uint8_t *dest;
 	const uint8_t *src;
 	uint64_t n;
@@ -498,48 +483,40 @@ struct fault_run {
 	uint64_t bad;
 };
 
-/* The floor of bench fault: poll, read one message, UFFDIO_COPY. */
+/*
+ * The floor of bench fault: block in read() for a fault, place its page
+ * with one UFFDIO_COPY. It ends by pthread_cancel() in read(), a
+ * cancellation point, once every page is placed.
+ */
 static void *handler_main(void *arg)
 {
 	struct fault_run *f = arg;
-	uint64_t served = 0;
 
-	if (bench_pin(f->cpu))
-		f->error = -EPERM;
-	while (served < f->n) {
-		struct pollfd pfd = { .fd = f->uffd, .events = POLLIN };
+	for (;;) {
 		struct uffd_msg msg;
-		struct uffdio_copy c;
-		uint64_t addr;
-		int n = poll(&pfd, 1, 10000);
+		uint64_t page;
+		ssize_t n = read(f->uffd, &msg, sizeof(msg));
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			f->error = n ? -errno : -ETIMEDOUT;
-			break;
+		if (n != sizeof(msg)) {
+			f->error = n < 0 ? -errno : -EIO;
+			return NULL;
 		}
-		if (read(f->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
-		    msg.event != UFFD_EVENT_PAGEFAULT)
-			continue;
-		addr = msg.arg.pagefault.address & ~(PAGE - 1);
-		c = (struct uffdio_copy) {
-			.dst = addr,
-			.src = (uintptr_t)(f->src + (addr - (uintptr_t)f->dest)),
-			.len = PAGE,
-		};
-		while (ioctl(f->uffd, UFFDIO_COPY, &c) && errno == EAGAIN)
-			c.copy = 0;
-		served++;
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;	/* no event was asked for */
+		page = msg.arg.pagefault.address & ~(PAGE - 1);
+		f->error = bench_uffd_copy_page(f->uffd, page, f->src + (page - (uintptr_t)f->dest),
+						PAGE);
+		if (f->error)
+			return NULL;
 	}
-	return NULL;
 }
 
 static void *faulter_main(void *arg)
 {
 	struct fault_run *f = arg;
 
-	bench_pin(f->cpu);
 	for (uint64_t p = 0; p < f->n; p++) {
 		volatile uint64_t *w = (volatile uint64_t *)(f->dest + p * PAGE);
 		uint64_t t0 = mono_ns(), v = w[0];
@@ -582,8 +559,7 @@ static int get_probe(bool *on)
 static int fault_run(struct report *rp, int uffd, const uint8_t *src, bool on,
 		     uint64_t *lat, uint64_t *p50, uint64_t *p99)
 {
-	struct fault_run f = { .uffd = uffd, .cpu = rp->cpu, .src = src, .n = rp->faults,
-			       .lat = lat };
+	struct fault_run f = { .uffd = uffd, .src = src, .n = rp->faults, .lat = lat };
 	pthread_t h, t;
 	int ret = set_probe(on);
 
@@ -592,19 +568,19 @@ static int fault_run(struct report *rp, int uffd, const uint8_t *src, bool on,
 	f.dest = dest_new(uffd, rp->faults);
 	if (!f.dest)
 		return -ENOMEM;
-	if (pthread_create(&h, NULL, handler_main, &f)) {
-		munmap(f.dest, rp->faults * PAGE);
-		return bench_err(-EAGAIN, "pthread_create failed");
-	}
-	if (pthread_create(&t, NULL, faulter_main, &f)) {
-		/* the handler gives up after 10 s without a fault */
-		pthread_join(h, NULL);
-		munmap(f.dest, rp->faults * PAGE);
-		return bench_err(-EAGAIN, "pthread_create failed");
-	}
-	pthread_join(t, NULL);
+	ret = bench_thread_on(&h, rp->cpu, handler_main, &f);
+	if (ret)
+		goto out;
+	ret = bench_thread_on(&t, rp->cpu, faulter_main, &f);
+	if (!ret)
+		bench_join(t, RUN_TIMEOUT_S, "probe run (a fault was never served)");
+	/* Every page placed, or none to place: the handler waits in read(). */
+	pthread_cancel(h);
 	pthread_join(h, NULL);
+out:
 	munmap(f.dest, rp->faults * PAGE);
+	if (ret)
+		return ret;
 	if (f.error)
 		return bench_err(f.error, "fault handler: %s", strerror(-f.error));
 	if (f.bad)
@@ -637,7 +613,8 @@ static int measure_probe(struct report *rp)
 		ret = 0;
 		goto out;
 	}
-	uffd = uffd_new();
+	/* Blocking: the handler sleeps in read(), as bench fault's floor does. */
+	uffd = bench_uffd_new(0);
 	if (uffd < 0) {
 		ret = uffd;
 		goto out;
@@ -722,12 +699,7 @@ static void print_json(const struct report *rp)
 {
 	struct json j;
 
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "benchmark", "batch");
-	json_string(&j, "version", pcram_version());
-	json_string(&j, "kernel", rp->uts.release);
-	json_string(&j, "machine", rp->uts.machine);
+	bench_json_begin(&j, "batch", &rp->uts);
 	json_u64(&j, "cpus", rp->cpus);
 	json_int(&j, "cpu", rp->cpu);
 	json_u64(&j, "rounds", rp->rounds);
@@ -767,8 +739,7 @@ static void print_json(const struct report *rp)
 		json_string(&j, "skipped", rp->probe_skipped);
 	}
 	json_close_object(&j);
-	json_close_object(&j);
-	json_finish(&j);
+	bench_json_end(&j);
 }
 
 /*
@@ -877,7 +848,6 @@ int bench_batch_main(int argc, char **argv)
 {
 	static struct report rp;
 	struct bench_args a;
-	cpu_set_t set;
 	int ret;
 
 	ret = bench_parse_args(argc, argv, MAX_PAGES, MAX_ROUNDS, &a);
@@ -889,17 +859,13 @@ int bench_batch_main(int argc, char **argv)
 	rp.pages = a.pages ? a.pages : a.quick ? QUICK_PAGES : DEFAULT_PAGES;
 	rp.faults = a.pages ? a.pages : a.quick ? QUICK_FAULTS : DEFAULT_FAULTS;
 	rp.rounds = a.rounds ? a.rounds : a.quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
-	if (sysconf(_SC_PAGESIZE) != PAGE)
-		return fail("bench", "batch: measures 4 KiB base pages; this system's are %ld bytes",
-			    sysconf(_SC_PAGESIZE));
+	if (bench_base_pages_4k())
+		return fail("bench", "batch: %s", bench_errbuf);
 	if (access("/sys/module/pcram", F_OK))
 		return fail("bench", "batch: %s", module_absent_reason());
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return fail("bench", "batch: sched_getaffinity: %s", strerror(errno));
-	rp.cpus = CPU_COUNT(&set);
-	for (rp.cpu = 0; !CPU_ISSET(rp.cpu, &set); rp.cpu++)
-		;
-	ret = bench_pin(rp.cpu);
+	ret = bench_cpus(&rp.cpus, &rp.cpu, 1);
+	if (!ret)
+		ret = bench_pin(rp.cpu);
 	if (!ret)
 		ret = measure_placement(&rp);
 	if (!ret)

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * What the benchmarks of 'pcram bench' share, each written once: errors,
- * data, memory, pinning, percentiles and option parsing.
+ * What the benchmarks of 'pcram bench' share, each written once, so that
+ * every side of a comparison does a thing the same way: errors, CPUs and
+ * threads, userfaultfd, memory and data, figures, JSON, options, loopback
+ * TCP and the vCPU simulator.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -18,9 +20,11 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
+#include <pcram.h>
 
 #include "bench.h"
 #include "clock.h"
@@ -32,7 +36,7 @@
 #define UFFD_USER_MODE_ONLY 1
 #endif
 
-/* ---- shared ----------------------------------------------------------------------------- */
+/* ---- errors -------------------------------------------------------------------------------- */
 
 char bench_errbuf[512];
 
@@ -46,9 +50,162 @@ int bench_err(int err, const char *fmt, ...)
 	return err;
 }
 
+/* ---- CPUs and threads ---------------------------------------------------------------------- */
+
+int bench_cpus(unsigned int *count, int *ids, unsigned int max)
+{
+	unsigned int n = 0;
+	cpu_set_t set;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
+	*count = (unsigned int)CPU_COUNT(&set);
+	for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+		if (CPU_ISSET(c, &set))
+			ids[n++] = c;
+	return 0;
+}
+
+int bench_pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
+}
+
+int bench_pin_saving(int cpu, cpu_set_t *saved)
+{
+	if (sched_getaffinity(0, sizeof(*saved), saved))
+		return -errno;
+	return cpu < 0 ? 0 : bench_pin(cpu);
+}
+
+void bench_pin_restore(const cpu_set_t *saved)
+{
+	sched_setaffinity(0, sizeof(*saved), saved);
+}
+
+int bench_thread_on(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int ret;
+
+	pthread_attr_init(&attr);
+	if (cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	}
+	ret = pthread_create(t, &attr, fn, arg);
+	pthread_attr_destroy(&attr);
+	return ret ? bench_err(-ret, "pthread_create: %s", strerror(ret)) : 0;
+}
+
+void bench_join(pthread_t t, unsigned int timeout_s, const char *what)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_s;
+	if (pthread_timedjoin_np(t, NULL, &ts) == ETIMEDOUT) {
+		fprintf(stderr, "%s bench: the %s took over %u s: stuck; giving up "
+			"(the stuck threads end with the process)\n", prog, what, timeout_s);
+		exit(1);
+	}
+}
+
+/* ---- userfaultfd --------------------------------------------------------------------------- */
+
+int bench_uffd_new(int flags)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int dev, fd = -1;
+
+	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+	if (dev >= 0) {
+		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | flags);
+		close(dev);
+	}
+	if (fd < 0)
+		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | flags);
+	if (fd < 0 && errno == EPERM)
+		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | flags | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		return bench_err(-errno, "no userfaultfd: %s ('pcram probe' says why)",
+				 strerror(errno));
+	if (ioctl(fd, UFFDIO_API, &api)) {
+		int err = errno;
+
+		close(fd);
+		return bench_err(-err, "UFFDIO_API: %s", strerror(err));
+	}
+	return fd;
+}
+
+int bench_uffd_copy_page(int uffd, uint64_t page, const void *src, uint64_t page_size)
+{
+	struct uffdio_copy copy = {
+		.dst = page, .src = (uint64_t)(uintptr_t)src, .len = page_size,
+	};
+
+	while (ioctl(uffd, UFFDIO_COPY, &copy)) {
+		if (errno == EAGAIN) {
+			copy.copy = 0;
+			continue;
+		}
+		if (errno == EEXIST) {
+			/* Never here when each page is touched once; wake anyway. */
+			struct uffdio_range r = { .start = page, .len = page_size };
+
+			ioctl(uffd, UFFDIO_WAKE, &r);
+			return 0;
+		}
+		return -errno;
+	}
+	return 0;
+}
+
+/* ---- memory and data ----------------------------------------------------------------------- */
+
+int bench_base_pages_4k(void)
+{
+	long size = sysconf(_SC_PAGESIZE);
+
+	if (size != 4 * KIB)
+		return bench_err(-EINVAL, "measures 4 KiB base pages; this system's are %ld bytes",
+				 size);
+	return 0;
+}
+
 uint64_t bench_pattern(uint64_t page)
 {
 	return 0x9e3779b97f4a7c15ULL * (page + 1);
+}
+
+int bench_map_source(uint64_t size, uint64_t page_size, uint8_t **src)
+{
+	uint64_t per_page = page_size / sizeof(uint64_t), head;
+	uint8_t *map = mmap(NULL, size + page_size, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t *w;
+
+	if (map == MAP_FAILED)
+		return bench_err(-errno, "mapping the %" PRIu64 " MiB source: %s", size / MIB,
+				 strerror(errno));
+	/* Aligned inside the mapping; the rest of it unmapped. */
+	head = -(uintptr_t)map & (page_size - 1);
+	if (head)
+		munmap(map, head);
+	if (page_size - head)
+		munmap(map + head + size, page_size - head);
+	w = (uint64_t *)(map + head);
+	for (uint64_t i = 0; i < size / sizeof(uint64_t); i++)
+		w[i] = bench_pattern(i / per_page);
+	*src = (uint8_t *)w;
+	return 0;
 }
 
 int bench_map_dest(uint64_t size, bool huge, uint8_t **dest)
@@ -66,53 +223,32 @@ int bench_map_dest(uint64_t size, bool huge, uint8_t **dest)
 	return 0;
 }
 
-int bench_pin(int cpu)
+uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size)
 {
-	cpu_set_t set;
+	long total, free_pages = huge_pages_available(2 << 20, &total);
 
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
-}
-
-/* bench migrate's: pinning that is undone, and a userfaultfd. */
-int bench_pin_saving(int cpu, cpu_set_t *saved)
-{
-	if (sched_getaffinity(0, sizeof(*saved), saved))
-		return -errno;
-	return cpu < 0 ? 0 : bench_pin(cpu);
-}
-
-void bench_pin_restore(const cpu_set_t *saved)
-{
-	sched_setaffinity(0, sizeof(*saved), saved);
-}
-
-int bench_uffd_new(void)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	int dev, fd = -1;
-
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev >= 0) {
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
-		close(dev);
+	if (free_pages < 0) {
+		snprintf(why, size, "this kernel has no 2 MiB hugetlbfs pool");
+		return 0;
 	}
-	if (fd < 0)
-		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 && errno == EPERM)
-		fd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (fd < 0)
-		return bench_err(-errno, "no userfaultfd: %s ('pcram probe' says why)",
-				 strerror(errno));
-	if (ioctl(fd, UFFDIO_API, &api)) {
-		int err = errno;
-
-		close(fd);
-		return bench_err(-err, "UFFDIO_API: %s", strerror(err));
+	if (free_pages < 1) {
+		snprintf(why, size,
+			 "no free 2 MiB huge pages (%ld reserved, 0 free); reserve some with "
+			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", total, want);
+		return 0;
 	}
-	return fd;
+	if ((uint64_t)free_pages < min) {
+		snprintf(why, size,
+			 "%ld free 2 MiB huge pages, %" PRIu64 " needed; reserve more with "
+			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", free_pages, min,
+			 (uint64_t)total + min - (uint64_t)free_pages);
+		return 0;
+	}
+	why[0] = '\0';
+	return (uint64_t)free_pages < want ? (uint64_t)free_pages : want;
 }
+
+/* ---- figures ------------------------------------------------------------------------------- */
 
 int bench_cmp_u64(const void *a, const void *b)
 {
@@ -146,6 +282,39 @@ void bench_spread_of(uint64_t *v, unsigned int n, struct bench_spread *s)
 	s->median = n ? (n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2) : 0;
 }
 
+double bench_ratio(uint64_t a, uint64_t b)
+{
+	return b ? (double)a / (double)b : 0;
+}
+
+uint64_t bench_per_s(uint64_t n, uint64_t ns)
+{
+	return ns ? (uint64_t)((double)n * 1e9 / (double)ns + 0.5) : 0;
+}
+
+const char *bench_size_name(uint64_t page_size)
+{
+	return page_size == HUGE_SIZE ? "2M" : "4K";
+}
+
+/* ---- JSON ---------------------------------------------------------------------------------- */
+
+void bench_json_begin(struct json *j, const char *benchmark, const struct utsname *uts)
+{
+	json_init(j, stdout);
+	json_open_object(j, NULL);
+	json_string(j, "benchmark", benchmark);
+	json_string(j, "version", pcram_version());
+	json_string(j, "kernel", uts->release);
+	json_string(j, "machine", uts->machine);
+}
+
+void bench_json_end(struct json *j)
+{
+	json_close_object(j);
+	json_finish(j);
+}
+
 void bench_json_spread(struct json *j, const char *key, const struct bench_spread *s)
 {
 	json_open_object(j, key);
@@ -155,10 +324,30 @@ void bench_json_spread(struct json *j, const char *key, const struct bench_sprea
 	json_close_object(j);
 }
 
-double bench_ratio(uint64_t a, uint64_t b)
+void bench_json_cpu(struct json *j, const char *key, int cpu)
 {
-	return b ? (double)a / (double)b : 0;
+	if (cpu >= 0)
+		json_int(j, key, cpu);
+	else
+		json_null(j, key);
 }
+
+bool bench_json_row_begin(struct json *j, const char *key, const char *skipped,
+			  uint64_t page_size, uint64_t bytes)
+{
+	json_open_object(j, key);
+	if (skipped[0]) {
+		json_string(j, "skipped", skipped);
+		json_close_object(j);
+		return false;
+	}
+	json_null(j, "skipped");
+	json_u64(j, "page_size", page_size);
+	json_u64(j, "bytes", bytes);
+	return true;
+}
+
+/* ---- options ------------------------------------------------------------------------------- */
 
 int bench_parse_count(const char *s, unsigned long min, unsigned long max,
 		      unsigned long *out)
@@ -172,31 +361,6 @@ int bench_parse_count(const char *s, unsigned long min, unsigned long max,
 		return -1;
 	*out = v;
 	return 0;
-}
-
-uint64_t bench_huge_pages_usable(uint64_t want, uint64_t min, char *why, size_t size)
-{
-	long total, free_pages = huge_pages_available(2 << 20, &total);
-
-	if (free_pages < 0) {
-		snprintf(why, size, "this kernel has no 2 MiB hugetlbfs pool");
-		return 0;
-	}
-	if (free_pages < 1) {
-		snprintf(why, size,
-			 "no free 2 MiB huge pages (%ld reserved, 0 free); reserve some with "
-			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", total, want);
-		return 0;
-	}
-	if ((uint64_t)free_pages < min) {
-		snprintf(why, size,
-			 "%ld free 2 MiB huge pages, %" PRIu64 " needed; reserve more with "
-			 "'sysctl vm.nr_hugepages=%" PRIu64 "'", free_pages, min,
-			 (uint64_t)total + min - (uint64_t)free_pages);
-		return 0;
-	}
-	why[0] = '\0';
-	return (uint64_t)free_pages < want ? (uint64_t)free_pages : want;
 }
 
 int bench_parse_args(int argc, char **argv, unsigned long max_pages,
@@ -273,25 +437,7 @@ int bench_parse_args_sized(int argc, char **argv, unsigned long max_pages,
 	return -1;
 }
 
-const char *bench_size_name(uint64_t page_size)
-{
-	return page_size == HUGE_SIZE ? "2M" : "4K";
-}
-
-void bench_join(pthread_t t, unsigned int timeout_s, const char *what)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_s;
-	if (pthread_timedjoin_np(t, NULL, &ts) == ETIMEDOUT) {
-		fprintf(stderr, "%s bench: the %s took over %u s: stuck; giving up "
-			"(the stuck threads end with the process)\n", prog, what, timeout_s);
-		exit(1);
-	}
-}
-
-/* ---- loopback TCP ---------------------------------------------------------- */
+/* ---- loopback TCP -------------------------------------------------------------------------- */
 
 int bench_tcp_listen(uint16_t *port)
 {
@@ -330,24 +476,43 @@ int bench_tcp_connect(uint16_t port)
 	return fd;
 }
 
-/* ---- a thread on a CPU; the vCPU simulator (bench netfault) ------------------------ */
-
-int bench_thread_on(pthread_t *t, int cpu, void *(*fn)(void *), void *arg)
+int bench_send_all(int fd, const void *buf, size_t len)
 {
-	pthread_attr_t attr;
-	cpu_set_t set;
-	int ret;
+	const uint8_t *p = buf;
 
-	pthread_attr_init(&attr);
-	if (cpu >= 0) {
-		CPU_ZERO(&set);
-		CPU_SET(cpu, &set);
-		pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	while (len) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n ? -errno : -EPIPE;
+		p += n;
+		len -= (size_t)n;
 	}
-	ret = pthread_create(t, &attr, fn, arg);
-	pthread_attr_destroy(&attr);
-	return ret ? bench_err(-ret, "pthread_create: %s", strerror(ret)) : 0;
+	return 0;
 }
+
+int bench_recv_all(int fd, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = recv(fd, p + got, len - got, MSG_WAITALL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return got ? -EPIPE : 1;
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* ---- the vCPU simulator (bench netfault) --------------------------------------------------- */
 
 static uint32_t xorshift32(uint32_t *s)
 {

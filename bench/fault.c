@@ -40,7 +40,6 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -52,10 +51,6 @@
 #include "clock.h"
 #include "json.h"
 #include "cli.h"
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
 
 /* Defaults: a whole run takes well under 30 s on a 2-CPU host. */
 #define DEFAULT_PAGES 4096
@@ -106,19 +101,6 @@ static struct {
 	unsigned int n;
 	int id[CPU_SETSIZE];
 } cpus;
-
-static int find_cpus(void)
-{
-	cpu_set_t set;
-
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
-	cpus.n = 0;
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			cpus.id[cpus.n++] = c;
-	return 0;
-}
 
 enum placement { SAME_CPU, SPLIT_CPU, ALL_CPUS };
 static const char *const placement_names[] = { "same-cpu", "split-cpu", "all-cpus" };
@@ -317,7 +299,6 @@ struct faulter {
 	pthread_t thread;
 	pthread_barrier_t *start;
 	int cpu;
-	int pin_error;
 	uint8_t *dest;
 	uint64_t page_size;
 	uint64_t first, end;	/* pages [first, end) */
@@ -332,11 +313,7 @@ static void *faulter_main(void *arg)
 	struct faulter *f = arg;
 	uint64_t words = f->page_size / sizeof(uint64_t);
 
-	f->pin_error = bench_pin(f->cpu);
-	/* Wait even when unpinned: the others would wait for this one forever. */
 	pthread_barrier_wait(f->start);
-	if (f->pin_error)
-		return NULL;
 	f->t_start = mono_ns();
 	for (uint64_t p = f->first; p < f->end; p++) {
 		volatile uint64_t *page = (volatile uint64_t *)(f->dest + p * f->page_size);
@@ -376,31 +353,13 @@ struct floor_handler {
 	struct floor_thread threads[MAX_HANDLER_THREADS];
 };
 
-/* Place the page at @addr from the image: one UFFDIO_COPY, which wakes the thread. */
+/* Place the page at @addr from the image. */
 static int floor_copy(const struct floor_handler *h, uint64_t addr)
 {
 	uint64_t page = addr & ~(h->page_size - 1);
-	struct uffdio_copy copy = {
-		.dst = page,
-		.src = (uint64_t)(uintptr_t)(h->src + (page - (uint64_t)(uintptr_t)h->dest)),
-		.len = h->page_size,
-	};
 
-	while (ioctl(h->uffd, UFFDIO_COPY, &copy)) {
-		if (errno == EAGAIN) {
-			copy.copy = 0;
-			continue;
-		}
-		if (errno == EEXIST) {
-			/* Never here when each page is touched once; wake anyway. */
-			struct uffdio_range r = { .start = page, .len = h->page_size };
-
-			ioctl(h->uffd, UFFDIO_WAKE, &r);
-			return 0;
-		}
-		return -errno;
-	}
-	return 0;
+	return bench_uffd_copy_page(h->uffd, page, h->src + (page - (uintptr_t)h->dest),
+				    h->page_size);
 }
 
 /*
@@ -434,28 +393,9 @@ static void *floor_main(void *arg)
 	}
 }
 
-/* A blocking userfaultfd, as libpcram gets one: device, syscall, user-mode only. */
-static int open_uffd(void)
-{
-	int dev, fd;
-
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev >= 0) {
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);
-		close(dev);
-		if (fd >= 0)
-			return fd;
-	}
-	fd = syscall(__NR_userfaultfd, O_CLOEXEC);
-	if (fd < 0 && errno == EPERM)
-		fd = syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
-	return fd < 0 ? -errno : fd;
-}
-
 static int floor_start(const struct image *img, const struct row *row, uint8_t *dest,
 		       struct floor_handler *h, bool *read_through_done)
 {
-	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register reg = {
 		.range = { .start = (uint64_t)(uintptr_t)dest, .len = img->size },
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
@@ -472,12 +412,10 @@ static int floor_start(const struct image *img, const struct row *row, uint8_t *
 	read_through(src, img->size);
 	*read_through_done = true;
 
-	h->uffd = open_uffd();
+	/* Blocking: its handler threads sleep in read(). */
+	h->uffd = bench_uffd_new(0);
 	if (h->uffd < 0)
-		return bench_err(h->uffd, "floor: no userfaultfd: %s ('pcram probe' says why)",
-				 strerror(-h->uffd));
-	if (ioctl(h->uffd, UFFDIO_API, &api))
-		return bench_err(-errno, "floor: UFFDIO_API: %s", strerror(errno));
+		return h->uffd;
 	if (ioctl(h->uffd, UFFDIO_REGISTER, &reg))
 		return bench_err(-errno, "floor: UFFDIO_REGISTER: %s", strerror(errno));
 	for (unsigned int i = 0; i < row->handler_threads; i++) {
@@ -563,22 +501,14 @@ struct handler {
 };
 
 /*
- * Set up a side in a thread of its own, pinned where the row puts the
+ * Set up a side in a thread of its own, on the CPU where the row puts the
  * handler (or not pinned): the handler threads inherit its CPUs, the
  * floor's as libpcram's, which are made inside pcram_dst_enable_notify.
  */
 static void *handler_start_main(void *arg)
 {
 	struct handler *hd = arg;
-	int cpu = hd->row->handler_cpu;
 
-	if (cpu >= 0) {
-		hd->ret = bench_pin(cpu);
-		if (hd->ret) {
-			bench_err(hd->ret, "pinning to CPU %d: %s", cpu, strerror(-hd->ret));
-			return NULL;
-		}
-	}
 	if (hd->side == FLOOR)
 		hd->ret = floor_start(hd->img, hd->row, hd->dest, &hd->floor, &hd->read_through);
 	else
@@ -643,11 +573,11 @@ static int run_faulters(const struct row *row, enum side side, uint8_t *dest, ui
 			.first = n * i / row->faulters, .end = n * (i + 1) / row->faulters,
 			.lat = lat,
 		};
-		ret = pthread_create(&f[i].thread, NULL, faulter_main, &f[i]);
+		ret = bench_thread_on(&f[i].thread, f[i].cpu, faulter_main, &f[i]);
 		if (ret) {
 			/* The barrier would never open: nothing to do but leave. */
-			fprintf(stderr, "%s bench: creating faulting thread %u: %s\n",
-				prog, i, strerror(ret));
+			fprintf(stderr, "%s bench: creating faulting thread %u on CPU %d: %s\n",
+				prog, i, f[i].cpu, strerror(-ret));
 			exit(1);
 		}
 	}
@@ -656,9 +586,6 @@ static int run_faulters(const struct row *row, enum side side, uint8_t *dest, ui
 	pthread_barrier_destroy(&start);
 
 	for (unsigned int i = 0; i < row->faulters; i++) {
-		if (f[i].pin_error)
-			return bench_err(f[i].pin_error, "pinning a faulting thread to CPU %d: %s",
-					 f[i].cpu, strerror(-f[i].pin_error));
 		if (f[i].bad)
 			return bench_err(-EIO, "%s: %" PRIu64 " pages arrived wrong; page %"
 					 PRIu64 " read %#" PRIx64 ", not %#" PRIx64,
@@ -681,8 +608,7 @@ static void run_figures(uint64_t *lat, uint64_t n, const struct faulter *f,
 			t_end = f[i].t_end;
 	}
 	res->faults = n;
-	res->faults_per_s = t_end > t_start ?
-		(uint64_t)((double)n * 1e9 / (double)(t_end - t_start) + 0.5) : 0;
+	res->faults_per_s = bench_per_s(n, t_end > t_start ? t_end - t_start : 0);
 	qsort(lat, n, sizeof(*lat), bench_cmp_u64);
 	res->p50 = bench_percentile(lat, n, 0.50);
 	res->p99 = bench_percentile(lat, n, 0.99);
@@ -704,11 +630,9 @@ static int run_once(const struct image *img, const struct row *row, enum side si
 	ret = bench_map_dest(img->size, img->page_size == HUGE_SIZE, &hd.dest);
 	if (ret)
 		return ret;
-	ret = pthread_create(&starter, NULL, handler_start_main, &hd);
-	if (ret) {
-		ret = bench_err(-ret, "pthread_create: %s", strerror(ret));
+	ret = bench_thread_on(&starter, row->handler_cpu, handler_start_main, &hd);
+	if (ret)
 		goto out_unmap;
-	}
 	pthread_join(starter, NULL);
 	res->image_read_through = hd.read_through;
 	ret = hd.ret;
@@ -877,10 +801,7 @@ static void json_row(struct json *j, const struct row *r)
 		json_int(j, NULL, r->faulter_cpus[i]);
 	json_close_array(j);
 	json_u64(j, "handler_threads", r->handler_threads);
-	if (r->handler_cpu >= 0)
-		json_int(j, "handler_cpu", r->handler_cpu);
-	else
-		json_null(j, "handler_cpu");
+	bench_json_cpu(j, "handler_cpu", r->handler_cpu);
 	json_string(j, "skipped", measured ? NULL : r->skipped);
 	if (measured) {
 		json_side(j, "pcram", p, PCRAM);
@@ -923,12 +844,7 @@ static void print_json(const struct report *rp)
 {
 	struct json j;
 
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "benchmark", "fault");
-	json_string(&j, "version", pcram_version());
-	json_string(&j, "kernel", rp->uts.release);
-	json_string(&j, "machine", rp->uts.machine);
+	bench_json_begin(&j, "fault", &rp->uts);
 	json_string(&j, "clocksource", rp->clocksource[0] ? rp->clocksource : NULL);
 	json_u64(&j, "clock_read_ns", rp->clock_read_ns);
 	json_u64(&j, "cpus", cpus.n);
@@ -937,8 +853,7 @@ static void print_json(const struct report *rp)
 	json_bool(&j, "image_read_through", rp->all_read_through);
 	json_section(&j, "4k", &rp->s4k);
 	json_section(&j, "2m", &rp->s2m);
-	json_close_object(&j);
-	json_finish(&j);
+	bench_json_end(&j);
 }
 
 /* A column of the text: "median (min-max)". */
@@ -1067,10 +982,9 @@ int bench_fault_main(int argc, char **argv)
 	ret = bench_parse_args(argc, argv, MAX_PAGES, MAX_ROUNDS, &a);
 	if (ret >= 0)
 		return ret;
-	if (sysconf(_SC_PAGESIZE) != 4 * KIB)
-		return fail("bench", "fault: measures 4 KiB base pages; this system's are %ld bytes",
-			    sysconf(_SC_PAGESIZE));
-	if (find_cpus())
+	if (bench_base_pages_4k())
+		return fail("bench", "fault: %s", bench_errbuf);
+	if (bench_cpus(&cpus.n, cpus.id, CPU_SETSIZE))
 		return fail("bench", "fault: %s", bench_errbuf);
 
 	/*

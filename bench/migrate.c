@@ -150,27 +150,6 @@ static void side_cost(struct side_out *o, uint64_t cpu0)
 	o->peak_rss = peak_rss_bytes();
 }
 
-/*
- * The sending side's RAM: private anonymous memory aligned to the page
- * size (it is only read; a 2 MiB block needs no huge pages there), filled.
- */
-static int source_ram(const struct run_ctx *c, uint8_t **ram)
-{
-	uint64_t per_page = c->page_size / sizeof(uint64_t);
-	void *map = mmap(NULL, c->size + c->page_size, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t *w;
-
-	if (map == MAP_FAILED)
-		return bench_err(-errno, "mapping the %" PRIu64 " MiB source: %s",
-				 c->size / MIB, strerror(errno));
-	w = (uint64_t *)(((uintptr_t)map + c->page_size - 1) & ~(uintptr_t)(c->page_size - 1));
-	for (uint64_t i = 0; i < c->size / sizeof(uint64_t); i++)
-		w[i] = bench_pattern(i / per_page);
-	*ram = (uint8_t *)w;
-	return 0;
-}
-
 /* Every word of every page as the source's: 0, or -EIO naming the first page off. */
 static int verify(const struct run_ctx *c, const uint8_t *dest, struct side_out *o)
 {
@@ -200,7 +179,7 @@ static int source_side(const struct run_ctx *c, struct side_out *o)
 	uint64_t cpu0;
 	uint8_t *ram;
 
-	ret = source_ram(c, &ram);
+	ret = bench_map_source(c->size, c->page_size, &ram);
 	if (ret)
 		return ret;
 	sb.host = ram;
@@ -293,22 +272,6 @@ static int floor_priority(struct side_out *o)
 	return errno ? bench_err(-errno, "getpriority: %s", strerror(errno)) : 0;
 }
 
-static int send_all(int fd, const uint8_t *p, uint64_t len)
-{
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return bench_err(n ? -errno : -EPIPE, "send: %s",
-					 n ? strerror(errno) : "nothing sent");
-		p += n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
 /*
  * The ready byte once the RAM is filled (the reader's clock waits for it),
  * then the block, 32 pages a send(2), as the source gathers them, and at
@@ -324,7 +287,7 @@ static int writer_side(const struct run_ctx *c, struct side_out *o)
 
 	ret = floor_priority(o);
 	if (!ret)
-		ret = source_ram(c, &ram);
+		ret = bench_map_source(c->size, c->page_size, &ram);
 	if (ret)
 		return ret;
 	cpu0 = process_cpu_ns();
@@ -334,9 +297,9 @@ static int writer_side(const struct run_ctx *c, struct side_out *o)
 	if (write(fd, "r", 1) != 1 || read(fd, &go, 1) != 1)
 		return bench_err(-EPIPE, "the reader went away before the start");
 	for (uint64_t off = 0; off < c->size; off += chunk) {
-		ret = send_all(fd, ram + off, c->size - off < chunk ? c->size - off : chunk);
+		ret = bench_send_all(fd, ram + off, c->size - off < chunk ? c->size - off : chunk);
 		if (ret)
-			return ret;
+			return bench_err(ret, "send: %s", strerror(-ret));
 	}
 	side_cost(o, cpu0);
 	close(fd);
@@ -374,7 +337,7 @@ static int floor_dest(const struct run_ctx *c, uint8_t **dest, int *uffd)
 
 	if (ret)
 		return ret;
-	*uffd = bench_uffd_new();
+	*uffd = bench_uffd_new(O_NONBLOCK);
 	if (*uffd < 0)
 		return *uffd;
 	reg.range.start = (uintptr_t)*dest;
@@ -468,16 +431,11 @@ static struct placement pl = { -1, -1 };
 
 static int pick_cpus(unsigned int *cpus)
 {
-	int picked[2], n = 0;
-	cpu_set_t set;
+	int picked[2], ret = bench_cpus(cpus, picked, 2);
 
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
-	*cpus = (unsigned int)CPU_COUNT(&set);
-	for (int c = 0; c < CPU_SETSIZE && n < 2; c++)
-		if (CPU_ISSET(c, &set))
-			picked[n++] = c;
-	if (n == 2)
+	if (ret)
+		return ret;
+	if (*cpus >= 2)
 		pl = (struct placement) { picked[0], picked[1] };
 	return 0;
 }
@@ -710,11 +668,6 @@ struct row {
 
 static int floor_nice;		/* as the floors' processes read it back */
 
-static uint64_t bytes_per_s(uint64_t bytes, uint64_t ns)
-{
-	return ns ? (uint64_t)((double)bytes * 1e9 / (double)ns + 0.5) : 0;
-}
-
 static uint64_t us_per_gib(uint64_t ns, uint64_t bytes)
 {
 	return bytes ? (uint64_t)((double)ns / 1e3 * (double)GIB / (double)bytes + 0.5) : 0;
@@ -741,7 +694,7 @@ static int measure_row(struct row *r, uint64_t page_size, uint64_t size, bool hu
 
 			if (ret)
 				return ret;
-			bps[k][i] = bytes_per_s(size, out[1].ns);
+			bps[k][i] = bench_per_s(size, out[1].ns);
 			for (int s = 0; s < 2; s++) {
 				cpu[k][s][i] = us_per_gib(out[s].cpu_ns, size);
 				rss[k][s][i] = out[s].peak_rss;
@@ -777,15 +730,6 @@ static double ratio_to(const struct row *r, enum kind floor)
 	return bench_ratio(r->k[MIGRATION].bps.median, r->k[floor].bps.median);
 }
 
-/* A CPU number, or null when not pinned. */
-static void json_cpu(struct json *j, const char *key, int cpu)
-{
-	if (cpu >= 0)
-		json_u64(j, key, (uint64_t)cpu);
-	else
-		json_null(j, key);
-}
-
 static void json_kind(struct json *j, const struct row *r, enum kind k)
 {
 	static const char *const json_name[KINDS] = { "migration", "equal_work", "raw" };
@@ -814,15 +758,8 @@ static void json_kind(struct json *j, const struct row *r, enum kind k)
 
 static void json_row(struct json *j, const char *key, const struct row *r)
 {
-	json_open_object(j, key);
-	if (r->skipped[0]) {
-		json_string(j, "skipped", r->skipped);
-		json_close_object(j);
+	if (!bench_json_row_begin(j, key, r->skipped, r->page_size, r->bytes))
 		return;
-	}
-	json_null(j, "skipped");
-	json_u64(j, "page_size", r->page_size);
-	json_u64(j, "bytes", r->bytes);
 	json_u64(j, "pages_per_run", r->bytes / r->page_size);
 	json_double(j, "ratio_migration_equal_work", ratio_to(r, EQUAL_WORK), 4);
 	json_double(j, "ratio_migration_raw", ratio_to(r, RAW), 4);
@@ -835,12 +772,7 @@ static void print_json(const struct report *rp)
 {
 	struct json j;
 
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "benchmark", "migrate");
-	json_string(&j, "version", pcram_version());
-	json_string(&j, "kernel", rp->uts.release);
-	json_string(&j, "machine", rp->uts.machine);
+	bench_json_begin(&j, "migrate", &rp->uts);
 	json_u64(&j, "cpus", rp->cpus);
 	json_u64(&j, "rounds", rp->rounds);
 	json_open_object(&j, "nice");
@@ -848,13 +780,12 @@ static void print_json(const struct report *rp)
 	json_int(&j, "floors", floor_nice);
 	json_close_object(&j);
 	json_open_object(&j, "placement");
-	json_cpu(&j, "sending_cpu", pl.send_cpu);
-	json_cpu(&j, "receiving_cpu", pl.recv_cpu);
+	bench_json_cpu(&j, "sending_cpu", pl.send_cpu);
+	bench_json_cpu(&j, "receiving_cpu", pl.recv_cpu);
 	json_close_object(&j);
 	json_row(&j, "4k", &rp->rows[0]);
 	json_row(&j, "2m", &rp->rows[1]);
-	json_close_object(&j);
-	json_finish(&j);
+	bench_json_end(&j);
 }
 
 /* "median [min, max]" of @s over @div, with @dec decimals, in @w columns. */
@@ -939,9 +870,8 @@ int bench_migrate_main(int argc, char **argv)
 	if (ret >= 0)
 		return ret;
 	mib = a.mib ? a.mib : a.quick ? QUICK_MIB : DEFAULT_MIB;
-	if (sysconf(_SC_PAGESIZE) != 4 * KIB)
-		return fail("bench", "migrate: measures 4 KiB base pages; this system's are %ld bytes",
-			    sysconf(_SC_PAGESIZE));
+	if (bench_base_pages_4k())
+		return fail("bench", "migrate: %s", bench_errbuf);
 
 	memset(&rp, 0, sizeof(rp));
 	uname(&rp.uts);

@@ -40,7 +40,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -64,10 +63,6 @@
 #include "bench.h"
 #include "json.h"
 #include "cli.h"
-
-#ifndef UFFD_USER_MODE_ONLY
-#define UFFD_USER_MODE_ONLY 1
-#endif
 
 #define DEFAULT_MIB 512
 #define DEFAULT_ROUNDS 5
@@ -109,44 +104,20 @@ struct mem {
 	uint64_t page_size;
 	uint64_t size;
 	bool huge;		/* destinations are 2 MiB hugetlbfs */
-	uint8_t *src;		/* the source's RAM, filled */
-	void *src_map;		/* ... as mapped (aligned inside) */
-	uint64_t src_map_len;
+	uint8_t *src;		/* the source's RAM, filled (bench_map_source()) */
 };
 
-/*
- * The source's RAM: private anonymous memory aligned to the page size
- * (the source only reads it; a 2 MiB block needs no huge pages there).
- * Every page holds bench_pattern() of its number: never zero.
- */
 static int mem_init(struct mem *m, uint64_t page_size, uint64_t size, bool huge)
 {
-	uint64_t words = size / sizeof(uint64_t), per_page = page_size / sizeof(uint64_t);
-	uint64_t *w;
-	uintptr_t a;
-
 	*m = (struct mem) { .page_size = page_size, .size = size, .huge = huge };
-	m->src_map_len = size + page_size;
-	m->src_map = mmap(NULL, m->src_map_len, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m->src_map == MAP_FAILED) {
-		m->src_map = NULL;
-		return bench_err(-errno, "mapping the %" PRIu64 " MiB source: %s",
-				 size / MIB, strerror(errno));
-	}
-	a = ((uintptr_t)m->src_map + page_size - 1) & ~(uintptr_t)(page_size - 1);
-	m->src = (uint8_t *)a;
-	w = (uint64_t *)m->src;
-	for (uint64_t i = 0; i < words; i++)
-		w[i] = bench_pattern(i / per_page);
-	return 0;
+	return bench_map_source(size, page_size, &m->src);
 }
 
 static void mem_free(struct mem *m)
 {
-	if (m->src_map)
-		munmap(m->src_map, m->src_map_len);
-	m->src_map = NULL;
+	if (m->src)
+		munmap(m->src, m->size);
+	m->src = NULL;
 }
 
 /* Byte for byte against the source: 0, or -EIO naming the first page off. */
@@ -178,37 +149,28 @@ static struct placement pl = { -1, -1, -1 };
 
 static int pick_cpus(unsigned int *cpus)
 {
-	int picked[3] = { -1, -1, -1 }, n = 0;
-	cpu_set_t set;
+	int picked[3], ret = bench_cpus(cpus, picked, 3);
 
-	if (sched_getaffinity(0, sizeof(set), &set))
-		return bench_err(-errno, "sched_getaffinity: %s", strerror(errno));
-	*cpus = (unsigned int)CPU_COUNT(&set);
-	for (int c = 0; c < CPU_SETSIZE && n < 3; c++)
-		if (CPU_ISSET(c, &set))
-			picked[n++] = c;
-	if (n < 2)
-		return 0;
-	pl = (struct placement) { picked[0], picked[1], n > 2 ? picked[2] : picked[1] };
+	if (ret)
+		return ret;
+	if (*cpus >= 2)
+		pl = (struct placement) { picked[0], picked[1],
+					  *cpus > 2 ? picked[2] : picked[1] };
 	return 0;
 }
 
-/* Pin the calling thread to @cpu (-1: leave it), keeping the old set. */
-static void pin_self(int cpu, cpu_set_t *saved)
+/*
+ * Listen on 127.0.0.1 (@listen_fd, @port) and start @fn on the source's
+ * CPU to accept there: the source side of a run, the floor's or
+ * libpcram's. 0 or -errno.
+ */
+static int source_thread_start(int *listen_fd, uint16_t *port, pthread_t *t,
+			       void *(*fn)(void *), void *arg)
 {
-	cpu_set_t set;
-
-	sched_getaffinity(0, sizeof(*saved), saved);
-	if (cpu < 0)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
-static void unpin_self(const cpu_set_t *saved)
-{
-	sched_setaffinity(0, sizeof(*saved), saved);
+	*listen_fd = bench_tcp_listen(port);
+	if (*listen_fd < 0)
+		return *listen_fd;
+	return bench_thread_on(t, pl.src_cpu, fn, arg);
 }
 
 /* ---- one run's outcome ------------------------------------------------------------ */
@@ -233,67 +195,12 @@ static int vcpu_check(const struct bench_vcpu *v)
 
 /* ---- the floor: a bare handler and a bare server ------------------------------- */
 
-/* A blocking userfaultfd, the way libpcram gets one: device, syscall, user-mode only. */
-static int open_uffd(void)
-{
-	int dev, fd;
-
-	dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
-	if (dev >= 0) {
-		fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC);
-		close(dev);
-		if (fd >= 0)
-			return fd;
-	}
-	fd = syscall(__NR_userfaultfd, O_CLOEXEC);
-	if (fd < 0 && errno == EPERM)
-		fd = syscall(__NR_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
-	return fd < 0 ? -errno : fd;
-}
-
 /* A small request is sent at once, and the tail of a page too. */
 static void nodelay(int fd)
 {
 	int one = 1;
 
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
-static int send_all(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n ? -errno : -EPIPE;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-/* 0; 1 when the peer hung up before the first byte; -errno (-EPIPE: after it). */
-static int recv_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = recv(fd, p + got, len - got, MSG_WAITALL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return got ? -EPIPE : 1;
-		got += (size_t)n;
-	}
-	return 0;
 }
 
 struct floor_server {
@@ -320,7 +227,7 @@ static void *floor_server_main(void *arg)
 	nodelay(s->fd);
 	for (;;) {
 		uint64_t off;
-		int ret = recv_all(s->fd, &off, sizeof(off));
+		int ret = bench_recv_all(s->fd, &off, sizeof(off));
 
 		if (ret == 1)
 			break;	/* the run is over */
@@ -331,7 +238,7 @@ static void *floor_server_main(void *arg)
 			break;
 		}
 		if (!ret)
-			ret = send_all(s->fd, s->m->src + off, ps);
+			ret = bench_send_all(s->fd, s->m->src + off, ps);
 		if (ret) {
 			s->ret = ret;
 			snprintf(s->err, sizeof(s->err), "floor server: %s", strerror(-ret));
@@ -370,30 +277,6 @@ static void floor_release(struct floor_handler *h)
 	ioctl(h->uffd, UFFDIO_UNREGISTER, &bell);
 }
 
-/* Place @h->buf at @addr: 0 or -errno. */
-static int floor_place(struct floor_handler *h, uint64_t addr)
-{
-	struct uffdio_copy copy = {
-		.dst = addr, .src = (uint64_t)(uintptr_t)h->buf, .len = h->page_size,
-	};
-
-	while (ioctl(h->uffd, UFFDIO_COPY, &copy)) {
-		if (errno == EAGAIN) {
-			copy.copy = 0;
-			continue;
-		}
-		if (errno == EEXIST) {
-			/* Never here when each page is touched once; wake anyway. */
-			struct uffdio_range r = { .start = addr, .len = h->page_size };
-
-			ioctl(h->uffd, UFFDIO_WAKE, &r);
-			return 0;
-		}
-		return -errno;
-	}
-	return 0;
-}
-
 static void *floor_handler_main(void *arg)
 {
 	struct floor_handler *h = arg;
@@ -426,11 +309,11 @@ static void *floor_handler_main(void *arg)
 		}
 		addr &= ~(h->page_size - 1);
 		off = addr - dest;
-		ret = send_all(h->fd, &off, sizeof(off));
+		ret = bench_send_all(h->fd, &off, sizeof(off));
 		if (!ret)
-			ret = recv_all(h->fd, h->buf, h->page_size);
+			ret = bench_recv_all(h->fd, h->buf, h->page_size);
 		if (!ret)
-			ret = floor_place(h, addr);
+			ret = bench_uffd_copy_page(h->uffd, addr, h->buf, h->page_size);
 		if (ret) {
 			h->ret = ret == 1 ? -EPIPE : ret;
 			snprintf(h->err, sizeof(h->err), "floor handler: page %" PRIu64 ": %s",
@@ -447,7 +330,6 @@ static void *floor_handler_main(void *arg)
 /* The handler's userfaultfd, over the destination and the doorbell. */
 static int floor_uffd(struct floor_handler *h)
 {
-	struct uffdio_api api = { .api = UFFD_API };
 	struct uffdio_register dest = {
 		.range = { (uint64_t)(uintptr_t)h->dest, h->size },
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
@@ -457,12 +339,10 @@ static int floor_uffd(struct floor_handler *h)
 		.mode = UFFDIO_REGISTER_MODE_MISSING,
 	};
 
-	h->uffd = open_uffd();
+	/* Blocking: the handler sleeps in read(). */
+	h->uffd = bench_uffd_new(0);
 	if (h->uffd < 0)
-		return bench_err(h->uffd, "floor: no userfaultfd: %s ('pcram probe' says why)",
-				 strerror(-h->uffd));
-	if (ioctl(h->uffd, UFFDIO_API, &api))
-		return bench_err(-errno, "floor: UFFDIO_API: %s", strerror(errno));
+		return h->uffd;
 	if (ioctl(h->uffd, UFFDIO_REGISTER, &dest) || ioctl(h->uffd, UFFDIO_REGISTER, &bell))
 		return bench_err(-errno, "floor: UFFDIO_REGISTER: %s", strerror(errno));
 	return 0;
@@ -503,12 +383,7 @@ static int run_floor(const struct mem *m, uint64_t want, uint32_t seed, uint64_t
 	ret = floor_uffd(&h);
 	if (ret)
 		goto out;
-	s.listen_fd = bench_tcp_listen(&port);
-	if (s.listen_fd < 0) {
-		ret = s.listen_fd;
-		goto out;
-	}
-	ret = bench_thread_on(&s.thread, pl.src_cpu, floor_server_main, &s);
+	ret = source_thread_start(&s.listen_fd, &port, &s.thread, floor_server_main, &s);
 	if (ret)
 		goto out;
 	server_up = true;
@@ -718,19 +593,18 @@ static int run_pcram(const struct mem *m, enum kind kind, uint64_t want, uint32_
 		bench_err(ret, "source: %s", pcram_src_strerror(s.src));
 		goto out;
 	}
-	s.listen_fd = bench_tcp_listen(&port);
-	if (s.listen_fd < 0) {
-		ret = s.listen_fd;
-		goto out;
-	}
-	ret = bench_thread_on(&s.thread, pl.src_cpu, source_main, &s);
+	ret = source_thread_start(&s.listen_fd, &port, &s.thread, source_main, &s);
 	if (ret)
 		goto out;
 	source_up = true;
 	/* The destination's threads, the library's included, on its CPU. */
-	pin_self(pl.dst_cpu, &saved);
+	ret = bench_pin_saving(pl.dst_cpu, &saved);
+	if (ret) {
+		bench_err(ret, "pinning to CPU %d: %s", pl.dst_cpu, strerror(-ret));
+		goto out;
+	}
 	ret = pcram_destination(m, kind, port, &v, &in, &dst, &bulk, &urgent);
-	unpin_self(&saved);
+	bench_pin_restore(&saved);
 
 out:
 	if (ret) {
@@ -804,11 +678,6 @@ struct row {
 	uint64_t loaded_bulk_bps;	/* the push during the loaded runs, median */
 	uint64_t loaded_bulk_pages;
 };
-
-static uint64_t bytes_per_s(uint64_t bytes, uint64_t ns)
-{
-	return ns ? (uint64_t)((double)bytes * 1e9 / (double)ns + 0.5) : 0;
-}
 
 /* One round's @n samples at @lat (sorted in place): its own percentiles. */
 static void add_round(struct side *sd, uint64_t *lat, uint64_t n)
@@ -885,7 +754,7 @@ static int measure_row(struct row *r, uint64_t page_size, uint64_t size, bool hu
 			sd->requests += rr.requests;
 			if (kind == LOADED) {
 				if (rr.bulk_ns)
-					bulk[nr_bulk++] = bytes_per_s(rr.pages_bulk * page_size,
+					bulk[nr_bulk++] = bench_per_s(rr.pages_bulk * page_size,
 								      rr.bulk_ns);
 				r->loaded_bulk_pages += rr.pages_bulk;
 			}
@@ -952,15 +821,8 @@ static void json_side(struct json *j, const char *key, const struct side *sd)
 
 static void json_row(struct json *j, const char *key, const struct row *r)
 {
-	json_open_object(j, key);
-	if (r->skipped[0]) {
-		json_string(j, "skipped", r->skipped);
-		json_close_object(j);
+	if (!bench_json_row_begin(j, key, r->skipped, r->page_size, r->bytes))
 		return;
-	}
-	json_null(j, "skipped");
-	json_u64(j, "page_size", r->page_size);
-	json_u64(j, "bytes", r->bytes);
 	json_u64(j, "samples_per_run", r->samples_per_run);
 	json_open_object(j, "ratios");
 	for (unsigned int i = 0; i < NR_RATIOS; i++) {
@@ -985,24 +847,18 @@ static void print_json(const struct report *rp)
 {
 	struct json j;
 
-	json_init(&j, stdout);
-	json_open_object(&j, NULL);
-	json_string(&j, "benchmark", "netfault");
-	json_string(&j, "version", pcram_version());
-	json_string(&j, "kernel", rp->uts.release);
-	json_string(&j, "machine", rp->uts.machine);
+	bench_json_begin(&j, "netfault", &rp->uts);
 	json_u64(&j, "cpus", rp->cpus);
 	json_u64(&j, "rounds", rp->rounds);
 	json_int(&j, "fault_path_nice", rp->nice);
 	json_open_object(&j, "placement");
-	json_u64_or_null(&j, "source_cpu", (uint64_t)pl.src_cpu, pl.src_cpu >= 0);
-	json_u64_or_null(&j, "destination_cpu", (uint64_t)pl.dst_cpu, pl.dst_cpu >= 0);
-	json_u64_or_null(&j, "vcpu_cpu", (uint64_t)pl.vcpu_cpu, pl.vcpu_cpu >= 0);
+	bench_json_cpu(&j, "source_cpu", pl.src_cpu);
+	bench_json_cpu(&j, "destination_cpu", pl.dst_cpu);
+	bench_json_cpu(&j, "vcpu_cpu", pl.vcpu_cpu);
 	json_close_object(&j);
 	json_row(&j, "4k", &rp->rows[0]);
 	json_row(&j, "2m", &rp->rows[1]);
-	json_close_object(&j);
-	json_finish(&j);
+	bench_json_end(&j);
 }
 
 static void print_side(const char *name, const struct side *sd)
@@ -1088,80 +944,38 @@ static void print_text(const struct report *rp)
 
 int bench_netfault_main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "size", required_argument, NULL, 's' },
-		{ "rounds", required_argument, NULL, 'r' },
-		{ "quick", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 }
-	};
 	static struct report rp;
-	unsigned long mib = 0, rounds = 0, v;
-	bool json = false, quick = false;
-	uint64_t samples, huge_pages;
-	int c, ret;
+	uint64_t mib, samples, huge_pages;
+	struct bench_args a;
+	int ret;
 
-	while ((c = getopt_long(argc, argv, "js:r:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 's':
-			if (bench_parse_count(optarg, MIN_MIB, MAX_MIB, &v)) {
-				fail("bench", "-s %s: want a size in MiB from %d to %d", optarg,
-				     MIN_MIB, MAX_MIB);
-				return usage("bench", stderr);
-			}
-			mib = v;
-			break;
-		case 'r':
-			if (bench_parse_count(optarg, 1, MAX_ROUNDS, &v)) {
-				fail("bench", "-r %s: want a round count from 1 to %d", optarg,
-				     MAX_ROUNDS);
-				return usage("bench", stderr);
-			}
-			rounds = v;
-			break;
-		case 'q':
-			quick = true;
-			break;
-		case 'h':
-			return usage("bench", stdout);
-		default:
-			return usage("bench", stderr);
-		}
-	}
-	if (optind != argc)
-		return usage("bench", stderr);
-	if (!mib)
-		mib = quick ? QUICK_MIB : DEFAULT_MIB;
-	if (!rounds)
-		rounds = quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
-	samples = quick ? QUICK_SAMPLES : DEFAULT_SAMPLES;
-	if (sysconf(_SC_PAGESIZE) != 4 * KIB)
-		return fail("bench", "netfault: measures 4 KiB base pages; this system's are "
-			    "%ld bytes", sysconf(_SC_PAGESIZE));
+	ret = bench_parse_args_sized(argc, argv, 0, MAX_ROUNDS, MIN_MIB, MAX_MIB, &a);
+	if (ret >= 0)
+		return ret;
+	mib = a.mib ? a.mib : a.quick ? QUICK_MIB : DEFAULT_MIB;
+	samples = a.quick ? QUICK_SAMPLES : DEFAULT_SAMPLES;
+	if (bench_base_pages_4k())
+		return fail("bench", "netfault: %s", bench_errbuf);
 
 	memset(&rp, 0, sizeof(rp));
 	uname(&rp.uts);
 	if (pick_cpus(&rp.cpus))
 		return fail("bench", "netfault: %s", bench_errbuf);
-	rp.rounds = rounds;
+	rp.rounds = a.rounds ? a.rounds : a.quick ? QUICK_ROUNDS : DEFAULT_ROUNDS;
 
-	ret = measure_row(&rp.rows[0], 4 * KIB, mib * MIB, false, rounds, samples, &rp.nice);
+	ret = measure_row(&rp.rows[0], 4 * KIB, mib * MIB, false, rp.rounds, samples, &rp.nice);
 	if (ret)
 		return fail("bench", "netfault: 4K: %s", bench_errbuf);
 	/* Two pages at least: one for the vCPU to fault on, one for the push. */
 	huge_pages = bench_huge_pages_usable(mib * MIB / HUGE_SIZE, 2, rp.rows[1].skipped,
 					     sizeof(rp.rows[1].skipped));
 	if (huge_pages) {
-		ret = measure_row(&rp.rows[1], HUGE_SIZE, huge_pages * HUGE_SIZE, true, rounds,
+		ret = measure_row(&rp.rows[1], HUGE_SIZE, huge_pages * HUGE_SIZE, true, rp.rounds,
 				  samples, &rp.nice);
 		if (ret)
 			return fail("bench", "netfault: 2M: %s", bench_errbuf);
 	}
-	if (json)
+	if (a.json)
 		print_json(&rp);
 	else
 		print_text(&rp);

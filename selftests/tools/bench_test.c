@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * 'pcram bench fault', 'pcram bench migrate' and 'pcram bench batch': the
- * JSON is whole and consistent with itself (every page of every run served
- * and verified, ratios made of the numbers shown, 2 MiB rows present exactly
- * when huge pages are free), the text names its targets, and bad usage is
- * refused.
- * The performance targets are not asserted here: a loaded machine is no
- * bug. They are for reports.
+ * 'pcram bench fault', 'migrate', 'batch' and 'netfault', JSON and text:
+ * every key present, from this kernel; every ratio computed from the
+ * numbers of the same run, as shown; every page of every run served and
+ * verified; the 2 MiB rows present exactly when huge pages are free, and
+ * skipped with the reason when not; batch without pcram.ko refused with
+ * the reason; bad usage refused, and the usage as pcram(8)'s SYNOPSIS.
+ * No figure is held to a target: a loaded machine is no bug.
  */
 #include <math.h>
 #include <sched.h>
