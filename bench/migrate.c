@@ -652,6 +652,7 @@ static int run_once(struct run_ctx *c, struct side_out out[2])
 struct kind_row {
 	struct bench_spread bps;	/* bytes/s, from the receiving side's clock */
 	struct bench_spread cpu[2];	/* CPU µs per GiB: [0] sending side, [1] receiving */
+	struct bench_spread cpu_total;	/* ... both sides of a run added */
 	struct bench_spread rss[2];	/* peak resident bytes, likewise */
 	uint64_t runs;
 	uint64_t pages_verified;	/* migration, equal-work: byte for byte */
@@ -677,6 +678,7 @@ static int measure_row(struct row *r, uint64_t page_size, uint64_t size, bool hu
 		       unsigned int rounds)
 {
 	static uint64_t bps[KINDS][MAX_ROUNDS], cpu[KINDS][2][MAX_ROUNDS];
+	static uint64_t cpu_total[KINDS][MAX_ROUNDS];
 	static uint64_t rss[KINDS][2][MAX_ROUNDS];
 
 	r->page_size = page_size;
@@ -699,6 +701,7 @@ static int measure_row(struct row *r, uint64_t page_size, uint64_t size, bool hu
 				cpu[k][s][i] = us_per_gib(out[s].cpu_ns, size);
 				rss[k][s][i] = out[s].peak_rss;
 			}
+			cpu_total[k][i] = cpu[k][0][i] + cpu[k][1][i];
 			kr->runs++;
 			kr->pages_verified += out[1].pages_verified;
 			kr->zero_pages += out[0].zero_pages;
@@ -709,6 +712,7 @@ static int measure_row(struct row *r, uint64_t page_size, uint64_t size, bool hu
 	}
 	for (int k = 0; k < KINDS; k++) {
 		bench_spread_of(bps[k], rounds, &r->k[k].bps);
+		bench_spread_of(cpu_total[k], rounds, &r->k[k].cpu_total);
 		for (int s = 0; s < 2; s++) {
 			bench_spread_of(cpu[k][s], rounds, &r->k[k].cpu[s]);
 			bench_spread_of(rss[k][s], rounds, &r->k[k].rss[s]);
@@ -730,6 +734,16 @@ static double ratio_to(const struct row *r, enum kind floor)
 	return bench_ratio(r->k[MIGRATION].bps.median, r->k[floor].bps.median);
 }
 
+/* The migration's CPU per GiB over equal-work's: a side (0, 1), or both (-1). */
+static double cpu_ratio(const struct row *r, int side)
+{
+	const struct kind_row *m = &r->k[MIGRATION], *e = &r->k[EQUAL_WORK];
+
+	if (side < 0)
+		return bench_ratio(m->cpu_total.median, e->cpu_total.median);
+	return bench_ratio(m->cpu[side].median, e->cpu[side].median);
+}
+
 static void json_kind(struct json *j, const struct row *r, enum kind k)
 {
 	static const char *const json_name[KINDS] = { "migration", "equal_work", "raw" };
@@ -742,6 +756,7 @@ static void json_kind(struct json *j, const struct row *r, enum kind k)
 		snprintf(key, sizeof(key), "%s_cpu_us_per_gib", side_name[k][s]);
 		bench_json_spread(j, key, &kr->cpu[s]);
 	}
+	bench_json_spread(j, "cpu_us_per_gib", &kr->cpu_total);
 	for (int s = 0; s < 2; s++) {
 		snprintf(key, sizeof(key), "%s_peak_rss_bytes", side_name[k][s]);
 		bench_json_spread(j, key, &kr->rss[s]);
@@ -763,6 +778,9 @@ static void json_row(struct json *j, const char *key, const struct row *r)
 	json_u64(j, "pages_per_run", r->bytes / r->page_size);
 	json_double(j, "ratio_migration_equal_work", ratio_to(r, EQUAL_WORK), 4);
 	json_double(j, "ratio_migration_raw", ratio_to(r, RAW), 4);
+	json_double(j, "ratio_cpu_equal_work", cpu_ratio(r, -1), 4);
+	json_double(j, "ratio_source_cpu_equal_work", cpu_ratio(r, 0), 4);
+	json_double(j, "ratio_destination_cpu_equal_work", cpu_ratio(r, 1), 4);
 	for (int k = 0; k < KINDS; k++)
 		json_kind(j, r, (enum kind)k);
 	json_close_object(j);
@@ -818,6 +836,14 @@ static void print_row(const struct row *r, unsigned int rounds)
 	}
 	printf("migration/equal-work %.3f, migration/raw %.3f (of the medians)\n",
 	       ratio_to(r, EQUAL_WORK), ratio_to(r, RAW));
+	printf("CPU s/GiB, migration/equal-work: %.3f both sides (%.3f [%.3f, %.3f] against "
+	       "%.3f [%.3f, %.3f]), send %.3f, receive %.3f\n", cpu_ratio(r, -1),
+	       (double)r->k[MIGRATION].cpu_total.median / 1e6,
+	       (double)r->k[MIGRATION].cpu_total.min / 1e6,
+	       (double)r->k[MIGRATION].cpu_total.max / 1e6,
+	       (double)r->k[EQUAL_WORK].cpu_total.median / 1e6,
+	       (double)r->k[EQUAL_WORK].cpu_total.min / 1e6,
+	       (double)r->k[EQUAL_WORK].cpu_total.max / 1e6, cpu_ratio(r, 0), cpu_ratio(r, 1));
 	printf("%" PRIu64 " of %" PRIu64 " pages verified byte for byte after the migrations, "
 	       "%" PRIu64 " of %" PRIu64 " after equal-work\n",
 	       r->k[MIGRATION].pages_verified, r->k[MIGRATION].runs * pages,

@@ -666,6 +666,7 @@ struct side {
 	unsigned int rounds_measured;	/* rounds with samples */
 	uint64_t pct[NR_PCT], max;	/* ns, exact over the pooled samples; 0 without */
 	uint64_t round_pct[NR_PCT][MAX_ROUNDS];	/* each measured round's own */
+	uint64_t p99_by_round[MAX_ROUNDS];	/* by round number; 0: no samples */
 	struct bench_spread spread[NR_PCT];	/* ... their min, median, max */
 };
 
@@ -674,20 +675,34 @@ struct row {
 	uint64_t bytes;
 	char skipped[256];		/* "" when measured */
 	uint64_t samples_per_run;
+	unsigned int rounds;
 	struct side side[NR_KINDS];
 	uint64_t loaded_bulk_bps;	/* the push during the loaded runs, median */
 	uint64_t loaded_bulk_pages;
 };
 
-/* One round's @n samples at @lat (sorted in place): its own percentiles. */
-static void add_round(struct side *sd, uint64_t *lat, uint64_t n)
+/* Round @round's @n samples at @lat (sorted in place): its own percentiles. */
+static void add_round(struct side *sd, unsigned int round, uint64_t *lat, uint64_t n)
 {
 	if (!n)
 		return;
 	qsort(lat, n, sizeof(*lat), bench_cmp_u64);
 	for (int q = 0; q < NR_PCT; q++)
 		sd->round_pct[q][sd->rounds_measured] = bench_percentile(lat, n, pct_q[q]);
+	sd->p99_by_round[round] = sd->round_pct[1][sd->rounds_measured];
 	sd->rounds_measured++;
+}
+
+/*
+ * Loaded p99 over idle p99 in round @i, whose runs are back to back:
+ * how often the push costs a fault more than some factor is counted
+ * from these, not from the pooled figure. 0 when a side has no samples.
+ */
+static double loaded_over_idle_p99(const struct row *r, unsigned int i)
+{
+	uint64_t loaded = r->side[LOADED].p99_by_round[i], idle = r->side[IDLE].p99_by_round[i];
+
+	return loaded && idle ? bench_ratio(loaded, idle) : 0;
 }
 
 /* All rounds' samples, pooled (sorted in place), and the spreads. */
@@ -714,6 +729,7 @@ static int measure_row(struct row *r, uint64_t page_size, uint64_t size, bool hu
 
 	r->page_size = page_size;
 	r->bytes = size;
+	r->rounds = rounds;
 	/* Samples leave pages for the push to carry in a loaded run. */
 	r->samples_per_run = samples < pages / 2 ? samples : pages / 2;
 	ret = mem_init(&m, page_size, size, huge);
@@ -749,7 +765,7 @@ static int measure_row(struct row *r, uint64_t page_size, uint64_t size, bool hu
 			}
 			if (kind == FLOOR)
 				*nice = rr.nice;
-			add_round(sd, into, rr.samples);
+			add_round(sd, i, into, rr.samples);
 			sd->samples += rr.samples;
 			sd->requests += rr.requests;
 			if (kind == LOADED) {
@@ -799,7 +815,8 @@ static void json_u64_or_null(struct json *j, const char *key, uint64_t v, bool v
 		json_null(j, key);
 }
 
-static void json_side(struct json *j, const char *key, const struct side *sd)
+static void json_side(struct json *j, const char *key, const struct side *sd,
+		      unsigned int rounds)
 {
 	json_open_object(j, key);
 	json_u64(j, "samples", sd->samples);
@@ -808,6 +825,10 @@ static void json_side(struct json *j, const char *key, const struct side *sd)
 	for (int q = 0; q < NR_PCT; q++)
 		json_u64_or_null(j, pct_key[q], sd->pct[q], sd->samples);
 	json_u64_or_null(j, "max_ns", sd->max, sd->samples);
+	json_open_array(j, "p99_ns_by_round");
+	for (unsigned int i = 0; i < rounds; i++)
+		json_u64_or_null(j, NULL, sd->p99_by_round[i], sd->p99_by_round[i]);
+	json_close_array(j);
 	json_open_object(j, "spread");
 	for (int q = 0; q < NR_PCT; q++) {
 		if (sd->rounds_measured)
@@ -836,8 +857,16 @@ static void json_row(struct json *j, const char *key, const struct row *r)
 		json_close_object(j);
 	}
 	json_close_object(j);
+	json_open_array(j, "loaded_over_idle_p99_by_round");
+	for (unsigned int i = 0; i < r->rounds; i++) {
+		if (loaded_over_idle_p99(r, i) > 0)
+			json_double(j, NULL, loaded_over_idle_p99(r, i), 4);
+		else
+			json_null(j, NULL);
+	}
+	json_close_array(j);
 	for (int k = 0; k < NR_KINDS; k++)
-		json_side(j, kind_names[k], &r->side[k]);
+		json_side(j, kind_names[k], &r->side[k], r->rounds);
 	json_u64(j, "loaded_bulk_bytes_per_s", r->loaded_bulk_bps);
 	json_u64(j, "loaded_bulk_pages", r->loaded_bulk_pages);
 	json_close_object(j);
@@ -901,6 +930,14 @@ static void print_row(const struct row *r, const char *name)
 			printf(" %8.3f", ratio_of(r, i, q));
 		printf("\n");
 	}
+	printf("  loaded/idle p99, round by round:");
+	for (unsigned int i = 0; i < r->rounds; i++) {
+		if (loaded_over_idle_p99(r, i) > 0)
+			printf(" %.3f", loaded_over_idle_p99(r, i));
+		else
+			printf(" -");
+	}
+	printf("\n");
 	printf("  the push ran at %.1f MB/s in the loaded runs (%" PRIu64 " pages)\n",
 	       (double)r->loaded_bulk_bps / 1e6, r->loaded_bulk_pages);
 }

@@ -488,12 +488,15 @@ static void check_migrate_row(struct __test_metadata *_metadata, const char *jso
 
 	expect_row_true(_metadata, json, key, "keys",
 			"([\"ratio_migration_equal_work\", \"ratio_migration_raw\", "
+			"\"ratio_cpu_equal_work\", \"ratio_source_cpu_equal_work\", "
+			"\"ratio_destination_cpu_equal_work\", "
 			"\"migration\", \"equal_work\", \"raw\"] - ($row | keys)) == [] and "
-			"([\"bytes_per_s\", \"source_cpu_us_per_gib\", "
+			"([\"bytes_per_s\", \"cpu_us_per_gib\", \"source_cpu_us_per_gib\", "
 			"\"destination_cpu_us_per_gib\", \"source_peak_rss_bytes\", "
 			"\"destination_peak_rss_bytes\", \"runs\", \"pages_verified\", "
 			"\"zero_pages\"] - ($row.migration | keys)) == [] and "
-			"([\"bytes_per_s\", \"writer_cpu_us_per_gib\", \"reader_cpu_us_per_gib\", "
+			"([\"bytes_per_s\", \"cpu_us_per_gib\", \"writer_cpu_us_per_gib\", "
+			"\"reader_cpu_us_per_gib\", "
 			"\"writer_peak_rss_bytes\", \"reader_peak_rss_bytes\", \"runs\", "
 			"\"pages_verified\", \"uffdio_copies\"] - ($row.equal_work | keys)) == [] and "
 			"([\"bytes_per_s\", \"writer_cpu_us_per_gib\", \"reader_cpu_us_per_gib\", "
@@ -501,7 +504,7 @@ static void check_migrate_row(struct __test_metadata *_metadata, const char *jso
 			"($row.raw | keys)) == []");
 	/* Every spread is of figures measured, in order. */
 	expect_row_true(_metadata, json, key, "spreads",
-			"[$row | .. | objects | select(has(\"median\"))] as $s | ($s | length) == 15"
+			"[$row | .. | objects | select(has(\"median\"))] as $s | ($s | length) == 18"
 			" and ($s | map(.min > 0 and .min <= .median and .median <= .max) | all)");
 	/* Every run of each kind, every page placed right, none as a zero flag. */
 	expect_row_true(_metadata, json, key, "runs and pages",
@@ -523,6 +526,25 @@ static void check_migrate_row(struct __test_metadata *_metadata, const char *jso
 
 	check_migrate_ratio(_metadata, json, key, "ratio_migration_equal_work", "equal_work");
 	check_migrate_ratio(_metadata, json, key, "ratio_migration_raw", "raw");
+	/*
+	 * CPU: both sides of each run added, the ratios of the medians shown;
+	 * the sum's spread lies between those of its parts added.
+	 */
+	expect_row_true(_metadata, json, key, "CPU ratios",
+			"def near($x; $y): ($x - $y | fabs) <= 0.0000501;"
+			" [$row.migration, $row.equal_work] | map(.cpu_us_per_gib.median) as [$m, $e] |"
+			" near($row.ratio_cpu_equal_work; $m / $e) and"
+			" near($row.ratio_source_cpu_equal_work;"
+			" $row.migration.source_cpu_us_per_gib.median /"
+			" $row.equal_work.writer_cpu_us_per_gib.median) and"
+			" near($row.ratio_destination_cpu_equal_work;"
+			" $row.migration.destination_cpu_us_per_gib.median /"
+			" $row.equal_work.reader_cpu_us_per_gib.median) and"
+			" ([[$row.migration, \"source\", \"destination\"],"
+			" [$row.equal_work, \"writer\", \"reader\"]] | map(. as [$k, $a, $b] |"
+			" $k.cpu_us_per_gib.min >= $k[$a + \"_cpu_us_per_gib\"].min +"
+			" $k[$b + \"_cpu_us_per_gib\"].min and $k.cpu_us_per_gib.max <="
+			" $k[$a + \"_cpu_us_per_gib\"].max + $k[$b + \"_cpu_us_per_gib\"].max) | all)");
 }
 
 TEST_F_TIMEOUT(bench, migrate_json, BENCH_TIMEOUT)
@@ -959,6 +981,23 @@ static void check_netfault_row(struct __test_metadata *_metadata, const char *js
 		 " | all) | all", key);
 	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
 	EXPECT_STREQ("true", val) TH_LOG("%s ratios: %s", key, json);
+
+	/*
+	 * Round by round: each side's p99 within its spread, and loaded over
+	 * idle of the same round, null where either has none.
+	 */
+	snprintf(filter, sizeof(filter),
+		 ".\"%s\" as $r | %llu as $n | ([$r.floor, $r.idle, $r.loaded] | map("
+		 " . as $s | .p99_ns_by_round as $b | ($b | length) == $n and ($b | map(select(. != null))"
+		 " | length) == .rounds_measured and ($b | map(select(. != null)) | map("
+		 " . >= $s.spread.p99_ns.min and . <= $s.spread.p99_ns.max) | all)) | all) and"
+		 " ($r.loaded_over_idle_p99_by_round | length) == $n and"
+		 " ([range($n)] | map(. as $i | $r.loaded_over_idle_p99_by_round[$i] as $x |"
+		 " $r.loaded.p99_ns_by_round[$i] as $a | $r.idle.p99_ns_by_round[$i] as $b |"
+		 " if $a == null or $b == null then $x == null else"
+		 " ($x - $a / $b | fabs) <= 0.0000501 end) | all)", key, rounds);
+	ASSERT_EQ(0, jq(val, sizeof(val), json, filter));
+	EXPECT_STREQ("true", val) TH_LOG("%s by round: %s", key, json);
 }
 
 TEST_F_TIMEOUT(bench, netfault_json, BENCH_TIMEOUT)
