@@ -33,6 +33,9 @@
  * third when there is one. Priority: the floor's threads, and every thread
  * on libpcram's request path, run at the caller's nice value (libpcram's
  * inherit it); only libpcram's bulk threads lower themselves (nice 19).
+ * libpcram's request path also asks for a short slice (lib/thread.c);
+ * the floor's threads do not: with nothing else runnable, as in the floor
+ * and idle runs, a slice changes nothing (Documentation/benchmarks.rst).
  * The kinds of run rotate, which goes first turning each round. Each
  * percentile is given both ways: exact (nearest rank) over the samples of
  * all rounds pooled, and its spread over the rounds (min, median, max of
@@ -963,7 +966,9 @@ static void print_text(const struct report *rp)
 	       rp->uts.machine, rp->cpus, pcram_version(), rp->rounds);
 	print_placement();
 	printf("priority: the floor's threads and libpcram's request path at nice %d (the\n"
-	       "  caller's; libpcram's threads inherit it); libpcram's bulk threads at nice 19\n",
+	       "  caller's; libpcram's threads inherit it); libpcram's bulk threads at nice 19;\n"
+	       "  libpcram's request path asks for a 0.1 ms slice (Linux 6.12 and later),\n"
+	       "  which matters only against other runnable threads: the push\n",
 	       rp->nice);
 	printf("method: a thread touches pages not yet arrived, one after another, timed\n"
 	       "  around the first read. floor: a handler blocked in read() on the\n"
